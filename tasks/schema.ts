@@ -1,0 +1,33 @@
+/**
+ * Regenerates `config.schema.json` and the README's config reference from
+ * the zod schema in `src/config.ts`. Run with `deno task schema`.
+ *
+ * @module
+ */
+
+import {
+  configJsonSchema,
+  configReferenceMarkdown,
+  README_REFERENCE_END,
+  README_REFERENCE_START,
+  replaceBetweenMarkers,
+} from "../src/config.ts";
+
+const root = new URL("../", import.meta.url);
+const schemaFile = new URL("config.schema.json", root);
+await Deno.writeTextFile(
+  schemaFile,
+  JSON.stringify(configJsonSchema(), null, 2) + "\n",
+);
+const readmeFile = new URL("README.md", root);
+const readme = await Deno.readTextFile(readmeFile);
+await Deno.writeTextFile(
+  readmeFile,
+  replaceBetweenMarkers(
+    readme,
+    README_REFERENCE_START,
+    README_REFERENCE_END,
+    configReferenceMarkdown(),
+  ),
+);
+console.log("wrote config.schema.json and README.md's config reference");
