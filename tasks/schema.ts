@@ -30,4 +30,7 @@ await Deno.writeTextFile(
     configReferenceMarkdown(),
   ),
 );
+await new Deno.Command(Deno.execPath(), {
+  args: ["fmt", "--quiet", readmeFile.pathname],
+}).output();
 console.log("wrote config.schema.json and README.md's config reference");
