@@ -10,3 +10,21 @@ export * as tf from "npm:@tensorflow/tfjs@4.22.0";
 export { z } from "npm:zod@4.6.7";
 export * as imagescript from "npm:imagescript@1.3.1";
 export * as zipjs from "npm:@zip.js/zip.js@2.24.0";
+/**
+ * Loads `@tensorflow/tfjs-backend-wasm` on demand (importing it registers the
+ * "wasm" backend, so it is not imported eagerly).
+ */
+export const importTfWasm = () =>
+  import("npm:@tensorflow/tfjs-backend-wasm@4.22.0");
+/** Specifier of the WASM backend package, used to locate its `.wasm` files. */
+export const TFJS_WASM_SPECIFIER = "npm:@tensorflow/tfjs-backend-wasm@4.22.0";
+/**
+ * Loads `@tensorflow/tfjs-backend-webgpu` on demand (importing it registers the
+ * "webgpu" backend at a priority above cpu, so it is not imported eagerly).
+ */
+export const importTfWebgpu = () =>
+  import("npm:@tensorflow/tfjs-backend-webgpu@4.22.0");
+// @deno-types="npm:@types/d3-scale@4.0.9"
+export { scaleLinear } from "npm:d3-scale@4.0.2";
+// @deno-types="npm:@types/d3-shape@3.2.0"
+export { line as d3line } from "npm:d3-shape@3.2.0";
