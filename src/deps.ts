@@ -8,7 +8,13 @@
 
 export * as tf from "npm:@tensorflow/tfjs@4.22.0";
 export { z } from "npm:zod@4.6.7";
-export * as imagescript from "npm:imagescript@1.3.1";
+// ImageScript's main entry loads a native addon (it would need --allow-ffi);
+// its WebAssembly decoders, imported directly, do not.
+export { default as imagescriptJpeg } from "npm:imagescript@1.3.1/wasm/node/jpeg.js";
+export { default as imagescriptPng } from "npm:imagescript@1.3.1/wasm/node/png.js";
+export { default as imagescriptGif } from "npm:imagescript@1.3.1/wasm/node/gif.js";
+// JPEG encoder for the generated test fixtures and the decode benchmark.
+export { default as jpegjs } from "npm:jpeg-js@0.4.4";
 export * as zipjs from "npm:@zip.js/zip.js@2.24.0";
 /**
  * Loads `@tensorflow/tfjs-backend-wasm` on demand (importing it registers the
