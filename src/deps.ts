@@ -35,3 +35,5 @@ export { scaleLinear } from "npm:d3-scale@4.0.2";
 // @deno-types="npm:@types/d3-shape@3.2.0"
 export { line as d3line } from "npm:d3-shape@3.2.0";
 export * as tiff from "npm:tiff@7.1.3";
+/** Loads `@xmldom/xmldom` on demand (tests parse generated SVG as XML). */
+export const importXmlDom = () => import("npm:@xmldom/xmldom@0.9.12");

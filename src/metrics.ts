@@ -1,0 +1,262 @@
+/**
+ * Per-epoch metrics CSV: `epoch,loss,accuracy,val_loss,val_accuracy,seconds`
+ * (plus `stage` when fine-tuning). Every row is appended and synced to disk as
+ * soon as its epoch ends, so a crash or Ctrl-C keeps every finished epoch.
+ *
+ * @module
+ */
+
+/** One epoch's metrics, as written to and read from `metrics.csv`. */
+export interface MetricsRow {
+  /** 1-based epoch number; continues across stages. */
+  epoch: number;
+  /** Mean training loss over the epoch. */
+  loss: number;
+  /** Mean training accuracy over the epoch. */
+  accuracy: number;
+  /** Validation loss after the epoch (NaN when there was no validation). */
+  val_loss: number;
+  /** Validation accuracy after the epoch (NaN when there was no validation). */
+  val_accuracy: number;
+  /** Wall seconds the epoch took. */
+  seconds: number;
+  /** Training stage, e.g. `"frozen"` or `"fine_tune"` (issue 6). */
+  stage?: string;
+}
+
+/** The numeric columns, in file order. */
+export const METRICS_COLUMNS = [
+  "epoch",
+  "loss",
+  "accuracy",
+  "val_loss",
+  "val_accuracy",
+  "seconds",
+] as const;
+
+type NumericColumn = typeof METRICS_COLUMNS[number];
+
+/** The header line for a file with or without the `stage` column. */
+export function metricsHeader(withStage = false): string {
+  return [...METRICS_COLUMNS, ...(withStage ? ["stage"] : [])].join(",");
+}
+
+/** Formats a number for the CSV: shortest round-trip form; NaN/±Infinity by name. */
+export function formatMetric(n: number): string {
+  if (Number.isNaN(n)) return "NaN";
+  if (n === Infinity) return "Infinity";
+  if (n === -Infinity) return "-Infinity";
+  return String(n);
+}
+
+/** Formats one row as a CSV line (no trailing newline). */
+export function formatMetricsRow(row: MetricsRow, withStage = false): string {
+  const cells = METRICS_COLUMNS.map((c) => formatMetric(row[c]));
+  if (withStage) cells.push(csvQuote(row.stage ?? ""));
+  return cells.join(",");
+}
+
+/**
+ * Builds a row from TF.js `onEpochEnd` logs. TF.js names the metric `acc` /
+ * `val_acc` when compiled with `metrics: ["accuracy"]`; both spellings are
+ * accepted. `epochIndex` is TF.js' 0-based index; the row's epoch is 1-based.
+ */
+export function rowFromLogs(
+  epochIndex: number,
+  logs: Record<string, number | undefined>,
+  seconds: number,
+  stage?: string,
+): MetricsRow {
+  const pick = (...keys: string[]) => {
+    for (const k of keys) {
+      const v = logs[k];
+      if (typeof v === "number") return v;
+    }
+    return NaN;
+  };
+  const row: MetricsRow = {
+    epoch: epochIndex + 1,
+    loss: pick("loss"),
+    accuracy: pick("acc", "accuracy"),
+    val_loss: pick("val_loss"),
+    val_accuracy: pick("val_acc", "val_accuracy"),
+    seconds,
+  };
+  if (stage !== undefined) row.stage = stage;
+  return row;
+}
+
+/** Options for {@link MetricsCsvWriter.create}. */
+export interface MetricsCsvOptions {
+  /** Add the `stage` column (fine-tuning runs). */
+  stage?: boolean;
+  /** Replace an existing file instead of failing. */
+  overwrite?: boolean;
+}
+
+/**
+ * Appends one line per epoch to a metrics CSV. Each {@link append} opens the
+ * file in append mode, writes the whole line in one call, `fsync`s and
+ * closes, so no handle is held between epochs and a killed process loses at
+ * most the epoch in progress.
+ */
+export class MetricsCsvWriter {
+  /** Path of the CSV file. */
+  readonly path: string;
+  /** Whether rows carry the `stage` column. */
+  readonly withStage: boolean;
+  #rows = 0;
+
+  private constructor(path: string, withStage: boolean) {
+    this.path = path;
+    this.withStage = withStage;
+  }
+
+  /**
+   * Creates the file with its header (fails if it exists unless
+   * `overwrite`), synced to disk.
+   */
+  static async create(
+    path: string,
+    opts: MetricsCsvOptions = {},
+  ): Promise<MetricsCsvWriter> {
+    const writer = new MetricsCsvWriter(path, opts.stage ?? false);
+    const file = await Deno.open(path, {
+      write: true,
+      create: true,
+      createNew: !opts.overwrite,
+      truncate: true,
+    });
+    try {
+      await writeAll(file, metricsHeader(writer.withStage) + "\n");
+      await file.syncData();
+    } finally {
+      file.close();
+    }
+    return writer;
+  }
+
+  /** Rows appended through this writer. */
+  get rows(): number {
+    return this.#rows;
+  }
+
+  /** Appends one row and flushes it to disk before resolving. */
+  async append(row: MetricsRow): Promise<void> {
+    if (this.withStage && !row.stage) {
+      throw new Error(`metrics row for epoch ${row.epoch} has no stage`);
+    }
+    const file = await Deno.open(this.path, { append: true });
+    try {
+      await writeAll(file, formatMetricsRow(row, this.withStage) + "\n");
+      await file.syncData();
+    } finally {
+      file.close();
+    }
+    this.#rows++;
+  }
+}
+
+/**
+ * Parses a metrics CSV. Columns are found by header name (the six numeric
+ * columns are required, `stage` optional, others ignored); `NaN`, `inf`,
+ * `Infinity` and empty cells parse as numbers (empty → NaN). Throws with the
+ * line number on a malformed line.
+ */
+export function parseMetricsCsv(text: string): MetricsRow[] {
+  const lines = text.split(/\r?\n/);
+  const header = splitCsvLine(lines[0] ?? "").map((h) => h.trim());
+  const index = new Map(header.map((h, i) => [h, i]));
+  const missing = METRICS_COLUMNS.filter((c) => !index.has(c));
+  if (missing.length > 0) {
+    throw new Error(
+      `metrics CSV header "${lines[0] ?? ""}" lacks column(s): ${
+        missing.join(", ")
+      }`,
+    );
+  }
+  const stageAt = index.get("stage");
+  const rows: MetricsRow[] = [];
+  for (let i = 1; i < lines.length; i++) {
+    if (lines[i].trim() === "") continue;
+    const cells = splitCsvLine(lines[i]);
+    if (cells.length !== header.length) {
+      throw new Error(
+        `metrics CSV line ${
+          i + 1
+        }: expected ${header.length} cells, got ${cells.length}`,
+      );
+    }
+    const row = {} as MetricsRow;
+    for (const c of METRICS_COLUMNS) {
+      const v = parseMetric(cells[index.get(c)!]);
+      if (v === null) {
+        throw new Error(
+          `metrics CSV line ${i + 1}: ${c} "${
+            cells[index.get(c)!]
+          }" is not a number`,
+        );
+      }
+      (row as Record<NumericColumn, number>)[c] = v;
+    }
+    if (stageAt !== undefined) row.stage = cells[stageAt];
+    rows.push(row);
+  }
+  return rows;
+}
+
+/** Reads and parses a metrics CSV file. */
+export async function readMetricsCsv(path: string): Promise<MetricsRow[]> {
+  return parseMetricsCsv(await Deno.readTextFile(path));
+}
+
+function parseMetric(cell: string): number | null {
+  const s = cell.trim();
+  if (s === "") return NaN;
+  const lower = s.toLowerCase();
+  if (lower === "nan") return NaN;
+  if (lower === "inf" || lower === "+inf" || lower === "infinity") {
+    return Infinity;
+  }
+  if (lower === "-inf" || lower === "-infinity") return -Infinity;
+  const n = Number(s);
+  return Number.isNaN(n) ? null : n;
+}
+
+function csvQuote(s: string): string {
+  return /[",\r\n]/.test(s) ? `"${s.replaceAll('"', '""')}"` : s;
+}
+
+function splitCsvLine(line: string): string[] {
+  const cells: string[] = [];
+  let cur = "";
+  let quoted = false;
+  for (let i = 0; i < line.length; i++) {
+    const ch = line[i];
+    if (quoted) {
+      if (ch === '"' && line[i + 1] === '"') {
+        cur += '"';
+        i++;
+      } else if (ch === '"') {
+        quoted = false;
+      } else {
+        cur += ch;
+      }
+    } else if (ch === '"') {
+      quoted = true;
+    } else if (ch === ",") {
+      cells.push(cur);
+      cur = "";
+    } else {
+      cur += ch;
+    }
+  }
+  cells.push(cur);
+  return cells;
+}
+
+async function writeAll(file: Deno.FsFile, text: string): Promise<void> {
+  const bytes = new TextEncoder().encode(text);
+  let off = 0;
+  while (off < bytes.length) off += await file.write(bytes.subarray(off));
+}
