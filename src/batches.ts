@@ -1,0 +1,178 @@
+/**
+ * Step 5 of the data pipeline: turn an {@link ImageSet} (uint8 pixels) into
+ * `[batch, h, w, 3]` float32 tensors with one-hot labels.
+ *
+ * Images stay uint8 in memory (3,000 × 160 × 160 × 3 ≈ 230 MB) and are
+ * converted one batch at a time, then passed through the model's
+ * preprocessing (e.g. {@link mobileNetV2Preprocess}: x / 127.5 − 1). The
+ * order is reshuffled every epoch from the seed, reproducibly.
+ *
+ * Two forms: {@link iterateBatches} (a plain generator; the caller disposes
+ * each batch, or uses {@link forEachBatch}) and {@link batchDataset} (a
+ * `tf.data.Dataset` for `model.fitDataset` / `evaluateDataset`, which
+ * dispose the batches themselves).
+ *
+ * @module
+ */
+
+import { tf } from "./deps.ts";
+import type { ImageSet } from "./decode.ts";
+import { deriveSeed, shuffleInPlace } from "./dataset.ts";
+
+/** Maps a float32 `[b, h, w, 3]` batch of 0–255 values to the model's input range. */
+export type Preprocess = (images: tf.Tensor4D) => tf.Tensor4D;
+
+/** MobileNetV2's preprocessing (`keras.applications.mobilenet_v2.preprocess_input`): x / 127.5 − 1. */
+export const mobileNetV2Preprocess: Preprocess = (images) =>
+  tf.tidy(() => tf.sub(tf.div(images, 127.5), 1) as tf.Tensor4D);
+
+/** One batch: images and one-hot labels. */
+export type Batch = {
+  /** float32 `[b, h, w, 3]`, preprocessed. */
+  xs: tf.Tensor4D;
+  /** float32 `[b, numClasses]`, one-hot. */
+  ys: tf.Tensor2D;
+};
+
+/** Options of the batching functions. */
+export interface BatchOptions {
+  /** Images per batch (`data.batchSize`). */
+  batchSize: number;
+  /** Applied to each float32 batch; default: none (values stay 0–255). */
+  preprocess?: Preprocess;
+  /** Reshuffle every epoch (`data.shuffle`). Default true. */
+  shuffle?: boolean;
+  /** Seed of the shuffles (`data.seed`). Default 42. */
+  seed?: number;
+  /** Drop a last, smaller batch. Default false. */
+  dropRemainder?: boolean;
+}
+
+function checkBatchSize(batchSize: number): void {
+  if (!Number.isInteger(batchSize) || batchSize < 1) {
+    throw new Error(`batchSize must be a positive integer, got ${batchSize}`);
+  }
+}
+
+/** Number of batches per epoch. */
+export function batchCount(
+  count: number,
+  batchSize: number,
+  dropRemainder = false,
+): number {
+  checkBatchSize(batchSize);
+  return dropRemainder
+    ? Math.floor(count / batchSize)
+    : Math.ceil(count / batchSize);
+}
+
+/**
+ * The order of images in `epoch` (0-based): a seeded permutation that
+ * differs from epoch to epoch, or `0..count-1` when `shuffle` is false.
+ */
+export function epochOrder(
+  count: number,
+  epoch: number,
+  opts: { shuffle?: boolean; seed?: number } = {},
+): number[] {
+  const order = Array.from({ length: count }, (_, i) => i);
+  if (opts.shuffle ?? true) {
+    shuffleInPlace(order, deriveSeed(opts.seed ?? 42, 2, epoch));
+  }
+  return order;
+}
+
+/**
+ * Builds one batch from the images at `indices` of `set`: float32 pixels,
+ * passed through `preprocess`, and one-hot labels. The caller owns (and
+ * must dispose) the returned tensors.
+ */
+export function makeBatch(
+  set: ImageSet,
+  indices: ArrayLike<number>,
+  preprocess?: Preprocess,
+): Batch {
+  const n = indices.length;
+  const stride = set.height * set.width * 3;
+  const numClasses = set.classNames.length;
+  const pixels = new Float32Array(n * stride);
+  const labels = new Float32Array(n * numClasses);
+  for (let b = 0; b < n; b++) {
+    const i = indices[b];
+    if (!(i >= 0 && i < set.count)) {
+      throw new RangeError(`image index ${i} out of range 0..${set.count - 1}`);
+    }
+    const src = set.pixels.subarray(i * stride, (i + 1) * stride);
+    pixels.set(src, b * stride); // uint8 -> float32
+    labels[b * numClasses + set.labels[i]] = 1;
+  }
+  const ys = tf.tensor2d(labels, [n, numClasses], "float32");
+  const raw = tf.tensor4d(pixels, [n, set.height, set.width, 3], "float32");
+  if (!preprocess) return { xs: raw, ys };
+  let xs: tf.Tensor4D;
+  try {
+    xs = preprocess(raw);
+  } catch (e) {
+    raw.dispose();
+    ys.dispose();
+    throw e;
+  }
+  if (xs !== raw) raw.dispose();
+  return { xs, ys };
+}
+
+/**
+ * Yields the batches of one epoch (`epoch` picks the shuffle; default 0).
+ * The caller must dispose each batch's `xs` and `ys` (see {@link forEachBatch}).
+ */
+export function* iterateBatches(
+  set: ImageSet,
+  opts: BatchOptions & { epoch?: number },
+): Generator<Batch, void, undefined> {
+  checkBatchSize(opts.batchSize);
+  const order = epochOrder(set.count, opts.epoch ?? 0, opts);
+  const n = batchCount(set.count, opts.batchSize, opts.dropRemainder);
+  for (let b = 0; b < n; b++) {
+    yield makeBatch(
+      set,
+      order.slice(b * opts.batchSize, (b + 1) * opts.batchSize),
+      opts.preprocess,
+    );
+  }
+}
+
+/**
+ * Runs `fn` on every batch of one epoch and disposes each batch afterwards
+ * (also when `fn` throws).
+ */
+export async function forEachBatch(
+  set: ImageSet,
+  opts: BatchOptions & { epoch?: number },
+  fn: (batch: Batch, index: number) => void | Promise<void>,
+): Promise<void> {
+  let index = 0;
+  for (const batch of iterateBatches(set, opts)) {
+    try {
+      await fn(batch, index++);
+    } finally {
+      tf.dispose([batch.xs, batch.ys]);
+    }
+  }
+}
+
+/**
+ * A `tf.data.Dataset` of {@link Batch}es (`{xs, ys}`) for `model.fitDataset`
+ * and `model.evaluateDataset`. Each new iteration (each epoch of
+ * `fitDataset`) uses the next epoch's shuffle; `fitDataset` disposes the
+ * tensors it consumes.
+ */
+export function batchDataset(
+  set: ImageSet,
+  opts: BatchOptions,
+): tf.data.Dataset<Batch> {
+  checkBatchSize(opts.batchSize);
+  let epoch = 0;
+  return tf.data.generator<Batch>(() =>
+    iterateBatches(set, { ...opts, epoch: epoch++ })
+  );
+}

@@ -1,0 +1,301 @@
+/**
+ * The whole input half in one call: fetch → unzip → dataset → decode, from
+ * plain options that mirror the `data.*` config keys.
+ *
+ * @example
+ * ```ts
+ * import { prepareData } from "./data.ts";
+ * import { batchDataset, mobileNetV2Preprocess } from "./batches.ts";
+ * const data = await prepareData({
+ *   url: "https://storage.googleapis.com/mledu-datasets/cats_and_dogs_filtered.zip",
+ *   imageSize: [160, 160],
+ * });
+ * const train = batchDataset(data.train, { batchSize: 32, preprocess: mobileNetV2Preprocess });
+ * ```
+ *
+ * @module
+ */
+
+import { basename, join, resolve } from "node:path";
+import { resolveCacheDir } from "./cache_dir.ts";
+import { fetchFile, type FetchProgress, fileNameForUrl } from "./fetch.ts";
+import { createProgressPrinter } from "./progress.ts";
+import { defaultUnzipDest, unzip, UnzipError } from "./unzip.ts";
+import {
+  type DatasetSplits,
+  loadDataset,
+  resolveDatasetRoot,
+} from "./dataset.ts";
+import {
+  type BadImagePolicy,
+  decodeImages,
+  DecodePool,
+  type DecodeProgress,
+  defaultWorkerCount,
+  type ImageSet,
+  type Interpolation,
+} from "./decode.ts";
+
+/** Options of {@link prepareData}; each maps onto a `data.*` config key. */
+export interface PrepareDataOptions {
+  /** `data.url`: a .zip to download (ignored when `path` is set). */
+  url?: string | null;
+  /** `data.path`: a local folder, or a local .zip, used instead of `url`. */
+  path?: string | null;
+  /** `data.sha256`: expected SHA-256 of the download. */
+  sha256?: string | null;
+  /** `data.trainDir`. Default "train". */
+  trainDir?: string;
+  /** `data.validationDir`. Default "validation"; null for none. */
+  validationDir?: string | null;
+  /** `data.validationSplit`, used when there is no validation folder. Default 0.2. */
+  validationSplit?: number;
+  /** `data.imageSize` as `[height, width]`. */
+  imageSize: readonly [number, number];
+  /** `data.seed`. Default 42. */
+  seed?: number;
+  /** `data.interpolation`. Default "bilinear". */
+  interpolation?: Interpolation;
+  /** `data.cacheDir`; null = the default cache folder. */
+  cacheDir?: string | null;
+  /** `data.onBadImage`. Default "warn". */
+  onBadImage?: BadImagePolicy;
+  /** `data.workers`; null = one per core, 0 = decode on the main thread. */
+  workers?: number | null;
+  /** Keep decoded images in the on-disk cache. Default true. */
+  decodeCache?: boolean;
+  /** Status lines (what is happening, counts). Default: `console.error`; pass `() => {}` for silence. */
+  log?: (line: string) => void;
+  /** Download progress; default: a printer on stderr (TTY line or a few plain lines). */
+  onDownloadProgress?: (p: FetchProgress) => void;
+  /** Decode progress (per file). */
+  onDecodeProgress?: (split: "train" | "validation", p: DecodeProgress) => void;
+  /** Receives the warning listing skipped files. Default: `console.warn`. */
+  warn?: (message: string) => void;
+  /** Cancels the download, extraction or decoding. */
+  signal?: AbortSignal;
+}
+
+/** What {@link prepareData} resolves to: decoded train and validation sets. */
+export interface PreparedData {
+  /** Class names (sorted); labels index into it. */
+  classNames: string[];
+  /** Decoded training images (in the seeded shuffled order). */
+  train: ImageSet;
+  /** Decoded validation images (empty when there is no validation). */
+  validation: ImageSet;
+  /** The file lists the sets were decoded from. */
+  dataset: DatasetSplits;
+  /** Where the data came from. */
+  source: {
+    /** "url" (downloaded or cached zip), "zip" (local zip) or "folder". */
+    kind: "url" | "zip" | "folder";
+    /** The downloaded or local zip, when there is one. */
+    zipPath: string | null;
+    /** True when the download came from the cache. */
+    cached: boolean;
+  };
+  /** Seconds spent in each stage. */
+  seconds: { fetch: number; unzip: number; dataset: number; decode: number };
+}
+
+async function statOrNull(path: string): Promise<Deno.FileInfo | null> {
+  try {
+    return await Deno.stat(path);
+  } catch (e) {
+    if (e instanceof Deno.errors.NotFound) return null;
+    throw e;
+  }
+}
+
+function emptySet(classNames: string[], h: number, w: number): ImageSet {
+  return {
+    classNames,
+    height: h,
+    width: w,
+    count: 0,
+    pixels: new Uint8Array(0),
+    labels: new Int32Array(0),
+    paths: [],
+    skipped: [],
+    stats: { decoded: 0, cached: 0 },
+  };
+}
+
+/**
+ * Runs fetch → unzip → dataset → decode and returns ready train and
+ * validation image sets. `path` (a folder or a .zip) wins over `url`.
+ * Downloads and extractions go to the cache folder; decoded images too
+ * (unless `decodeCache` is false), so a second run neither downloads nor
+ * decodes. A cached download that turns out to be a corrupt zip is removed
+ * so the next run downloads it again.
+ */
+export async function prepareData(
+  opts: PrepareDataOptions,
+): Promise<PreparedData> {
+  const log = opts.log ?? ((line: string) => console.error(line));
+  const cacheDir = resolveCacheDir(opts.cacheDir);
+  const [height, width] = opts.imageSize;
+  const seconds = { fetch: 0, unzip: 0, dataset: 0, decode: 0 };
+  let t = performance.now();
+  const lap = () => {
+    const now = performance.now();
+    const s = (now - t) / 1000;
+    t = now;
+    return s;
+  };
+
+  let kind: PreparedData["source"]["kind"];
+  let zipPath: string | null = null;
+  let cached = false;
+  let root: string;
+  if (opts.path) {
+    const info = await statOrNull(opts.path);
+    if (!info) {
+      throw new Error(`data.path not found: ${opts.path}`);
+    }
+    if (info.isDirectory) {
+      kind = "folder";
+      root = await resolveDatasetRoot(opts.path, opts.trainDir ?? "train");
+    } else {
+      kind = "zip";
+      zipPath = opts.path;
+    }
+  } else if (opts.url) {
+    kind = "url";
+    const name = fileNameForUrl(opts.url);
+    const fetched = await fetchFile(opts.url, {
+      cacheDir,
+      sha256: opts.sha256,
+      fileName: name,
+      signal: opts.signal,
+      onProgress: opts.onDownloadProgress ??
+        createProgressPrinter({ label: name }),
+    });
+    zipPath = fetched.path;
+    cached = fetched.cached;
+    log(
+      fetched.cached
+        ? `data: using cached ${fetched.path}`
+        : `data: downloaded ${opts.url} -> ${fetched.path}`,
+    );
+  } else {
+    throw new Error(
+      "Set data.url (a .zip to download) or data.path (a local folder or .zip).",
+    );
+  }
+  seconds.fetch = lap();
+
+  if (zipPath !== null) {
+    const dest = kind === "url" ? defaultUnzipDest(zipPath) : join(
+      cacheDir,
+      "extracted",
+      `${basename(zipPath).replace(/\.zip$/i, "")}-${await shortHash(
+        resolve(zipPath),
+      )}`,
+    );
+    let lastLogged = 0;
+    try {
+      const result = await unzip(zipPath, {
+        dest,
+        signal: opts.signal,
+        onProgress: (p) => {
+          if (p.entries === p.total || p.entries - lastLogged >= 1000) {
+            lastLogged = p.entries;
+            log(`data: extracted ${p.entries}/${p.total} files`);
+          }
+        },
+      });
+      root = result.root;
+      if (!result.extracted) log(`data: using extracted ${result.dir}`);
+    } catch (e) {
+      if (kind === "url" && e instanceof UnzipError && e.kind === "corrupt") {
+        await Deno.remove(zipPath).catch(() => {});
+        throw new UnzipError(
+          `${e.message} The cached download ${zipPath} was removed; run again to download it again.`,
+          e.zipPath,
+          { kind: e.kind, entry: e.entry, cause: e },
+        );
+      }
+      throw e;
+    }
+  }
+  seconds.unzip = lap();
+
+  const dataset = await loadDataset({
+    root: root!,
+    trainDir: opts.trainDir,
+    validationDir: opts.validationDir,
+    validationSplit: opts.validationSplit,
+    seed: opts.seed,
+  });
+  log(
+    `data: ${dataset.classNames.length} classes [${
+      dataset.classNames.join(", ")
+    }], ` +
+      `${dataset.train.length} training and ${dataset.validation.length} validation files` +
+      (dataset.validationSource === "split"
+        ? ` (validation split ${
+          opts.validationSplit ?? 0.2
+        } of ${dataset.trainDir})`
+        : ""),
+  );
+  seconds.dataset = lap();
+
+  const workers = opts.workers ?? defaultWorkerCount();
+  using pool = new DecodePool(workers);
+  const decodeCacheDir = opts.decodeCache === false
+    ? null
+    : join(cacheDir, "decoded");
+  const decodeSplit = async (split: "train" | "validation") => {
+    const items = dataset[split];
+    if (items.length === 0) return emptySet(dataset.classNames, height, width);
+    const set = await decodeImages(items, {
+      imageSize: [height, width],
+      classNames: dataset.classNames,
+      interpolation: opts.interpolation,
+      pool,
+      cacheDir: decodeCacheDir,
+      onBadImage: opts.onBadImage,
+      warn: opts.warn,
+      signal: opts.signal,
+      onProgress: opts.onDecodeProgress
+        ? (p) => opts.onDecodeProgress!(split, p)
+        : undefined,
+    });
+    if (set.count === 0) {
+      throw new Error(
+        `No ${split} image could be decoded (see the warning above).`,
+      );
+    }
+    log(
+      `data: ${split}: ${set.count} images at ${height}x${width} ` +
+        `(${set.stats.decoded} decoded, ${set.stats.cached} from cache` +
+        (set.skipped.length ? `, ${set.skipped.length} skipped` : "") + ")",
+    );
+    return set;
+  };
+  const train = await decodeSplit("train");
+  const validation = await decodeSplit("validation");
+  seconds.decode = lap();
+
+  return {
+    classNames: dataset.classNames,
+    train,
+    validation,
+    dataset,
+    source: { kind, zipPath, cached },
+    seconds,
+  };
+}
+
+async function shortHash(text: string): Promise<string> {
+  const digest = await crypto.subtle.digest(
+    "SHA-256",
+    new TextEncoder().encode(text),
+  );
+  return Array.from(
+    new Uint8Array(digest).subarray(0, 4),
+    (b) => b.toString(16).padStart(2, "0"),
+  ).join("");
+}
