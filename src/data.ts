@@ -68,7 +68,7 @@ export interface PrepareDataOptions {
   log?: (line: string) => void;
   /** Download progress; default: a printer on stderr (TTY line or a few plain lines). */
   onDownloadProgress?: (p: FetchProgress) => void;
-  /** Decode progress (per file). */
+  /** Decode progress (per file). Default: a log line at each quarter of sets of 200+ files. */
   onDecodeProgress?: (split: "train" | "validation", p: DecodeProgress) => void;
   /** Receives the warning listing skipped files. Default: `console.warn`. */
   warn?: (message: string) => void;
@@ -261,7 +261,7 @@ export async function prepareData(
       signal: opts.signal,
       onProgress: opts.onDecodeProgress
         ? (p) => opts.onDecodeProgress!(split, p)
-        : undefined,
+        : quarterlyDecodeLog(split, log),
     });
     if (set.count === 0) {
       throw new Error(
@@ -286,6 +286,21 @@ export async function prepareData(
     dataset,
     source: { kind, zipPath, cached },
     seconds,
+  };
+}
+
+/** Default decode progress: a line at 25 %, 50 % and 75 % of larger sets. */
+function quarterlyDecodeLog(
+  split: string,
+  log: (line: string) => void,
+): (p: DecodeProgress) => void {
+  let next = 1;
+  return (p) => {
+    if (p.total < 200 || next > 3 || p.done < (p.total * next) / 4) return;
+    while (next <= 3 && p.done >= (p.total * next) / 4) next++;
+    log(
+      `data: ${split}: ${p.done}/${p.total} images (${p.decoded} decoded, ${p.cached} from cache)`,
+    );
   };
 }
 
