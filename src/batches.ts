@@ -23,7 +23,9 @@ import { deriveSeed, shuffleInPlace } from "./dataset.ts";
 export type Preprocess = (images: tf.Tensor4D) => tf.Tensor4D;
 
 /** MobileNetV2's preprocessing (`keras.applications.mobilenet_v2.preprocess_input`): x / 127.5 − 1. */
-export const mobileNetV2Preprocess: Preprocess = (images) =>
+export const mobileNetV2Preprocess: Preprocess = (
+  images: tf.Tensor4D,
+): tf.Tensor4D =>
   tf.tidy(() => tf.sub(tf.div(images, 127.5), 1) as tf.Tensor4D);
 
 /** One batch: images and one-hot labels. */
