@@ -298,9 +298,7 @@ function quarterlyDecodeLog(
   return (p) => {
     if (p.total < 200 || next > 3 || p.done < (p.total * next) / 4) return;
     while (next <= 3 && p.done >= (p.total * next) / 4) next++;
-    log(
-      `data: ${split}: ${p.done}/${p.total} images (${p.decoded} decoded, ${p.cached} from cache)`,
-    );
+    log(`data: ${split}: ${p.done}/${p.total} images`);
   };
 }
 
