@@ -172,8 +172,12 @@ export async function probeWebGpu(
 export interface PlanStep {
   /** Backend to try. */
   backend: BackendName;
-  /** Why this candidate is in the plan. */
+  /** Why this candidate is in the plan (context and choice together). */
   why: string;
+  /** For `"auto"`: what the probe found, shared by all candidates. */
+  context?: string;
+  /** For `"auto"`: the candidate itself, e.g. "WASM". */
+  choice?: string;
 }
 
 /**
@@ -213,6 +217,7 @@ export function planBackends(
         steps.push({
           backend: "webgpu",
           why: `auto: hardware WebGPU adapter "${probe.adapter}"`,
+          choice: `auto: hardware WebGPU adapter "${probe.adapter}"`,
         });
         gpuNote = "";
       } else if (probe?.adapter) {
@@ -222,8 +227,16 @@ export function planBackends(
         gpuNote = `no WebGPU adapter (${probe?.error ?? "not probed"})`;
       }
       const prefix = gpuNote ? `auto: ${gpuNote}` : "auto";
-      steps.push({ backend: "wasm", why: `${prefix}; WASM` });
-      steps.push({ backend: "cpu", why: `${prefix}; CPU` });
+      for (
+        const [backend, choice] of [["wasm", "WASM"], ["cpu", "CPU"]] as const
+      ) {
+        steps.push({
+          backend,
+          why: `${prefix}; ${choice}`,
+          context: prefix,
+          choice,
+        });
+      }
       return steps;
     }
     default:
@@ -254,7 +267,11 @@ export async function selectBackend(
   for (const step of plan) {
     try {
       const threads = await activate(step.backend, opts);
-      const reason = [...failures, step.why + threadNote(threads)].join("; ");
+      const note = threadNote(threads);
+      const reason = step.choice
+        ? [step.context, ...failures, step.choice + note].filter(Boolean)
+          .join("; ")
+        : [...failures, step.why + note].join("; ");
       return {
         backend: step.backend,
         adapter: probe?.adapter ?? null,
@@ -307,6 +324,8 @@ export function wasmBinaryPaths(): Record<string, string> {
 /** Threads the WASM backend runs with once initialised (null before). */
 let wasmThreadsInUse: number | null = null;
 let wasmSimd = false;
+let wasmPathsSet = false;
+let wasmThreadError: string | null = null;
 let wasmInit: Promise<number> | null = null;
 let webgpuLoaded = false;
 
@@ -339,21 +358,25 @@ async function activate(
 
 async function setBackendOrThrow(name: BackendName): Promise<void> {
   let ok: boolean;
-  const warn = console.warn;
-  const warnings: string[] = [];
-  // TF.js reports initialisation errors through console.warn and returns
-  // false; capture them for a clear error instead of loose log lines.
-  console.warn = (...args: unknown[]) => {
-    warnings.push(args.map(errorText).join(" "));
+  const { warn, error } = console;
+  const messages: string[] = [];
+  // TF.js (console.warn) and Emscripten (console.error) report init errors as
+  // log lines and setBackend returns false; collect their first lines for one
+  // clear error instead.
+  const collect = (...args: unknown[]) => {
+    const first = args.map(errorText).join(" ").split("\n")[0].trim();
+    if (first && !messages.includes(first)) messages.push(first);
   };
+  console.warn = collect;
+  console.error = collect;
   try {
     ok = await tf.setBackend(name);
   } finally {
     console.warn = warn;
+    console.error = error;
   }
   if (!ok || tf.getBackend() !== name) {
-    const detail = warnings.filter((w) => w.trim()).join(" | ") ||
-      "tf.setBackend returned false";
+    const detail = messages.join(" | ") || "tf.setBackend returned false";
     throw new BackendError(`backend "${name}" failed to initialise: ${detail}`);
   }
   silenceNodeBanner();
@@ -368,7 +391,11 @@ function resolveThreads(want: number | "auto" | false): number {
 
 async function initWasm(want: number | "auto" | false): Promise<number> {
   const wasm = await importTfWasm();
-  wasm.setWasmPaths(wasmBinaryPaths());
+  if (!wasmPathsSet) {
+    // Once set, TF.js refuses a second call after a failed init.
+    wasm.setWasmPaths(wasmBinaryPaths());
+    wasmPathsSet = true;
+  }
   wasmSimd = await tf.env().getAsync("WASM_HAS_SIMD_SUPPORT") === true;
   const threads = resolveThreads(want);
   if (threads > 1) {
@@ -376,8 +403,9 @@ async function initWasm(want: number | "auto" | false): Promise<number> {
       const got = await initThreadedWasm(wasm, threads);
       wasmThreadsInUse = got;
       return got;
-    } catch {
-      // fall through to single-threaded SIMD
+    } catch (e) {
+      // Fall through to single-threaded SIMD, and say why in the reason.
+      wasmThreadError = errorText(e);
     }
   }
   tf.env().set("WASM_HAS_MULTITHREAD_SUPPORT", false);
@@ -493,9 +521,9 @@ async function initThreadedWasm(
 function threadNote(threads: number | null): string {
   if (threads === null) return "";
   const simd = wasmSimd ? "SIMD" : "no SIMD";
-  return threads > 1
-    ? ` (${simd}, ${threads} threads)`
-    : ` (${simd}, single-threaded)`;
+  if (threads > 1) return ` (${simd}, ${threads} threads)`;
+  const why = wasmThreadError ? `; threads failed: ${wasmThreadError}` : "";
+  return ` (${simd}, single-threaded${why})`;
 }
 
 function defaultGpu(): GpuLike | null {

@@ -237,3 +237,27 @@ Deno.test("wasm threads: 2 pthreads start under Deno, no network, process exits"
   assert.match(s.reason, /2 threads/);
   assert.ok(s.maxDiff < 1e-3, `threaded wasm differs from cpu by ${s.maxDiff}`);
 });
+
+Deno.test("auto falls back to CPU when WASM cannot start; named wasm throws", async () => {
+  const r = await runIsolated(
+    `import { selectBackend } from ${BACKEND};
+     // Break WebAssembly instantiation so the WASM backend cannot start.
+     WebAssembly.instantiate = () => Promise.reject(new Error("wasm broken"));
+     const s = await selectBackend("auto", { gpu: null, wasmThreads: false });
+     let named = "";
+     try { await selectBackend("wasm", { wasmThreads: false }); }
+     catch (e) { named = e.name + ": " + e.message; }
+     console.log(JSON.stringify({ ...s, named }));`,
+  );
+  assert.equal(r.code, 0, r.stderr);
+  const s = JSON.parse(r.stdout.trim().split("\n").at(-1)!);
+  assert.equal(s.backend, "cpu");
+  assert.match(
+    s.reason,
+    /^auto: no WebGPU adapter \(navigator\.gpu is not available\); wasm failed \(.*wasm broken.*\); CPU$/,
+  );
+  assert.match(
+    s.named,
+    /^BackendError: backend "wasm" failed to initialise: .*wasm broken/,
+  );
+});
