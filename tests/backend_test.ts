@@ -169,7 +169,6 @@ async function runIsolated(code: string) {
       "--allow-read",
       "--allow-env",
       "--allow-sys",
-      "--allow-ffi",
       "-",
     ],
     cwd: new URL("..", import.meta.url),
