@@ -37,3 +37,9 @@ export { line as d3line } from "npm:d3-shape@3.2.0";
 export * as tiff from "npm:tiff@7.1.3";
 /** Loads `@xmldom/xmldom` on demand (tests parse generated SVG as XML). */
 export const importXmlDom = () => import("npm:@xmldom/xmldom@0.9.12");
+/**
+ * Loads `h5wasm` (HDF5 compiled to WebAssembly) on demand, for reading and
+ * writing Keras `.h5` weights files; not imported eagerly because its module
+ * compiles a WASM binary when evaluated.
+ */
+export const importH5wasm = () => import("npm:h5wasm@0.10.3");

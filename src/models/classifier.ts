@@ -1,0 +1,160 @@
+/**
+ * The transfer-learning classifier: input → MobileNetV2 base (no top) →
+ * GlobalAveragePooling2D → Dropout → Dense(numClasses, softmax), as in the
+ * TensorFlow transfer-learning tutorial. Options are plain values (the caller
+ * maps its config onto them and resolves `"imagenet"`/URLs to a local file
+ * with `resolveWeightsSource`).
+ *
+ * @example
+ * ```ts
+ * import { buildClassifier } from "./classifier.ts";
+ * const { model } = await buildClassifier({
+ *   imageSize: [160, 160], alpha: 1.0, weights: null, numClasses: 2,
+ * });
+ * ```
+ *
+ * @module
+ */
+
+import { tf } from "../deps.ts";
+import { setBatchNormInference } from "./batch_norm.ts";
+import { loadKerasWeights } from "./keras_weights.ts";
+import { mobileNetV2 } from "./mobilenet_v2.ts";
+
+/** Options of {@link buildClassifier}. */
+export interface ClassifierOptions {
+  /** Input `[height, width]` (config `data.imageSize`). */
+  imageSize: [number, number];
+  /** Input channels. Default 3. */
+  channels?: number;
+  /** MobileNetV2 width multiplier (config `model.alpha`). Default 1.0. */
+  alpha?: number;
+  /**
+   * Keras `.h5` weights of the base without top, as a local path or bytes, or
+   * null for random initialisation. Default null.
+   */
+  weights?: string | Uint8Array | null;
+  /** Match the `.h5` layers by name instead of by position. Default false. */
+  weightsByName?: boolean;
+  /**
+   * Train the base too (config `model.trainable`). Default false: the base's
+   * weights are frozen and its BatchNormalization runs in inference mode.
+   */
+  trainable?: boolean;
+  /**
+   * Keep the base's BatchNormalization in inference mode even when it is
+   * trainable (Keras' `base(x, training=False)`, as for fine-tuning in the TF
+   * tutorial). Default false.
+   */
+  batchNormInference?: boolean;
+  /** Dropout rate before the Dense layer (config `model.head.dropout`). Default 0. */
+  dropout?: number;
+  /** Number of classes (units of the softmax layer). */
+  numClasses: number;
+  /** `"functional"` (default) or `"sequential"` (`tf.sequential([base, pool, dropout, dense])`). */
+  api?: "functional" | "sequential";
+  /** Seed for the initial head weights (and the base's, when `weights` is null). Default: unseeded. */
+  seed?: number;
+}
+
+/** What {@link buildClassifier} returns; all parts share the same layers and weights. */
+export interface Classifier {
+  /** The full classifier: image → class probabilities. Save and train this one. */
+  model: tf.LayersModel;
+  /** The MobileNetV2 base without top (154 layers, as Keras). */
+  base: tf.LayersModel;
+  /** Image → pooled base features `[n, featureSize]` (the base + GlobalAveragePooling2D). */
+  features: tf.LayersModel;
+  /** Pooled features → class probabilities (Dropout + Dense); trains the same Dense as `model`. */
+  head: tf.LayersModel;
+  /** Length of a pooled feature vector (1280 for alpha ≤ 1). */
+  featureSize: number;
+}
+
+/**
+ * Builds the classifier. With `weights` the base gets them (Keras layout,
+ * checked layer by layer) before it is frozen; with `trainable: false` the
+ * base's weights stay fixed during `fit` and its BatchNormalization layers use
+ * their moving statistics (never updated), as in Keras.
+ */
+export async function buildClassifier(
+  options: ClassifierOptions,
+): Promise<Classifier> {
+  const {
+    imageSize,
+    channels = 3,
+    alpha = 1.0,
+    weights = null,
+    trainable = false,
+    dropout = 0,
+    numClasses,
+    api = "functional",
+    seed,
+  } = options;
+  if (!Number.isInteger(numClasses) || numClasses < 1) {
+    throw new RangeError(
+      `numClasses must be a positive integer, got ${numClasses}`,
+    );
+  }
+  if (!(dropout >= 0 && dropout < 1)) {
+    throw new RangeError(`dropout must be in [0, 1), got ${dropout}`);
+  }
+  const base = mobileNetV2({
+    inputShape: [imageSize[0], imageSize[1], channels],
+    alpha,
+    includeTop: false,
+    seed: weights == null ? seed : undefined,
+  });
+  if (weights != null) {
+    await loadKerasWeights(base, weights, { byName: options.weightsByName });
+  }
+  base.trainable = trainable;
+  if (options.batchNormInference) setBatchNormInference(base, true);
+
+  const featureSize = base.outputs[0].shape[3] as number;
+  const pool = tf.layers.globalAveragePooling2d({
+    name: "global_average_pooling2d",
+  });
+  const drop = tf.layers.dropout({ rate: dropout, name: "dropout" });
+  const dense = tf.layers.dense({
+    units: numClasses,
+    activation: "softmax",
+    kernelInitializer: seed == null
+      ? "glorotUniform"
+      : tf.initializers.glorotUniform({ seed: seed + 100_000 }),
+    name: "predictions",
+  });
+
+  let model: tf.LayersModel;
+  let pooled: tf.SymbolicTensor;
+  let imageInput: tf.SymbolicTensor;
+  if (api === "sequential") {
+    model = tf.sequential({
+      layers: [base, pool, drop, dense],
+      name: "classifier",
+    });
+    imageInput = base.inputs[0];
+    pooled = pool.getOutputAt(0) as tf.SymbolicTensor;
+  } else {
+    imageInput = tf.input({
+      shape: [imageSize[0], imageSize[1], channels],
+      name: "image",
+    });
+    const x = base.apply(imageInput) as tf.SymbolicTensor;
+    pooled = pool.apply(x) as tf.SymbolicTensor;
+    const out = dense.apply(drop.apply(pooled)) as tf.SymbolicTensor;
+    model = tf.model({ inputs: imageInput, outputs: out, name: "classifier" });
+  }
+  const features = tf.model({
+    inputs: imageInput,
+    outputs: pooled,
+    name: "features",
+  });
+  const featureInput = tf.input({ shape: [featureSize], name: "features" });
+  const head = tf.model({
+    inputs: featureInput,
+    outputs: dense.apply(drop.apply(featureInput)) as tf.SymbolicTensor,
+    name: "head",
+  });
+  return { model, base, features, head, featureSize };
+}
