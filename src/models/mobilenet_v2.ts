@@ -38,7 +38,7 @@ export function makeDivisible(
  * Keras' `imagenet_utils.correct_pad` for a square kernel: the
  * `[[top, bottom], [left, right]]` zero padding that makes a following
  * "valid" stride-2 convolution equal TensorFlow's "same" one (an unknown size
- * is treated as odd, as Keras does).
+ * is padded as an even one, as Keras does).
  */
 export function correctPad(
   size: [number | null, number | null],
