@@ -179,6 +179,16 @@ function toFloat32(v: unknown): Float32Array {
   throw new KerasWeightsError(`unsupported dataset value ${typeof v}`);
 }
 
+const HDF5_SIGNATURE = [0x89, 0x48, 0x44, 0x46, 0x0d, 0x0a, 0x1a, 0x0a];
+
+/** HDF5's superblock signature, at offset 0, 512, 1024, 2048, … (after a user block). */
+function hasHdf5Signature(bytes: Uint8Array): boolean {
+  for (let at = 0; at + 8 <= bytes.length; at = at === 0 ? 512 : at * 2) {
+    if (HDF5_SIGNATURE.every((b, i) => bytes[at + i] === b)) return true;
+  }
+  return false;
+}
+
 function withH5File<T>(
   h5: H5,
   fs: {
@@ -192,12 +202,13 @@ function withH5File<T>(
   fs.writeFile(path, bytes);
   let file: H5File | null = null;
   try {
-    try {
-      file = new h5.File(path, "r");
-    } catch (e) {
-      throw new KerasWeightsError(
-        `Not an HDF5 file (${e instanceof Error ? e.message : String(e)})`,
-      );
+    if (!hasHdf5Signature(bytes)) {
+      throw new KerasWeightsError("Not an HDF5 file (no HDF5 signature)");
+    }
+    file = new h5.File(path, "r");
+    if (file.file_id < 0n) {
+      file = null;
+      throw new KerasWeightsError("Not an HDF5 file (HDF5 could not open it)");
     }
     return fn(file);
   } finally {
@@ -515,7 +526,7 @@ export interface SaveKerasWeightsOptions {
 export async function saveKerasWeights(
   model: tf.LayersModel,
   options: SaveKerasWeightsOptions = {},
-): Promise<Uint8Array> {
+): Promise<Uint8Array<ArrayBuffer>> {
   const { strings = "fixed" } = options;
   const { h5, fs } = await loadH5();
   const path = `/keras_weights_${++scratchId}.h5`;
