@@ -108,7 +108,7 @@ export async function buildClassifier(
   if (weights != null) {
     await loadKerasWeights(base, weights, { byName: options.weightsByName });
   }
-  base.trainable = trainable;
+  setTrainable(base, trainable);
   if (options.batchNormInference) setBatchNormInference(base, true);
 
   const featureSize = base.outputs[0].shape[3] as number;
@@ -157,4 +157,21 @@ export async function buildClassifier(
     name: "head",
   });
   return { model, base, features, head, featureSize };
+}
+
+/**
+ * Sets `trainable` on `model` and on every layer inside it, nested models
+ * included, as Keras' `model.trainable = …` does. (TF.js' own setter only
+ * flips the weights' flags, so the layers' `trainable` would not be saved and
+ * a later `layer.trainable = true` could not unfreeze them.) A frozen layer
+ * keeps its weights in `fit`, and its BatchNormalization runs in inference
+ * mode. For fine-tuning from layer `k`, as in the TF tutorial:
+ * `setTrainable(base, true); base.layers.slice(0, k).forEach((l) => l.trainable = false)`.
+ */
+export function setTrainable(model: tf.LayersModel, trainable: boolean): void {
+  for (const layer of model.layers) {
+    if (layer instanceof tf.LayersModel) setTrainable(layer, trainable);
+    else layer.trainable = trainable;
+  }
+  model.trainable = trainable;
 }
