@@ -482,3 +482,35 @@ Deno.test("resolveWeightsSource: null, paths, file URLs, 'imagenet' and http(s) 
     await Deno.remove(dir, { recursive: true });
   }
 });
+
+Deno.test("full size: MobileNetV2 1.0 @160 without top (the reference base, ~9 MB .h5) loads all 260 weights", async () => {
+  const t0 = performance.now();
+  const { model: source, bytes } = await makeMobileNetV2H5({
+    alpha: 1.0,
+    rows: 160,
+    seed: 5,
+  });
+  const t1 = performance.now();
+  const target = mobileNetV2({
+    inputShape: [160, 160, 3],
+    alpha: 1.0,
+    includeTop: false,
+  });
+  try {
+    const t2 = performance.now();
+    const report = await loadKerasWeights(target, bytes);
+    const t3 = performance.now();
+    console.log(
+      `${(bytes.length / 1e6).toFixed(1)} MB: generate+save ${
+        (t1 - t0).toFixed(0)
+      } ms, ` +
+        `read+load ${(t3 - t2).toFixed(0)} ms`,
+    );
+    assert.equal(report.weights, 260);
+    assert.equal(target.countParams(), 2_257_984);
+    assertSameWeights(source, target);
+  } finally {
+    source.dispose();
+    target.dispose();
+  }
+});

@@ -249,6 +249,17 @@ export async function readKerasWeights(
           : null;
         if (mw instanceof h5.Group) root = mw;
       }
+      if (
+        !attrNames(root).some((n) => /^layer_names\d*$/.test(n)) &&
+        file.keys().some((k) =>
+          k === "layers" || k === "_layer_checkpoint_dependencies"
+        )
+      ) {
+        throw new KerasWeightsError(
+          "This looks like a Keras 3 `.weights.h5` file; only the legacy layout is supported " +
+            '(write it with `model.save("model.h5")`, legacy HDF5 in any Keras, or `model.save_weights("x.h5")` in Keras 2)',
+        );
+      }
       const layerNames = readNameList(root, "layer_names", "the file root");
       const layers = new Map<string, KerasWeight[]>();
       for (const layerName of layerNames) {
