@@ -40,18 +40,14 @@ type H5File = InstanceType<H5["File"]>;
 type LayerVariable = tf.LayerVariable;
 type Layer = tf.LayersModel["layers"][number];
 
-let h5Ready:
-  | Promise<
-    {
-      h5: H5;
-      fs: {
-        writeFile: (p: string, d: Uint8Array) => void;
-        readFile: (p: string) => Uint8Array;
-        unlink: (p: string) => void;
-      };
-    }
-  >
-  | null = null;
+/** The part of Emscripten's in-memory file system used here. */
+interface MemFs {
+  writeFile: (path: string, data: Uint8Array) => void;
+  readFile: (path: string) => Uint8Array;
+  unlink: (path: string) => void;
+}
+
+let h5Ready: Promise<{ h5: H5; fs: MemFs }> | null = null;
 let scratchId = 0;
 
 /** h5wasm, loaded once. Files live in its in-memory file system. */
@@ -59,8 +55,7 @@ function loadH5() {
   h5Ready ??= (async () => {
     const h5 = await importH5wasm();
     const module = await h5.ready;
-    // deno-lint-ignore no-explicit-any
-    const fs = module.FS as any;
+    const fs = module.FS as unknown as MemFs;
     return { h5, fs };
   })();
   return h5Ready;
@@ -191,10 +186,7 @@ function hasHdf5Signature(bytes: Uint8Array): boolean {
 
 function withH5File<T>(
   h5: H5,
-  fs: {
-    writeFile: (p: string, d: Uint8Array) => void;
-    unlink: (p: string) => void;
-  },
+  fs: MemFs,
   bytes: Uint8Array,
   fn: (f: H5File) => T,
 ): T {
