@@ -91,11 +91,11 @@ const ModelSchema = z.strictObject({
   head: HeadSchema.prefault({}).describe("Classifier head on top of the base."),
 });
 
+const optimizer = z.enum(["adam", "sgd", "rmsprop"]);
+
 const TrainSchema = z.strictObject({
   epochs: positiveInt.default(10).describe("Training epochs."),
-  optimizer: z.enum(["adam", "sgd", "rmsprop"]).default("adam").describe(
-    "Optimizer.",
-  ),
+  optimizer: optimizer.default("adam").describe("Optimizer."),
   learningRate: z.number().positive().default(1e-4).describe(
     "Optimizer learning rate.",
   ),
@@ -103,6 +103,39 @@ const TrainSchema = z.strictObject({
     .describe("Loss (labels are one-hot)."),
   metrics: z.array(z.literal("accuracy")).default(["accuracy"]).describe(
     "Metrics reported each epoch.",
+  ),
+  cacheFeatures: z.boolean().default(true).describe(
+    "With a frozen base and no augmentation, run the base once, cache its pooled features on disk and train the head on them (same results, much faster).",
+  ),
+});
+
+const FineTuneSchema = z.strictObject({
+  enabled: z.boolean().default(false).describe(
+    "After the frozen stage, unfreeze the base from fineTune.fromLayer and train more.",
+  ),
+  fromLayer: z.union([z.number().int().min(0), z.string().min(1)]).default(100)
+    .describe(
+      "First base layer to unfreeze: an index in Keras' order (the base has 154 layers) or a layer name such as block_13_expand.",
+    ),
+  epochs: positiveInt.default(10).describe("Fine-tuning epochs."),
+  optimizer: optimizer.default("adam").describe("Fine-tuning optimizer."),
+  learningRate: z.number().positive().default(1e-5).describe(
+    "Fine-tuning learning rate (keep it small).",
+  ),
+});
+
+const AugmentSchema = z.strictObject({
+  flip: z.enum(["none", "horizontal"]).default("none").describe(
+    "Random horizontal flip (Keras RandomFlip).",
+  ),
+  rotation: z.number().min(0).max(1).default(0).describe(
+    "Random rotation up to ± this fraction of a full turn (Keras RandomRotation).",
+  ),
+  zoom: z.number().min(0).lt(1).default(0).describe(
+    "Random zoom up to ± this fraction (Keras RandomZoom).",
+  ),
+  translation: z.number().min(0).lt(1).default(0).describe(
+    "Random shift up to ± this fraction of height and width (Keras RandomTranslation).",
   ),
 });
 
@@ -129,6 +162,12 @@ export const ConfigSchema = z.strictObject({
   ),
   model: ModelSchema.prefault({}).describe("The network."),
   train: TrainSchema.prefault({}).describe("Training hyperparameters."),
+  fineTune: FineTuneSchema.prefault({}).describe(
+    "Optional second stage that unfreezes the top of the base.",
+  ),
+  augment: AugmentSchema.prefault({}).describe(
+    "Training-time augmentation, applied per batch on the active backend (off by default).",
+  ),
   backend: z.enum(["auto", "webgpu", "wasm", "cpu"]).default("auto").describe(
     '"auto" picks WebGPU on a real GPU adapter, else WASM, else CPU.',
   ),
