@@ -28,3 +28,171 @@ export {
   REFERENCE_DATASET_URL,
 } from "./src/config.ts";
 export { type ConfigArgs, parseConfigArgs } from "./src/cli.ts";
+export {
+  FetchError,
+  fetchFile,
+  type FetchOptions,
+  type FetchProgress,
+  type FetchResult,
+  fileNameForUrl,
+  sha256File,
+} from "./src/fetch.ts";
+export {
+  createProgressPrinter,
+  formatBytes,
+  formatProgress,
+  type ProgressPrinterOptions,
+} from "./src/progress.ts";
+export { defaultCacheDir, resolveCacheDir } from "./src/cache_dir.ts";
+export {
+  defaultUnzipDest,
+  unsafeEntryReason,
+  unzip,
+  UNZIP_MARKER,
+  UnzipError,
+  type UnzipOptions,
+  type UnzipProgress,
+  type UnzipResult,
+} from "./src/unzip.ts";
+export {
+  type ClassFolder,
+  createRng,
+  DatasetError,
+  type DatasetOptions,
+  type DatasetSplits,
+  deriveSeed,
+  IMAGE_EXTENSIONS,
+  type ImageItem,
+  isImageFile,
+  listClassFolder,
+  loadDataset,
+  resolveDatasetRoot,
+  shuffleInPlace,
+  splitPerClass,
+} from "./src/dataset.ts";
+export {
+  type BadImage,
+  BadImageError,
+  type BadImagePolicy,
+  decodeAndResize,
+  DecodeFailure,
+  decodeImages,
+  type DecodeImagesOptions,
+  decodePixels,
+  DecodePool,
+  type DecodeProgress,
+  defaultWorkerCount,
+  type ImageSet,
+  type Interpolation,
+  type Pixels,
+  resizeToRgb,
+} from "./src/decode.ts";
+export {
+  type Batch,
+  batchCount,
+  batchDataset,
+  type BatchOptions,
+  epochOrder,
+  forEachBatch,
+  iterateBatches,
+  makeBatch,
+  mobileNetV2Preprocess,
+  type Preprocess,
+} from "./src/batches.ts";
+export {
+  prepareData,
+  type PrepareDataOptions,
+  type PreparedData,
+} from "./src/data.ts";
+export {
+  correctPad,
+  makeDivisible,
+  MOBILENET_V2_BASE_LAYERS,
+  mobileNetV2,
+  type MobileNetV2Options,
+  preprocessInput,
+} from "./src/models/mobilenet_v2.ts";
+export {
+  IMAGENET_ALPHAS,
+  IMAGENET_ROWS,
+  imagenetWeightsUrl,
+  KerasWeightsError,
+  loadKerasWeights,
+  type LoadKerasWeightsOptions,
+  readKerasWeights,
+  resolveImagenetRows,
+  type ResolveWeightsOptions,
+  resolveWeightsSource,
+  saveKerasWeights,
+} from "./src/models/keras_weights.ts";
+export {
+  buildClassifier,
+  type Classifier,
+  type ClassifierOptions,
+  setTrainable,
+} from "./src/models/classifier.ts";
+export {
+  FreezableBatchNormalization,
+  setBatchNormInference,
+} from "./src/models/batch_norm.ts";
+export {
+  BackendError,
+  type BackendName,
+  type BackendRequest,
+  type BackendSelection,
+  selectBackend,
+  silenceNodeBanner,
+} from "./src/backend.ts";
+export {
+  MetricsCsvWriter,
+  type MetricsRow,
+  parseMetricsCsv,
+  readMetricsCsv,
+  rowFromLogs,
+} from "./src/metrics.ts";
+export { renderConfusionMatrix, renderTrainingChart } from "./src/charts.ts";
+export { Progbar } from "./src/progbar.ts";
+export {
+  augmentBatch,
+  type AugmentOptions,
+  isAugmentEnabled,
+  makeAugmenter,
+  withAugmentation,
+} from "./src/augment.ts";
+export {
+  type ClassificationReport,
+  classificationReport,
+  confusionMatrix,
+  evaluateModel,
+  formatClassificationReport,
+} from "./src/evaluate.ts";
+export {
+  type BatchSource,
+  evaluateLoss,
+  type FitCallbacks,
+  fitLoop,
+  type FitOptions,
+  type FitResult,
+  type XYBatch,
+} from "./src/fit.ts";
+export { type FeatureSet, featureSource, imageSource } from "./src/sources.ts";
+export {
+  cachedFeatures,
+  extractFeatures,
+  featureCacheKey,
+} from "./src/features.ts";
+export {
+  loadModel,
+  type Preprocessing,
+  resolveModelDir,
+  type SavedModel,
+  saveModel,
+} from "./src/model_io.ts";
+export {
+  resolveFromLayer,
+  type RunOptions,
+  type RunResult,
+  type RunSummary,
+  runTraining,
+} from "./src/run.ts";
+export { createRunDir, utcStamp } from "./src/run_dir.ts";

@@ -1,0 +1,197 @@
+/**
+ * The training loop: epochs of `trainOnBatch` over a batch source, with a
+ * validation pass after each epoch, Keras-style callbacks, NaN/inf
+ * detection and a stop signal that ends training after the current batch.
+ *
+ * It is written out (rather than `model.fitDataset`) so that a stop request
+ * takes effect after exactly one more batch, a non-finite loss stops the run
+ * at the batch that produced it, and the same loop trains a full classifier
+ * on images or only its head on cached features.
+ *
+ * @module
+ */
+
+import { tf } from "./deps.ts";
+import type { MetricsRow } from "./metrics.ts";
+
+/** One batch of inputs (images or features) and one-hot labels. */
+export interface XYBatch {
+  /** Model input, `[b, ...]`. */
+  xs: tf.Tensor;
+  /** One-hot labels `[b, numClasses]`. */
+  ys: tf.Tensor2D;
+}
+
+/**
+ * Something that yields the batches of an epoch. The loop disposes every
+ * batch it receives.
+ */
+export interface BatchSource {
+  /** Examples per epoch. */
+  count: number;
+  /** Batches per epoch. */
+  numBatches: number;
+  /** The batches of `epoch` (0-based, across stages): the shuffle may depend on it. */
+  batches(epoch: number): Iterable<XYBatch> | AsyncIterable<XYBatch>;
+}
+
+/** Keras-style hooks; a {@link Progbar} fits here. */
+export interface FitCallbacks {
+  /** Before an epoch (0-based index across stages). */
+  onEpochBegin?: (epoch: number) => void | Promise<void>;
+  /** After each batch with that batch's `loss`, `accuracy` and `size`. */
+  onBatchEnd?: (
+    batch: number,
+    logs: Record<string, number>,
+  ) => void | Promise<void>;
+  /** After an epoch with its means and `val_loss` / `val_accuracy`, and the epoch's metrics row. */
+  onEpochEnd?: (
+    epoch: number,
+    logs: Record<string, number>,
+    row: MetricsRow,
+  ) => void | Promise<void>;
+}
+
+/** Options of {@link fitLoop}. */
+export interface FitOptions {
+  /** Epochs to train in this call. */
+  epochs: number;
+  /** Index of the first epoch (0-based), so numbering continues across stages. */
+  initialEpoch?: number;
+  /** Written into each row's `stage` when set. */
+  stage?: string;
+  /** Progress and logging hooks. */
+  callbacks?: FitCallbacks[];
+  /** When aborted, training stops after the current batch (no validation of the partial epoch). */
+  signal?: AbortSignal;
+}
+
+/** Why {@link fitLoop} returned. */
+export type StopReason = "completed" | "interrupted" | "non-finite-loss";
+
+/** What {@link fitLoop} resolves to. */
+export interface FitResult {
+  /** One row per completed epoch. */
+  rows: MetricsRow[];
+  /** Why training ended. */
+  stopReason: StopReason;
+  /** For a non-finite loss: where it happened. */
+  detail?: string;
+}
+
+/**
+ * Mean categorical cross-entropy (Keras' clipping at 1e-7) and accuracy of
+ * `model` over every batch of `source` (epoch 0 order).
+ */
+export async function evaluateLoss(
+  model: tf.LayersModel,
+  source: BatchSource,
+): Promise<{ loss: number; accuracy: number; count: number }> {
+  let lossSum = 0;
+  let correct = 0;
+  let count = 0;
+  for await (const { xs, ys } of source.batches(0)) {
+    try {
+      const [l, c] = tf.tidy(() => {
+        const p = tf.clipByValue(
+          model.predict(xs) as tf.Tensor2D,
+          1e-7,
+          1 - 1e-7,
+        );
+        const ce = tf.neg(tf.sum(tf.mul(ys, tf.log(p)), -1)).sum();
+        const ok = tf.equal(tf.argMax(p, -1), tf.argMax(ys, -1)).sum();
+        return [ce, ok];
+      });
+      const [lv, cv] = await Promise.all([l.data(), c.data()]);
+      tf.dispose([l, c]);
+      lossSum += lv[0];
+      correct += cv[0];
+      count += ys.shape[0];
+    } finally {
+      tf.dispose([xs, ys]);
+    }
+  }
+  return count === 0
+    ? { loss: NaN, accuracy: NaN, count }
+    : { loss: lossSum / count, accuracy: correct / count, count };
+}
+
+/**
+ * Trains a compiled `model` (categorical cross-entropy, `metrics: ["accuracy"]`)
+ * for `opts.epochs` epochs over `train`, validating on `validation` after each
+ * epoch. Every batch tensor is disposed; the tensor count is the same from
+ * epoch to epoch.
+ *
+ * @example
+ * ```ts
+ * const { rows } = await fitLoop(model, trainSource, valSource, { epochs: 10 });
+ * ```
+ */
+export async function fitLoop(
+  model: tf.LayersModel,
+  train: BatchSource,
+  validation: BatchSource | null,
+  opts: FitOptions,
+): Promise<FitResult> {
+  const callbacks = opts.callbacks ?? [];
+  const first = opts.initialEpoch ?? 0;
+  const rows: MetricsRow[] = [];
+  for (let epoch = first; epoch < first + opts.epochs; epoch++) {
+    if (opts.signal?.aborted) return { rows, stopReason: "interrupted" };
+    const started = performance.now();
+    for (const cb of callbacks) await cb.onEpochBegin?.(epoch);
+    let lossSum = 0;
+    let accSum = 0;
+    let seen = 0;
+    let index = 0;
+    for await (const { xs, ys } of train.batches(epoch)) {
+      let out: number | number[];
+      const size = ys.shape[0];
+      try {
+        out = await model.trainOnBatch(xs, ys);
+      } finally {
+        tf.dispose([xs, ys]);
+      }
+      const [loss, accuracy] = Array.isArray(out) ? out : [out, NaN];
+      if (!Number.isFinite(loss)) {
+        return {
+          rows,
+          stopReason: "non-finite-loss",
+          detail: `loss became ${loss} at epoch ${epoch + 1}, batch ${
+            index + 1
+          }/${train.numBatches}`,
+        };
+      }
+      lossSum += loss * size;
+      accSum += accuracy * size;
+      seen += size;
+      for (const cb of callbacks) {
+        await cb.onBatchEnd?.(index, { loss, accuracy, size });
+      }
+      index++;
+      if (opts.signal?.aborted) return { rows, stopReason: "interrupted" };
+    }
+    const val = validation && validation.count > 0
+      ? await evaluateLoss(model, validation)
+      : { loss: NaN, accuracy: NaN };
+    const row: MetricsRow = {
+      epoch: epoch + 1,
+      loss: lossSum / seen,
+      accuracy: accSum / seen,
+      val_loss: val.loss,
+      val_accuracy: val.accuracy,
+      seconds: (performance.now() - started) / 1000,
+    };
+    if (opts.stage !== undefined) row.stage = opts.stage;
+    rows.push(row);
+    for (const cb of callbacks) {
+      await cb.onEpochEnd?.(epoch, {
+        loss: row.loss,
+        accuracy: row.accuracy,
+        val_loss: row.val_loss,
+        val_accuracy: row.val_accuracy,
+      }, row);
+    }
+  }
+  return { rows, stopReason: "completed" };
+}

@@ -1,0 +1,105 @@
+/**
+ * Batch sources for {@link fitLoop}: decoded images (optionally augmented)
+ * or cached feature vectors. Both use the same seeded per-epoch order
+ * ({@link epochOrder}), so training the head on cached features sees exactly
+ * the batches that training the full model on images would.
+ *
+ * @module
+ */
+
+import { tf } from "./deps.ts";
+import {
+  batchCount,
+  epochOrder,
+  makeBatch,
+  type Preprocess,
+} from "./batches.ts";
+import type { ImageSet } from "./decode.ts";
+import type { BatchSource, XYBatch } from "./fit.ts";
+
+/** Ordering options shared by both sources. */
+export interface SourceOptions {
+  /** Examples per batch. */
+  batchSize: number;
+  /** Reshuffle each epoch. */
+  shuffle: boolean;
+  /** Seed of the shuffles. */
+  seed: number;
+}
+
+/**
+ * Batches of images from a decoded set, converted to float32 per batch and
+ * preprocessed; `augment`, when given, transforms each batch's images
+ * (training data only).
+ */
+export function imageSource(
+  set: ImageSet,
+  opts: SourceOptions & {
+    preprocess: Preprocess;
+    augment?:
+      | ((xs: tf.Tensor4D, epoch: number, batch: number) => tf.Tensor4D)
+      | null;
+  },
+): BatchSource {
+  return {
+    count: set.count,
+    numBatches: batchCount(set.count, opts.batchSize),
+    *batches(epoch: number): Generator<XYBatch> {
+      const order = epochOrder(set.count, epoch, opts);
+      for (let b = 0; b * opts.batchSize < set.count; b++) {
+        const batch = makeBatch(
+          set,
+          order.slice(b * opts.batchSize, (b + 1) * opts.batchSize),
+          opts.preprocess,
+        );
+        if (opts.augment) {
+          const xs = opts.augment(batch.xs, epoch, b);
+          if (xs !== batch.xs) batch.xs.dispose();
+          batch.xs = xs;
+        }
+        yield batch;
+      }
+    },
+  };
+}
+
+/** Feature vectors `[count, featureSize]` (row-major) with their labels. */
+export interface FeatureSet {
+  /** Pooled base outputs, one row per image, in the image set's order. */
+  features: Float32Array;
+  /** Length of one feature vector. */
+  featureSize: number;
+  /** Class index of each row. */
+  labels: Int32Array;
+  /** Number of classes (for one-hot labels). */
+  numClasses: number;
+}
+
+/** Batches of cached features, in the same order an {@link imageSource} of the same set would give. */
+export function featureSource(
+  set: FeatureSet,
+  opts: SourceOptions,
+): BatchSource {
+  const count = set.labels.length;
+  const { featureSize: f, numClasses: k } = set;
+  return {
+    count,
+    numBatches: batchCount(count, opts.batchSize),
+    *batches(epoch: number): Generator<XYBatch> {
+      const order = epochOrder(count, epoch, opts);
+      for (let start = 0; start < count; start += opts.batchSize) {
+        const idx = order.slice(start, start + opts.batchSize);
+        const xs = new Float32Array(idx.length * f);
+        const ys = new Float32Array(idx.length * k);
+        idx.forEach((i, b) => {
+          xs.set(set.features.subarray(i * f, (i + 1) * f), b * f);
+          ys[b * k + set.labels[i]] = 1;
+        });
+        yield {
+          xs: tf.tensor2d(xs, [idx.length, f]),
+          ys: tf.tensor2d(ys, [idx.length, k]),
+        };
+      }
+    },
+  };
+}
