@@ -164,6 +164,7 @@ export {
   classificationReport,
   confusionMatrix,
   evaluateModel,
+  type Evaluation,
   formatClassificationReport,
 } from "./src/evaluate.ts";
 export {
@@ -196,3 +197,10 @@ export {
   runTraining,
 } from "./src/run.ts";
 export { createRunDir, utcStamp } from "./src/run_dir.ts";
+export {
+  collectImageFiles,
+  evaluateFolder,
+  predictFiles,
+  type Prediction,
+  type PredictionError,
+} from "./src/predict.ts";

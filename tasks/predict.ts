@@ -1,0 +1,132 @@
+/**
+ * `deno task predict --model <run or model folder> <image|folder>... [--json]`
+ * prints the top class and the probabilities of each image;
+ * `--eval <folder>` evaluates the model on a labelled class-folder tree.
+ *
+ * @module
+ */
+
+import { parseArgs } from "node:util";
+import {
+  type BackendRequest,
+  collectImageFiles,
+  evaluateFolder,
+  formatClassificationReport,
+  loadModel,
+  predictFiles,
+  selectBackend,
+  silenceNodeBanner,
+} from "../mod.ts";
+
+const HELP =
+  `Usage: deno task predict --model DIR [--json] [--backend B] <image|folder>...
+       deno task predict --model DIR --eval FOLDER [--json]
+
+  -m, --model DIR      a run folder (runs/<name>-<stamp>) or its model/ folder
+      --eval FOLDER    evaluate on a labelled class-folder tree instead
+      --json           print JSON (one object per image, or the evaluation)
+      --backend B      auto | webgpu | wasm | cpu (default: cpu, fastest to start)
+  -h, --help           this help
+`;
+
+async function main(): Promise<number> {
+  let values, positionals;
+  try {
+    ({ values, positionals } = parseArgs({
+      args: Deno.args,
+      options: {
+        model: { type: "string", short: "m" },
+        eval: { type: "string" },
+        json: { type: "boolean", default: false },
+        backend: { type: "string", default: "cpu" },
+        help: { type: "boolean", short: "h", default: false },
+      },
+      allowPositionals: true,
+    }));
+  } catch (err) {
+    console.error(`${(err as Error).message}\n\n${HELP}`);
+    return 2;
+  }
+  if (values.help) {
+    console.log(HELP);
+    return 0;
+  }
+  if (!values.model || (positionals.length === 0 && !values.eval)) {
+    console.error(
+      `${
+        values.model ? "give images or --eval" : "--model is required"
+      }\n\n${HELP}`,
+    );
+    return 2;
+  }
+  if (!["auto", "webgpu", "wasm", "cpu"].includes(values.backend!)) {
+    console.error(
+      `--backend: expected auto, webgpu, wasm or cpu, got ${values.backend}`,
+    );
+    return 2;
+  }
+  silenceNodeBanner();
+  await selectBackend(values.backend as BackendRequest);
+  const saved = await loadModel(values.model);
+
+  if (values.eval) {
+    const e = await evaluateFolder(saved, values.eval);
+    if (values.json) {
+      console.log(JSON.stringify(
+        {
+          loss: e.loss,
+          accuracy: e.accuracy,
+          count: e.count,
+          skipped: e.skipped,
+          classNames: saved.classNames,
+          matrix: e.matrix,
+          report: e.report,
+        },
+        null,
+        2,
+      ));
+    } else {
+      console.log(
+        `${e.count} images, loss ${e.loss.toFixed(4)}, accuracy ${
+          e.accuracy.toFixed(4)
+        }` +
+          (e.skipped ? ` (${e.skipped} unreadable files skipped)` : ""),
+      );
+      console.log(formatClassificationReport(e.report));
+    }
+    return 0;
+  }
+
+  const files = await collectImageFiles(positionals);
+  if (files.length === 0) {
+    console.error(`no image files in ${positionals.join(", ")}`);
+    return 1;
+  }
+  const results = await predictFiles(saved, files);
+  let failed = 0;
+  for (const r of results) {
+    if ("error" in r) {
+      failed++;
+      if (values.json) console.log(JSON.stringify(r));
+      else console.error(`${r.file}: error: ${r.error}`);
+      continue;
+    }
+    if (values.json) {
+      console.log(JSON.stringify(r));
+    } else {
+      const all = Object.entries(r.probabilities)
+        .map(([name, p]) => `${name} ${p.toFixed(4)}`).join(", ");
+      console.log(
+        `${r.file}: ${r.label} (${r.probability.toFixed(4)})  [${all}]`,
+      );
+    }
+  }
+  return failed > 0 ? 1 : 0;
+}
+
+try {
+  Deno.exit(await main());
+} catch (err) {
+  console.error(`error: ${(err as Error).message}`);
+  Deno.exit(1);
+}
