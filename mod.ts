@@ -204,3 +204,5 @@ export {
   type Prediction,
   type PredictionError,
 } from "./src/predict.ts";
+/** The TensorFlow.js instance every step uses (`@tensorflow/tfjs` 4.22.0); use it for your own tensors and layers. */
+export { tf } from "./src/deps.ts";

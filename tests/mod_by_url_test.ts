@@ -45,7 +45,13 @@ Deno.test({
         script,
         `import * as dt from "${origin}/mod.ts";
 const config = await dt.loadConfig(null, ["train.epochs=3", "data.imageSize=[96,96]"]);
+dt.silenceNodeBanner();
+await dt.selectBackend("cpu");
+const { model } = await dt.buildClassifier({ imageSize: [32, 32], alpha: 0.35, weights: null, numClasses: 2, seed: 1 });
+const p = model.predict(dt.mobileNetV2Preprocess(dt.tf.zeros([1, 32, 32, 3]))) as dt.tf.Tensor;
 console.log(JSON.stringify({
+  outputShape: p.shape,
+  layers: model.layers.length,
   epochs: config.train.epochs,
   imageSize: config.data.imageSize,
   exports: Object.keys(dt).sort(),
@@ -60,6 +66,7 @@ console.log(JSON.stringify({
           `--allow-import=127.0.0.1:${server.addr.port}`,
           "--allow-read",
           "--allow-env",
+          "--allow-sys",
           script,
         ],
         cwd: dir,
@@ -72,6 +79,7 @@ console.log(JSON.stringify({
       assert.equal(out.code, 0, `script failed:\n${stderr}`);
       const result = JSON.parse(stdout.trim().split("\n").at(-1)!);
       assert.equal(result.epochs, 3);
+      assert.deepEqual(result.outputShape, [1, 2]);
       assert.deepEqual(result.imageSize, [96, 96]);
       const local = Object.keys(await import("../mod.ts")).sort();
       assert.deepEqual(result.exports, local, "same exports by URL as locally");
