@@ -102,7 +102,10 @@ export interface RunSummary {
 export interface RunResult {
   /** The new run folder. */
   dir: string;
-  /** The trained classifier (still in memory). */
+  /**
+   * The trained classifier (still in memory; dispose it when done). Its
+   * optimizer is disposed with the run: compile it again to train further.
+   */
   model: tf.LayersModel;
   /** What was written to `summary.json`. */
   summary: RunSummary;
@@ -121,12 +124,18 @@ function makeOptimizer(name: string, lr: number): tf.Optimizer {
   }
 }
 
-function compile(model: tf.LayersModel, optimizer: string, lr: number): void {
+function compile(
+  model: tf.LayersModel,
+  optimizer: string,
+  lr: number,
+): tf.Optimizer {
+  const instance = makeOptimizer(optimizer, lr);
   model.compile({
-    optimizer: makeOptimizer(optimizer, lr),
+    optimizer: instance,
     loss: "categoricalCrossentropy",
     metrics: ["accuracy"],
   });
+  return instance;
 }
 
 function bestRow(rows: MetricsRow[]): MetricsRow | null {
@@ -394,7 +403,11 @@ export async function runTraining(
   };
 
   t = performance.now();
-  compile(trainModel, config.train.optimizer, config.train.learningRate);
+  // The optimizers belong to the run: disposed when training ends (the
+  // returned model is for prediction and saving).
+  const optimizers = [
+    compile(trainModel, config.train.optimizer, config.train.learningRate),
+  ];
   let { stopReason, detail: stopDetail } = await runStage(
     trainModel,
     trainSource,
@@ -414,7 +427,13 @@ export async function runTraining(
         clf.base.layers[from].name
       }), learning rate ${config.fineTune.learningRate}`,
     );
-    compile(clf.model, config.fineTune.optimizer, config.fineTune.learningRate);
+    optimizers.push(
+      compile(
+        clf.model,
+        config.fineTune.optimizer,
+        config.fineTune.learningRate,
+      ),
+    );
     const ftTrain = imageSource(data.train, {
       ...order,
       preprocess: mobileNetV2Preprocess,
@@ -428,6 +447,7 @@ export async function runTraining(
       "fine_tune",
     ));
   }
+  optimizers.forEach((o) => o.dispose());
   seconds.train = since(t);
   if (stopReason === "interrupted") {
     log(`stopped on request after ${rows.length} epochs; writing outputs`);
@@ -453,6 +473,9 @@ export async function runTraining(
     );
   }
   seconds.evaluate = since(t);
+  // The head shares its Dense layer with the model; without this, that
+  // layer's weights would outlive `model.dispose()`.
+  clf.head.dispose();
 
   t = performance.now();
   if (config.output.saveModel) {
