@@ -254,6 +254,17 @@ export async function runTraining(
     seed: opts.initSeed ?? config.data.seed,
   });
   seconds.build = since(t);
+  // A bad fromLayer fails now, not after the frozen stage has trained.
+  let fineTuneFrom = 0;
+  if (config.fineTune.enabled) {
+    try {
+      fineTuneFrom = resolveFromLayer(clf.base, config.fineTune.fromLayer);
+    } catch (err) {
+      clf.head.dispose();
+      clf.model.dispose();
+      throw err;
+    }
+  }
   log(
     `model: MobileNetV2 alpha ${config.model.alpha} @ ${rows_}x${cols}, weights ${
       weightsPath ?? "random"
@@ -416,7 +427,7 @@ export async function runTraining(
     "frozen",
   );
   if (fineTuning && stopReason === "completed") {
-    const from = resolveFromLayer(clf.base, config.fineTune.fromLayer);
+    const from = fineTuneFrom;
     setTrainable(clf.base, true);
     clf.base.layers.slice(0, from).forEach((l) => (l.trainable = false));
     setBatchNormInference(clf.base, true);
