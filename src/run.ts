@@ -30,7 +30,12 @@ import { resolveWeightsSource } from "./models/keras_weights.ts";
 import { buildClassifier, setTrainable } from "./models/classifier.ts";
 import { setBatchNormInference } from "./models/batch_norm.ts";
 import { isAugmentEnabled, makeAugmenter } from "./augment.ts";
-import { type BatchSource, fitLoop, type StopReason } from "./fit.ts";
+import {
+  type BatchSource,
+  type FitCallbacks,
+  fitLoop,
+  type StopReason,
+} from "./fit.ts";
 import { featureSource, imageSource } from "./sources.ts";
 import { cachedFeatures } from "./features.ts";
 import { MetricsCsvWriter, type MetricsRow } from "./metrics.ts";
@@ -51,6 +56,12 @@ export interface RunOptions {
   signal?: AbortSignal;
   /** Seed of the head's initial weights; default `data.seed`. */
   initSeed?: number;
+  /**
+   * Extra training hooks, called after the run's own (progress bar, then
+   * metrics.csv and charts.svg written) in every stage; epochs are numbered
+   * across stages.
+   */
+  callbacks?: FitCallbacks[];
 }
 
 /** `summary.json`. */
@@ -407,7 +418,7 @@ export async function runTraining(
           await metrics.append(row);
           await writeChart();
         },
-      }],
+      }, ...(opts.callbacks ?? [])],
     });
     bar.onTrainEnd();
     return result;
