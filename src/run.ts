@@ -232,6 +232,7 @@ export async function runTraining(
     ...config.data,
     cacheDir,
     log,
+    warn: (m: string) => log(`warning: ${m}`),
     signal: opts.signal,
   });
   seconds.fetch = data.seconds.fetch;
