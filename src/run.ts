@@ -190,7 +190,9 @@ export function resolveFromLayer(
  * new folder `<output.dir>/<name>-<UTC stamp>/`: `config.json`,
  * `metrics.csv` (after every epoch), `charts.svg`, `confusion.svg`,
  * `summary.json` and `model/`. On a stop request or a non-finite loss the
- * epochs finished so far are kept and the outputs still written.
+ * epochs finished so far are kept and the outputs still written; a stop
+ * request before training starts (download, decode, features) rejects with
+ * the signal's `AbortError`.
  */
 export async function runTraining(
   config: Config,

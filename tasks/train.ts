@@ -78,6 +78,12 @@ try {
     console.error(err.message);
     Deno.exit(2);
   }
+  if (err instanceof DOMException && err.name === "AbortError") {
+    // Ctrl-C while downloading, decoding or computing features: nothing
+    // was trained yet, so there are no metrics to keep.
+    console.error("interrupted before training started");
+    Deno.exit(130);
+  }
   console.error(`error: ${(err as Error).message}`);
   Deno.exit(1);
 }
