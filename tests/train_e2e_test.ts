@@ -1,0 +1,489 @@
+/**
+ * End to end on the `cpu` backend: the real training chain (loopback
+ * download → unzip → decode → MobileNetV2 0.35 @ 32 px from a Keras `.h5` →
+ * train → outputs) on the fixture dataset, with feature caching, fine-tuning,
+ * augmentation, stop requests and non-finite losses. The `webgpu` run is in
+ * train_e2e_webgpu_test.ts, the CLI in train_cli_test.ts.
+ */
+
+import assert from "node:assert/strict";
+import { join } from "node:path";
+import { tf } from "../src/deps.ts";
+import { type RunOptions, type RunResult, runTraining } from "../src/run.ts";
+import type { Config, ConfigInput } from "../src/config.ts";
+import { buildClassifier } from "../src/models/classifier.ts";
+import {
+  checkCharts,
+  checkConfigAndLabels,
+  checkMetricsCsv,
+  checkSavedModel,
+  checkSummary,
+  listFiles,
+  quiet,
+  RUN_FILES,
+  tensorCounter,
+  trainEnv,
+} from "./train_helpers.ts";
+import { exists, listDir } from "./data_helpers.ts";
+
+const env = await trainEnv();
+Deno.test.afterAll(() => env.close());
+
+/** A finished run, with its config and log lines. */
+type Run = RunResult & { logs: string[]; config: Config };
+
+/** Runs the chain quietly, collecting the log lines. */
+async function run(
+  overrides: ConfigInput,
+  opts: RunOptions = {},
+): Promise<Run> {
+  const config = env.config(overrides);
+  const logs: string[] = [];
+  const result = await runTraining(config, {
+    log: (l) => logs.push(l),
+    progress: quiet,
+    isTty: false,
+    ...opts,
+  });
+  return { ...result, logs, config };
+}
+
+/** Equal within `rel` relative (and 1e-6 absolute) tolerance. */
+function close(a: number, b: number, rel: number): boolean {
+  return Math.abs(a - b) <= rel * Math.max(Math.abs(a), Math.abs(b)) + 1e-6;
+}
+
+const EPOCHS = 6;
+/** A fresh cache folder: the first run computes everything. */
+const firstCache = join(env.dir, "cache-first");
+let first: Promise<Run & { counts: number[] }> | null = null;
+/** The reference run (cached features, adam 1e-2, 6 epochs), made once. */
+function firstRun() {
+  first ??= (async () => {
+    const counter = tensorCounter();
+    const progress: string[] = [];
+    const r = await run(
+      { data: { cacheDir: firstCache }, train: { epochs: EPOCHS } },
+      {
+        callbacks: [counter.callback],
+        progress: { write: (t) => progress.push(t) },
+      },
+    );
+    r.logs.push(...progress.join("").split("\n").map((l) => `progress: ${l}`));
+    return { ...r, counts: counter.counts };
+  })();
+  return first;
+}
+
+Deno.test("train e2e (cpu): every output, CSV, charts, summary; loss falls; tensors steady", async () => {
+  const before = tf.memory().numTensors;
+  const r = await firstRun();
+  assert.deepEqual(await listFiles(r.dir), RUN_FILES);
+  assert.equal(r.dir, join(env.dir, "runs", r.dir.split("/").at(-1)!));
+  assert.match(r.dir.split("/").at(-1)!, /^e2e-\d{8}T\d{6}Z/);
+  await checkConfigAndLabels(r.dir, r.config);
+  assert.equal(r.rows.length, EPOCHS);
+  await checkMetricsCsv(r.dir, r.rows);
+  await checkCharts(r.dir, EPOCHS);
+  await checkSummary(r, {
+    backend: "cpu",
+    featureCache: { used: true, reused: false },
+  });
+  // Keras-like progress: an "Epoch i/n" line per epoch and the epoch's metrics.
+  const progress = r.logs.filter((l) => l.startsWith("progress: "));
+  for (let e = 1; e <= EPOCHS; e++) {
+    assert.ok(
+      progress.includes(`progress: Epoch ${e}/${EPOCHS}`),
+      `epoch ${e}`,
+    );
+  }
+  assert.ok(progress.some((l) => /val_loss: \d/.test(l)));
+
+  // The easy task is learnt: loss falls well below chance (ln 3 ≈ 1.10).
+  const losses = r.rows.map((row) => row.loss);
+  assert.ok(losses.every(Number.isFinite));
+  const tail = Math.min(...losses.slice(-2));
+  assert.ok(tail < 0.5 * losses[0], `losses ${losses}`);
+  assert.ok(tail < 0.5, `losses ${losses}`);
+  assert.ok(
+    r.rows.at(-1)!.accuracy >= 0.9,
+    `accuracy ${r.rows.at(-1)!.accuracy}`,
+  );
+  // Better than chance on held-out images.
+  assert.ok(r.summary.best!.val_accuracy > 0.34);
+
+  // No tensor survives an epoch.
+  assert.equal(r.counts.length, EPOCHS);
+  assert.ok(r.counts.every((c) => c === r.counts[0]), `${r.counts}`);
+
+  await checkSavedModel(r, r.config, 1e-6);
+  // Disposing the returned model frees everything the run created.
+  r.model.dispose();
+  assert.equal(tf.memory().numTensors, before);
+});
+
+Deno.test("train e2e (cpu): a second run reuses the download, decoded images and features", async () => {
+  const a = await firstRun();
+  const downloads = env.server.requests.length;
+  // Other head hyperparameters: the cached features still apply.
+  const b = await run({
+    data: { cacheDir: firstCache },
+    train: { epochs: 2, optimizer: "sgd", learningRate: 0.05 },
+  });
+  try {
+    assert.notEqual(b.dir, a.dir);
+    assert.equal(env.server.requests.length, downloads, "no new download");
+    assert.deepEqual(b.summary.featureCache, {
+      used: true,
+      reused: true,
+      reason: "frozen base, no augmentation",
+    });
+    const logs = b.logs.join("\n");
+    assert.match(logs, /data: using cached .*dataset\.zip/);
+    assert.match(
+      logs,
+      /train: 23 images .*\(0 decoded, 24 from cache, 1 skipped\)/,
+    );
+    assert.match(logs, /validation: 9 images .*\(0 decoded, 9 from cache\)/);
+    assert.match(logs, /features: reused train, reused validation/);
+    assert.match(logs, /warning: Skipped 1 of 24 image files/);
+    assert.doesNotMatch(a.logs.join("\n"), /features: reused/);
+    assert.ok(b.summary.seconds.features < a.summary.seconds.features);
+    await checkSummary(b, { backend: "cpu" });
+    // The model saved from cached features is the full classifier.
+    assert.deepEqual(b.model.inputs[0].shape, [null, 32, 32, 3]);
+    await checkSavedModel(b, b.config, 1e-6);
+  } finally {
+    b.model.dispose();
+  }
+});
+
+Deno.test("train e2e (cpu): cached features and images give the same per-epoch losses (issue 6)", async () => {
+  const cached = await firstRun();
+  const counter = tensorCounter();
+  const uncached = await run({
+    data: { cacheDir: firstCache },
+    train: { epochs: EPOCHS, cacheFeatures: false },
+  }, { callbacks: [counter.callback] });
+  try {
+    assert.deepEqual(uncached.summary.featureCache, {
+      used: false,
+      reused: false,
+      reason: "train.cacheFeatures is false",
+    });
+    await checkSummary(uncached, { backend: "cpu" });
+    assert.equal(uncached.rows.length, EPOCHS);
+    for (const [i, u] of uncached.rows.entries()) {
+      const c = cached.rows[i];
+      for (
+        const k of ["loss", "accuracy", "val_loss", "val_accuracy"] as const
+      ) {
+        assert.ok(
+          close(u[k], c[k], 1e-6),
+          `epoch ${i + 1} ${k}: uncached ${u[k]}, cached ${c[k]}`,
+        );
+      }
+    }
+    assert.deepEqual(
+      uncached.summary.evaluation!.matrix,
+      cached.summary.evaluation!.matrix,
+    );
+    assert.ok(counter.counts.every((c) => c === counter.counts[0]));
+  } finally {
+    uncached.model.dispose();
+  }
+});
+
+Deno.test("train e2e (cpu): a stop request keeps finished epochs and still writes every output", async () => {
+  for (const stopAt of [2, 0]) {
+    const stop = new AbortController();
+    let epoch = -1;
+    const r = await run({ train: { epochs: 5 } }, {
+      signal: stop.signal,
+      callbacks: [{
+        onEpochBegin: (e) => {
+          epoch = e;
+        },
+        // Mid-epoch: after the first batch of epoch `stopAt` (0-based).
+        onBatchEnd: (batch) => {
+          if (epoch === stopAt && batch === 0) stop.abort();
+        },
+      }],
+    });
+    try {
+      assert.equal(r.rows.length, stopAt);
+      assert.equal(r.summary.stopReason, "interrupted");
+      assert.match(
+        r.logs.join("\n"),
+        new RegExp(`stopped on request after ${stopAt} epochs`),
+      );
+      assert.deepEqual(await listFiles(r.dir), RUN_FILES);
+      await checkMetricsCsv(r.dir, r.rows);
+      await checkCharts(r.dir, stopAt);
+      await checkSummary(r, { backend: "cpu", stopReason: "interrupted" });
+      if (stopAt === 0) {
+        assert.equal(r.summary.final, null);
+        assert.equal(r.summary.best, null);
+      }
+    } finally {
+      r.model.dispose();
+    }
+  }
+});
+
+Deno.test("train e2e (cpu): a stop request before training starts rejects with AbortError", async () => {
+  const out = join(env.dir, "runs-aborted");
+  await assert.rejects(
+    runTraining(env.config({ output: { dir: out } }), {
+      log: () => {},
+      progress: quiet,
+      signal: AbortSignal.abort(),
+    }),
+    (err: Error) => err instanceof DOMException && err.name === "AbortError",
+  );
+  // Only the resolved config was written.
+  const [dir] = await listDir(out);
+  assert.deepEqual(await listFiles(join(out, dir)), ["config.json"]);
+});
+
+Deno.test("train e2e (cpu): a non-finite loss stops the run and keeps the epochs so far", async () => {
+  // Two good frozen epochs, then fine-tuning with an absurd learning rate:
+  // the base's weights overflow and the loss becomes NaN at epoch 3.
+  const r = await run({
+    train: { epochs: 2 },
+    fineTune: {
+      enabled: true,
+      fromLayer: 140,
+      epochs: 2,
+      optimizer: "sgd",
+      learningRate: 1e38,
+    },
+  });
+  try {
+    assert.equal(r.summary.stopReason, "non-finite-loss");
+    assert.match(
+      r.summary.stopDetail!,
+      /^loss became (NaN|-?Infinity) at epoch 3, batch \d+\/3$/,
+    );
+    assert.match(
+      r.logs.join("\n"),
+      /training stopped: loss became .*the metrics so far are kept/,
+    );
+    assert.equal(r.rows.length, 2);
+    assert.ok(r.rows.every((row) => Number.isFinite(row.loss)));
+    await checkMetricsCsv(r.dir, r.rows, true);
+    await checkCharts(r.dir, 2);
+    await checkSummary(r, { backend: "cpu", stopReason: "non-finite-loss" });
+    // No evaluation of a broken model; the outputs are still there.
+    assert.equal(await exists(join(r.dir, "confusion.svg")), false);
+    assert.deepEqual(
+      await listFiles(r.dir),
+      RUN_FILES.filter((f) => f !== "confusion.svg"),
+    );
+  } finally {
+    r.model.dispose();
+  }
+  // The same with no epoch finished: head only, NaN at the second batch.
+  const early = await run({
+    train: { epochs: 2, optimizer: "sgd", learningRate: 1e38 },
+  });
+  try {
+    assert.equal(early.summary.stopReason, "non-finite-loss");
+    assert.match(early.summary.stopDetail!, /at epoch 1, batch 2\/3$/);
+    assert.equal(early.rows.length, 0);
+    await checkMetricsCsv(early.dir, []);
+    await checkCharts(early.dir, 0);
+    await checkSummary(early, {
+      backend: "cpu",
+      stopReason: "non-finite-loss",
+    });
+  } finally {
+    early.model.dispose();
+  }
+});
+
+/** Base layer `name` of `model` (the classifier's nested MobileNetV2). */
+function baseOf(model: tf.LayersModel): tf.LayersModel {
+  const base = model.layers.find((l) => l instanceof tf.LayersModel);
+  assert.ok(base, "nested base model");
+  return base as tf.LayersModel;
+}
+
+/** Which base layers' weights differ from the `.h5` they were loaded from. */
+async function changedLayers(
+  model: tf.LayersModel,
+): Promise<
+  { changed: Set<string>; bnStatsChanged: string[]; names: string[] }
+> {
+  const ref = await buildClassifier({
+    imageSize: [32, 32],
+    alpha: 0.35,
+    weights: env.weights,
+    numClasses: 3,
+  });
+  const refBase = baseOf(ref.model);
+  const base = baseOf(model);
+  const changed = new Set<string>();
+  const bnStatsChanged: string[] = [];
+  for (const [i, layer] of base.layers.entries()) {
+    const refWeights = refBase.layers[i].getWeights();
+    for (const [j, w] of layer.getWeights().entries()) {
+      const a = await w.data();
+      const b = await refWeights[j].data();
+      if (a.some((v, k) => v !== b[k])) {
+        changed.add(layer.name);
+        if (/moving_(mean|variance)$/.test(layer.weights[j].originalName)) {
+          bnStatsChanged.push(layer.weights[j].originalName);
+        }
+      }
+    }
+  }
+  ref.model.dispose();
+  return { changed, bnStatsChanged, names: base.layers.map((l) => l.name) };
+}
+
+Deno.test("train e2e (cpu): fine-tuning from a layer name: stage column, continued epochs, only the top of the base changes", async () => {
+  const counter = tensorCounter();
+  const r = await run({
+    train: { epochs: 2 },
+    fineTune: {
+      enabled: true,
+      fromLayer: "block_13_expand",
+      epochs: 2,
+      learningRate: 1e-3,
+    },
+  }, { callbacks: [counter.callback] });
+  try {
+    assert.equal(r.summary.stopReason, "completed");
+    assert.deepEqual(r.rows.map((row) => [row.epoch, row.stage]), [
+      [1, "frozen"],
+      [2, "frozen"],
+      [3, "fine_tune"],
+      [4, "fine_tune"],
+    ]);
+    await checkMetricsCsv(r.dir, r.rows, true);
+    await checkCharts(r.dir, 4, 3);
+    await checkSummary(r, {
+      backend: "cpu",
+      featureCache: { used: true },
+    });
+    assert.deepEqual(await listFiles(r.dir), RUN_FILES);
+    // Tensors are steady within each stage (fine-tuning adds optimizer slots once).
+    assert.equal(counter.counts[0], counter.counts[1]);
+    assert.equal(counter.counts[2], counter.counts[3]);
+
+    const { changed, bnStatsChanged, names } = await changedLayers(r.model);
+    assert.equal(names.length, 154);
+    const from = names.indexOf("block_13_expand");
+    assert.match(
+      r.logs.join("\n"),
+      new RegExp(
+        `unfroze base layers ${from}\\.\\.153 \\(from block_13_expand\\)`,
+      ),
+    );
+    for (const name of changed) {
+      assert.ok(names.indexOf(name) >= from, `${name} changed below ${from}`);
+    }
+    for (const name of ["block_13_expand", "block_16_project", "Conv_1"]) {
+      assert.ok(changed.has(name), `${name} unchanged`);
+    }
+    // BatchNormalization stays in inference mode: statistics untouched.
+    assert.deepEqual(bnStatsChanged, []);
+    await checkSavedModel(r, r.config, 1e-6);
+  } finally {
+    r.model.dispose();
+  }
+});
+
+Deno.test("train e2e (cpu): fine-tuning from a layer index; a bad fromLayer fails before training", async () => {
+  const r = await run({
+    train: { epochs: 1 },
+    fineTune: { enabled: true, fromLayer: 150, epochs: 1, learningRate: 1e-3 },
+  });
+  try {
+    assert.deepEqual(r.rows.map((row) => row.stage), ["frozen", "fine_tune"]);
+    const { changed, names } = await changedLayers(r.model);
+    assert.match(
+      r.logs.join("\n"),
+      new RegExp(`unfroze base layers 150\\.\\.153 \\(from ${names[150]}\\)`),
+    );
+    assert.ok(changed.size > 0);
+    for (const name of changed) assert.ok(names.indexOf(name) >= 150, name);
+  } finally {
+    r.model.dispose();
+  }
+
+  const before = tf.memory().numTensors;
+  for (
+    const [fromLayer, message] of [
+      [
+        "block_99_expand",
+        /fineTune\.fromLayer: no layer named "block_99_expand"/,
+      ],
+      [
+        154,
+        /fineTune\.fromLayer: 154 is past the base's last layer \(it has 154 layers, 0\.\.153\)/,
+      ],
+    ] as const
+  ) {
+    const logs: string[] = [];
+    await assert.rejects(
+      runTraining(
+        env.config({
+          train: { epochs: 1 },
+          fineTune: { enabled: true, fromLayer },
+          output: { dir: join(env.dir, "runs-bad") },
+        }),
+        { log: (l) => logs.push(l), progress: quiet, isTty: false },
+      ),
+      (err: Error) => {
+        assert.ok(err instanceof RangeError);
+        assert.match(err.message, message);
+        return true;
+      },
+    );
+    // Nothing was trained.
+    assert.ok(!logs.some((l) => l.startsWith("features:")), logs.join("\n"));
+  }
+  for (const d of await listDir(join(env.dir, "runs-bad"))) {
+    assert.equal(
+      await exists(join(env.dir, "runs-bad", d, "metrics.csv")),
+      false,
+    );
+  }
+  assert.equal(tf.memory().numTensors, before);
+});
+
+Deno.test("train e2e (cpu): augmentation on trains on images, without the feature cache", async () => {
+  const featureDir = join(env.dir, "cache", "features");
+  const cachedBefore = await listDir(featureDir);
+  const counter = tensorCounter();
+  const r = await run({
+    train: { epochs: 3 },
+    augment: {
+      flip: "horizontal",
+      rotation: 0.05,
+      zoom: 0.1,
+      translation: 0.1,
+    },
+  }, { callbacks: [counter.callback] });
+  try {
+    assert.deepEqual(r.summary.featureCache, {
+      used: false,
+      reused: false,
+      reason: "augmentation is on",
+    });
+    assert.deepEqual(await listDir(featureDir), cachedBefore);
+    assert.ok(!r.logs.some((l) => l.startsWith("features:")));
+    assert.equal(r.rows.length, 3);
+    assert.ok(r.rows.every((row) => Number.isFinite(row.loss)));
+    await checkMetricsCsv(r.dir, r.rows);
+    await checkSummary(r, { backend: "cpu" });
+    assert.ok(
+      counter.counts.every((c) => c === counter.counts[0]),
+      `${counter.counts}`,
+    );
+  } finally {
+    r.model.dispose();
+  }
+});
