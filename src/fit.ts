@@ -62,7 +62,7 @@ export interface FitOptions {
   stage?: string;
   /** Progress and logging hooks. */
   callbacks?: FitCallbacks[];
-  /** When aborted, training stops after the current batch (no validation of the partial epoch). */
+  /** When aborted, training stops after the current batch; a partial epoch is not validated or recorded, a finished one is. */
   signal?: AbortSignal;
 }
 
@@ -169,7 +169,10 @@ export async function fitLoop(
         await cb.onBatchEnd?.(index, { loss, accuracy, size });
       }
       index++;
-      if (opts.signal?.aborted) return { rows, stopReason: "interrupted" };
+      // A stop after the epoch's last batch still validates and records it.
+      if (opts.signal?.aborted && index < train.numBatches) {
+        return { rows, stopReason: "interrupted" };
+      }
     }
     const val = validation && validation.count > 0
       ? await evaluateLoss(model, validation)
