@@ -30,6 +30,7 @@
  */
 
 import { tf } from "./deps.ts";
+import { mulberry32 } from "./rng.ts";
 
 /** Which flips `RandomFlip` may apply (`"none"` turns flipping off). */
 export type FlipMode =
@@ -160,14 +161,7 @@ export function augmentRng(key: AugmentKey): Rng {
   let s = mix32((key.seed | 0) ^ 0x9e3779b9);
   s = mix32(s ^ Math.imul(key.epoch | 0, 0x85ebca6b) ^ 0x27d4eb2f);
   s = mix32(s ^ Math.imul(key.batch | 0, 0xc2b2ae35) ^ 0x165667b1);
-  // mulberry32
-  return () => {
-    s = (s + 0x6d2b79f5) >>> 0;
-    let t = s;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
+  return mulberry32(s);
 }
 
 type M3 = [number, number, number, number, number, number]; // affine rows a, b

@@ -13,6 +13,7 @@
  */
 
 import { join, relative, resolve, sep } from "node:path";
+import { mulberry32 } from "./rng.ts";
 
 /** File extensions read as images (compared case-insensitively). */
 export const IMAGE_EXTENSIONS: readonly string[] = [
@@ -102,14 +103,7 @@ export function compareNames(a: string, b: string): number {
  * seed always gives the same sequence.
  */
 export function createRng(seed: number): () => number {
-  let a = (Math.trunc(seed) ^ 0x9e3779b9) >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
+  return mulberry32(Math.trunc(seed) ^ 0x9e3779b9);
 }
 
 /** Mixes a seed with extra integers (epoch, class index...) into a new seed. */
