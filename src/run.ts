@@ -36,7 +36,7 @@ import {
   fitLoop,
   type StopReason,
 } from "./fit.ts";
-import { featureSource, imageSource } from "./sources.ts";
+import { featureSource, imageSource, onTheFlyFeatures } from "./sources.ts";
 import { cachedFeatures } from "./features.ts";
 import { MetricsCsvWriter, type MetricsRow } from "./metrics.ts";
 import { renderConfusionMatrix, renderTrainingChart } from "./charts.ts";
@@ -366,6 +366,19 @@ export async function runTraining(
     trainSource = featureSource(train.set, order);
     valSource = featureSource(val.set, { ...order, shuffle: false });
     trainModel = clf.head;
+  } else if (!config.model.trainable) {
+    // Frozen base without the cache: run the base on every batch of every
+    // epoch, as Keras does, but outside the gradient tape (only the head
+    // trains), so memory stays that of inference.
+    trainSource = onTheFlyFeatures(
+      imageSource(data.train, {
+        ...order,
+        preprocess: mobileNetV2Preprocess,
+        augment,
+      }),
+      clf.features,
+    );
+    trainModel = clf.head;
   } else {
     trainSource = imageSource(data.train, {
       ...order,
@@ -380,7 +393,9 @@ export async function runTraining(
     shuffle: false,
     preprocess: mobileNetV2Preprocess,
   });
-  valSource ??= valImages;
+  valSource ??= trainModel === clf.head
+    ? onTheFlyFeatures(valImages, clf.features)
+    : valImages;
   const valBatches: BatchSource = valSource;
 
   const metrics = await MetricsCsvWriter.create(join(dir, "metrics.csv"), {
@@ -484,10 +499,9 @@ export async function runTraining(
   t = performance.now();
   let evaluation: RunSummary["evaluation"] = null;
   if (data.validation.count > 0 && stopReason !== "non-finite-loss") {
-    const evalModel = featureCache.used && !fineTuning ? clf.head : clf.model;
-    const evalSource = featureCache.used && !fineTuning
-      ? valBatches
-      : valImages;
+    const onHead = trainModel === clf.head && !fineTuning;
+    const evalModel = onHead ? clf.head : clf.model;
+    const evalSource = onHead ? valBatches : valImages;
     const e = await evaluateModel(evalModel, evalSource.batches(0), classNames);
     evaluation = { matrix: e.matrix, report: e.report };
     await Deno.writeTextFile(

@@ -103,3 +103,32 @@ export function featureSource(
     },
   };
 }
+
+/**
+ * Maps each batch's images to pooled features with a frozen `features`
+ * model (base + pooling) as the batches are drawn: the base runs every
+ * epoch, but outside any gradient tape, so training the head on these
+ * batches equals training the full frozen classifier at inference memory.
+ */
+export function onTheFlyFeatures(
+  source: BatchSource,
+  features: tf.LayersModel,
+): BatchSource {
+  return {
+    count: source.count,
+    numBatches: source.numBatches,
+    async *batches(epoch: number): AsyncGenerator<XYBatch> {
+      for await (const { xs, ys } of source.batches(epoch)) {
+        let pooled: tf.Tensor;
+        try {
+          pooled = features.predict(xs) as tf.Tensor;
+        } catch (err) {
+          tf.dispose([xs, ys]);
+          throw err;
+        }
+        xs.dispose();
+        yield { xs: pooled, ys };
+      }
+    },
+  };
+}
