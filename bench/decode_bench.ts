@@ -10,58 +10,18 @@
  * @module
  */
 
-import { jpegjs } from "../src/deps.ts";
 import {
   decodeAndResize,
   DecodePool,
   defaultWorkerCount,
 } from "../src/decode.ts";
+import { PHOTO_HEIGHT, PHOTO_WIDTH, photoJpeg } from "../fixtures/photos.ts";
 
 const COUNT = 32;
-const [W, H] = [500, 375];
+const [W, H] = [PHOTO_WIDTH, PHOTO_HEIGHT];
 const SIZE = 160;
 
-/** A photo-like picture: smooth colour fields, a few shapes and sensor noise. */
-function photo(seed: number): Uint8Array {
-  let s = seed >>> 0;
-  const rand =
-    () => ((s = (Math.imul(s, 1664525) + 1013904223) >>> 0) / 4294967296);
-  const rgba = new Uint8Array(W * H * 4);
-  const base = [rand() * 200, rand() * 200, rand() * 200];
-  const blobs = Array.from({ length: 6 }, () => ({
-    x: rand() * W,
-    y: rand() * H,
-    r: 20 + rand() * 90,
-    c: [rand() * 255, rand() * 255, rand() * 255],
-  }));
-  for (let y = 0; y < H; y++) {
-    for (let x = 0; x < W; x++) {
-      const i = (y * W + x) * 4;
-      let c = [
-        base[0] + 40 * Math.sin(x / 47 + seed),
-        base[1] + 40 * Math.cos(y / 31 - seed),
-        base[2] + 30 * Math.sin((x + y) / 59),
-      ];
-      for (const b of blobs) {
-        if ((x - b.x) ** 2 + (y - b.y) ** 2 < b.r * b.r) c = b.c;
-      }
-      const n = (rand() - 0.5) * 24;
-      for (let k = 0; k < 3; k++) {
-        rgba[i + k] = Math.max(0, Math.min(255, c[k] + n));
-      }
-      rgba[i + 3] = 255;
-    }
-  }
-  return rgba;
-}
-
-const jpegs = Array.from(
-  { length: COUNT },
-  (_, i) =>
-    new Uint8Array(
-      jpegjs.encode({ data: photo(i + 1), width: W, height: H }, 75).data,
-    ),
-);
+const jpegs = Array.from({ length: COUNT }, (_, i) => photoJpeg(i + 1));
 const meanKiB = jpegs.reduce((n, j) => n + j.length, 0) / COUNT / 1024;
 
 const cores = defaultWorkerCount();
