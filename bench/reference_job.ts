@@ -7,7 +7,7 @@
  *   bench/reference_job.ts [--cases forward,cached,uncached] \
  *   [--epochs 10] [--uncached-epochs 1] [--backend auto] [--wasm-threads auto] \
  *   [--data DIR] [--train-per-class 1000] [--validation-per-class 500] \
- *   [--uncached-batch-size 16] [--child-timeout SECONDS] [--json FILE] [--keep]
+ *   [--uncached-batch-size 32] [--child-timeout SECONDS] [--json FILE] [--keep]
  * ```
  *
  * - Data: 3,000 generated 500×375 JPEGs in two classes, 2,000 train / 1,000
@@ -27,10 +27,10 @@
  *   every epoch, as Keras does), fresh cache folder. With
  *   `--uncached-epochs N` below `--epochs` it runs N epochs and
  *   extrapolates: total − train + train × epochs / N (labelled as such).
- *   Its batch is `--uncached-batch-size` (default 16): training the full
- *   model at batch 32 keeps every activation of the frozen base on TF.js'
- *   gradient tape (~130 MiB per 160×160 image), which exceeds the WASM
- *   backend's 4 GiB heap (it aborts, or hangs with threads); 16 fits.
+ *   Its batch is `--uncached-batch-size` (default 32, as the reference).
+ *   With a frozen base the run computes the base outside the gradient tape,
+ *   so batch 32 fits in memory (~1.1 GiB peak); before that change the tape
+ *   held every base activation and batch 32 exceeded WASM's 4 GiB heap.
  *
  * Each run is its own `deno run` process (hence `--allow-run`), so its peak
  * memory (VmHWM from /proc/self/status: the whole process, decode workers and
@@ -93,7 +93,7 @@ const { values: args } = parseArgs({
     "uncached-epochs": { type: "string", default: "1" },
     backend: { type: "string", default: "auto" },
     "wasm-threads": { type: "string", default: "auto" },
-    "uncached-batch-size": { type: "string", default: "16" },
+    "uncached-batch-size": { type: "string", default: "32" },
     "child-timeout": { type: "string", default: "0" },
     data: { type: "string", default: REFERENCE_DATASET_DIR },
     "train-per-class": { type: "string", default: "1000" },
