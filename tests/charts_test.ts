@@ -5,40 +5,7 @@ import {
   renderConfusionMatrix,
   renderTrainingChart,
 } from "../src/charts.ts";
-import { importXmlDom } from "../src/deps.ts";
-
-const { DOMParser } = await importXmlDom();
-type XmlElement =
-  & ReturnType<
-    InstanceType<typeof DOMParser>["parseFromString"]
-  >["documentElement"]
-  & object;
-
-/** Parses strictly: any xmldom warning or error fails the test. */
-function parseSvg(svg: string): XmlElement {
-  // xmldom tolerates a bare "&"; make sure every "&" starts an entity.
-  assert.doesNotMatch(svg, /&(?!(amp|lt|gt|quot|apos|#\d+|#x[0-9a-f]+);)/i);
-  const doc = new DOMParser({
-    onError: (level: string, msg: string) => {
-      throw new Error(`${level}: ${msg}`);
-    },
-  }).parseFromString(svg, "image/svg+xml");
-  const root = doc.documentElement;
-  assert.ok(root);
-  assert.equal(root.tagName, "svg");
-  assert.equal(root.getAttribute("xmlns"), "http://www.w3.org/2000/svg");
-  return root;
-}
-
-function all(el: XmlElement, tag: string): XmlElement[] {
-  return Array.from(el.getElementsByTagName(tag)) as unknown as XmlElement[];
-}
-
-function byClass(el: XmlElement, tag: string, cls: string): XmlElement[] {
-  return all(el, tag).filter((e) =>
-    (e.getAttribute("class") ?? "").split(" ").includes(cls)
-  );
-}
+import { all, byClass, parseSvg, type XmlElement } from "./svg_helpers.ts";
 
 const rows = (n: number, stageFrom?: number): ChartRow[] =>
   Array.from({ length: n }, (_, i) => ({
