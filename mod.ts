@@ -190,6 +190,7 @@ export {
   saveModel,
 } from "./src/model_io.ts";
 export {
+  checkTrainingKernels,
   resolveFromLayer,
   type RunOptions,
   type RunResult,

@@ -221,6 +221,7 @@ export async function runTraining(
     }${backend.adapter ? ` — adapter: ${backend.adapter}` : ""}`,
   );
   log(`  ${backend.reason}`);
+  checkTrainingKernels(config, backend.backend);
 
   const dir = await createRunDir(config.output.dir, config.name);
   log(`run folder: ${dir}`);
@@ -556,6 +557,34 @@ export async function runTraining(
     JSON.stringify(summary, jsonNumbers, 2) + "\n",
   );
   return { dir, model: clf.model, summary, rows };
+}
+
+/** Gradient kernels that training convolutions of the base needs. */
+const BASE_GRADIENT_KERNELS = [
+  "Conv2DBackpropFilter",
+  "DepthwiseConv2dNativeBackpropFilter",
+  "DepthwiseConv2dNativeBackpropInput",
+];
+
+/**
+ * Fails before any work when the config trains base layers (`fineTune` or a
+ * trainable base) on a backend that lacks their gradient kernels — TF.js'
+ * WASM backend has none of them.
+ */
+export function checkTrainingKernels(config: Config, backend: string): void {
+  if (!config.fineTune.enabled && !config.model.trainable) return;
+  const missing = BASE_GRADIENT_KERNELS.filter((k) =>
+    !tf.getKernel(k, backend)
+  );
+  if (missing.length === 0) return;
+  const what = config.fineTune.enabled ? "fineTune.enabled" : "model.trainable";
+  throw new Error(
+    `${what} trains the base's convolutions, but the ${backend} backend has no ${
+      missing.join(", ")
+    } kernel${
+      missing.length > 1 ? "s" : ""
+    }. Set backend to "webgpu" or "cpu" (slow), or turn ${what} off.`,
+  );
 }
 
 /** JSON has no NaN/Infinity: write them as null. */

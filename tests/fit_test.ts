@@ -90,3 +90,24 @@ Deno.test("a non-finite loss stops training at the batch that produced it", asyn
   );
   m.dispose();
 });
+
+Deno.test("training base layers on a backend without their gradient kernels fails up front", async () => {
+  const { checkTrainingKernels } = await import("../src/run.ts");
+  const { parseConfig } = await import("../src/config.ts");
+  const { selectBackend } = await import("../src/backend.ts");
+  await selectBackend("wasm", { wasmThreads: false });
+  const frozen = parseConfig({});
+  checkTrainingKernels(frozen, "wasm"); // head-only training needs none
+  for (
+    const set of [{ fineTune: { enabled: true } }, {
+      model: { trainable: true },
+    }]
+  ) {
+    assert.throws(
+      () => checkTrainingKernels(parseConfig(set), "wasm"),
+      /trains the base's convolutions, but the wasm backend has no Conv2DBackpropFilter/,
+    );
+    checkTrainingKernels(parseConfig(set), "cpu");
+  }
+  await tf.setBackend("cpu");
+});
