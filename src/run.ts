@@ -322,8 +322,18 @@ export async function runTraining(
     };
   }
 
+  const trainImages = imageSource(data.train, {
+    ...order,
+    preprocess: mobileNetV2Preprocess,
+    augment,
+  });
+  const valImages = imageSource(data.validation, {
+    ...order,
+    shuffle: false,
+    preprocess: mobileNetV2Preprocess,
+  });
   let trainSource: BatchSource;
-  let valSource: BatchSource | undefined;
+  let valSource: BatchSource;
   let trainModel: tf.LayersModel;
   t = performance.now();
   if (featureCache.used) {
@@ -342,22 +352,17 @@ export async function runTraining(
         log(`features: ${split} ${done}/${total}`);
       }
     };
-    const train = await cachedFeatures(clf.features, data.train, {
-      dir: featureDir,
-      identity,
-      batchSize: config.data.batchSize,
-      preprocess: mobileNetV2Preprocess,
-      onProgress: progress("train"),
-      signal: opts.signal,
-    });
-    const val = await cachedFeatures(clf.features, data.validation, {
-      dir: featureDir,
-      identity,
-      batchSize: config.data.batchSize,
-      preprocess: mobileNetV2Preprocess,
-      onProgress: progress("validation"),
-      signal: opts.signal,
-    });
+    const featuresOf = (split: "train" | "validation") =>
+      cachedFeatures(clf.features, data[split], {
+        dir: featureDir,
+        identity,
+        batchSize: config.data.batchSize,
+        preprocess: mobileNetV2Preprocess,
+        onProgress: progress(split),
+        signal: opts.signal,
+      });
+    const train = await featuresOf("train");
+    const val = await featuresOf("validation");
     featureCache.reused = train.cached && val.cached;
     log(
       `features: ${train.cached ? "reused" : "computed"} train, ${
@@ -371,33 +376,15 @@ export async function runTraining(
     // Frozen base without the cache: run the base on every batch of every
     // epoch, as Keras does, but outside the gradient tape (only the head
     // trains), so memory stays that of inference.
-    trainSource = onTheFlyFeatures(
-      imageSource(data.train, {
-        ...order,
-        preprocess: mobileNetV2Preprocess,
-        augment,
-      }),
-      clf.features,
-    );
+    trainSource = onTheFlyFeatures(trainImages, clf.features);
+    valSource = onTheFlyFeatures(valImages, clf.features);
     trainModel = clf.head;
   } else {
-    trainSource = imageSource(data.train, {
-      ...order,
-      preprocess: mobileNetV2Preprocess,
-      augment,
-    });
+    trainSource = trainImages;
+    valSource = valImages;
     trainModel = clf.model;
   }
   seconds.features = since(t);
-  const valImages = imageSource(data.validation, {
-    ...order,
-    shuffle: false,
-    preprocess: mobileNetV2Preprocess,
-  });
-  valSource ??= trainModel === clf.head
-    ? onTheFlyFeatures(valImages, clf.features)
-    : valImages;
-  const valBatches: BatchSource = valSource;
 
   const metrics = await MetricsCsvWriter.create(join(dir, "metrics.csv"), {
     stage: fineTuning,
@@ -452,7 +439,7 @@ export async function runTraining(
   let { stopReason, detail: stopDetail } = await runStage(
     trainModel,
     trainSource,
-    valBatches,
+    valSource,
     config.train.epochs,
     "frozen",
   );
@@ -475,14 +462,9 @@ export async function runTraining(
         config.fineTune.learningRate,
       ),
     );
-    const ftTrain = imageSource(data.train, {
-      ...order,
-      preprocess: mobileNetV2Preprocess,
-      augment,
-    });
     ({ stopReason, detail: stopDetail } = await runStage(
       clf.model,
-      ftTrain,
+      trainImages,
       valImages,
       config.fineTune.epochs,
       "fine_tune",
@@ -502,7 +484,7 @@ export async function runTraining(
   if (data.validation.count > 0 && stopReason !== "non-finite-loss") {
     const onHead = trainModel === clf.head && !fineTuning;
     const evalModel = onHead ? clf.head : clf.model;
-    const evalSource = onHead ? valBatches : valImages;
+    const evalSource = onHead ? valSource : valImages;
     const e = await evaluateModel(evalModel, evalSource.batches(0), classNames);
     evaluation = { matrix: e.matrix, report: e.report };
     await Deno.writeTextFile(
