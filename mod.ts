@@ -26,8 +26,8 @@ export {
   parseConfig,
   parseOverride,
   REFERENCE_DATASET_URL,
-} from "./src/config.ts";
-export { type ConfigArgs, parseConfigArgs } from "./src/cli.ts";
+} from "./src/config/schema.ts";
+export { type ConfigArgs, parseConfigArgs } from "./src/config/cli.ts";
 export {
   FetchError,
   fetchFile,
@@ -36,14 +36,14 @@ export {
   type FetchResult,
   fileNameForUrl,
   sha256File,
-} from "./src/fetch.ts";
+} from "./src/data/fetch.ts";
 export {
   createProgressPrinter,
   formatBytes,
   formatProgress,
   type ProgressPrinterOptions,
-} from "./src/progress.ts";
-export { defaultCacheDir, resolveCacheDir } from "./src/cache_dir.ts";
+} from "./src/report/progress.ts";
+export { defaultCacheDir, resolveCacheDir } from "./src/data/cache_dir.ts";
 export {
   defaultUnzipDest,
   unsafeEntryReason,
@@ -53,7 +53,7 @@ export {
   type UnzipOptions,
   type UnzipProgress,
   type UnzipResult,
-} from "./src/unzip.ts";
+} from "./src/data/unzip.ts";
 export {
   type ClassFolder,
   createRng,
@@ -69,7 +69,7 @@ export {
   resolveDatasetRoot,
   shuffleInPlace,
   splitPerClass,
-} from "./src/dataset.ts";
+} from "./src/data/dataset.ts";
 export {
   type BadImage,
   BadImageError,
@@ -86,7 +86,7 @@ export {
   type Interpolation,
   type Pixels,
   resizeToRgb,
-} from "./src/decode.ts";
+} from "./src/data/decode.ts";
 export {
   type Batch,
   batchCount,
@@ -98,12 +98,12 @@ export {
   makeBatch,
   mobileNetV2Preprocess,
   type Preprocess,
-} from "./src/batches.ts";
+} from "./src/data/batches.ts";
 export {
   prepareData,
   type PrepareDataOptions,
   type PreparedData,
-} from "./src/data.ts";
+} from "./src/data/prepare.ts";
 export {
   correctPad,
   makeDivisible,
@@ -111,7 +111,7 @@ export {
   mobileNetV2,
   type MobileNetV2Options,
   preprocessInput,
-} from "./src/models/mobilenet_v2.ts";
+} from "./src/model/mobilenet_v2.ts";
 export {
   IMAGENET_ALPHAS,
   IMAGENET_ROWS,
@@ -124,17 +124,17 @@ export {
   type ResolveWeightsOptions,
   resolveWeightsSource,
   saveKerasWeights,
-} from "./src/models/keras_weights.ts";
+} from "./src/model/keras_weights.ts";
 export {
   buildClassifier,
   type Classifier,
   type ClassifierOptions,
   setTrainable,
-} from "./src/models/classifier.ts";
+} from "./src/model/classifier.ts";
 export {
   FreezableBatchNormalization,
   setBatchNormInference,
-} from "./src/models/batch_norm.ts";
+} from "./src/model/batch_norm.ts";
 export {
   BackendError,
   type BackendName,
@@ -142,23 +142,23 @@ export {
   type BackendSelection,
   selectBackend,
   silenceNodeBanner,
-} from "./src/backend.ts";
+} from "./src/train/backend.ts";
 export {
   MetricsCsvWriter,
   type MetricsRow,
   parseMetricsCsv,
   readMetricsCsv,
   rowFromLogs,
-} from "./src/metrics.ts";
-export { renderConfusionMatrix, renderTrainingChart } from "./src/charts.ts";
-export { Progbar } from "./src/progbar.ts";
+} from "./src/report/metrics.ts";
+export { renderConfusionMatrix, renderTrainingChart } from "./src/report/charts.ts";
+export { Progbar } from "./src/report/progbar.ts";
 export {
   augmentBatch,
   type AugmentOptions,
   isAugmentEnabled,
   makeAugmenter,
   withAugmentation,
-} from "./src/augment.ts";
+} from "./src/train/augment.ts";
 export {
   type ClassificationReport,
   classificationReport,
@@ -166,7 +166,7 @@ export {
   evaluateModel,
   type Evaluation,
   formatClassificationReport,
-} from "./src/evaluate.ts";
+} from "./src/train/evaluate.ts";
 export {
   type BatchSource,
   evaluateLoss,
@@ -175,20 +175,20 @@ export {
   type FitOptions,
   type FitResult,
   type XYBatch,
-} from "./src/fit.ts";
-export { type FeatureSet, featureSource, imageSource } from "./src/sources.ts";
+} from "./src/train/fit.ts";
+export { type FeatureSet, featureSource, imageSource } from "./src/train/sources.ts";
 export {
   cachedFeatures,
   extractFeatures,
   featureCacheKey,
-} from "./src/features.ts";
+} from "./src/train/features.ts";
 export {
   loadModel,
   type Preprocessing,
   resolveModelDir,
   type SavedModel,
   saveModel,
-} from "./src/model_io.ts";
+} from "./src/model/model_io.ts";
 export {
   checkTrainingKernels,
   resolveFromLayer,
@@ -197,13 +197,13 @@ export {
   type RunSummary,
   runTraining,
 } from "./src/run.ts";
-export { createRunDir, utcStamp } from "./src/run_dir.ts";
+export { createRunDir, utcStamp } from "./src/report/run_dir.ts";
 export {
   collectImageFiles,
   evaluateFolder,
   predictFiles,
   type Prediction,
   type PredictionError,
-} from "./src/predict.ts";
+} from "./src/model/predict.ts";
 /** The TensorFlow.js instance every step uses (`@tensorflow/tfjs` 4.22.0); use it for your own tensors and layers. */
 export { tf } from "./src/deps.ts";

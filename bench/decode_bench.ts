@@ -14,7 +14,7 @@ import {
   decodeAndResize,
   DecodePool,
   defaultWorkerCount,
-} from "../src/decode.ts";
+} from "../src/data/decode.ts";
 import { PHOTO_HEIGHT, PHOTO_WIDTH, photoJpeg } from "../fixtures/photos.ts";
 
 const COUNT = 32;

@@ -11,8 +11,8 @@
 /// <reference lib="deno.worker" />
 
 import { tf } from "../src/deps.ts";
-import { selectBackend } from "../src/backend.ts";
-import { mobileNetV2 } from "../src/models/mobilenet_v2.ts";
+import { selectBackend } from "../src/train/backend.ts";
+import { mobileNetV2 } from "../src/model/mobilenet_v2.ts";
 import type { ForwardReply, ForwardRequest } from "./forward.ts";
 
 let model: tf.LayersModel | null = null;

@@ -8,12 +8,12 @@
  */
 
 import { tf } from "../src/deps.ts";
-import { silenceNodeBanner } from "../src/backend.ts";
+import { silenceNodeBanner } from "../src/train/backend.ts";
 import {
   loadKerasWeights,
   readKerasWeights,
-} from "../src/models/keras_weights.ts";
-import { mobileNetV2 } from "../src/models/mobilenet_v2.ts";
+} from "../src/model/keras_weights.ts";
+import { mobileNetV2 } from "../src/model/mobilenet_v2.ts";
 import { makeMobileNetV2H5 } from "../fixtures/make_h5.ts";
 
 await tf.setBackend("cpu");

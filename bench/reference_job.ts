@@ -47,13 +47,13 @@
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
-import { parseConfig } from "../src/config.ts";
+import { parseConfig } from "../src/config/schema.ts";
 import { type RunSummary, runTraining } from "../src/run.ts";
 import {
   type BackendRequest,
   probeWebGpu,
   selectBackend,
-} from "../src/backend.ts";
+} from "../src/train/backend.ts";
 import {
   REFERENCE_DATASET_DIR,
   writeReferenceDataset,

@@ -20,7 +20,7 @@
  * @module
  */
 
-import { probeWebGpu } from "../src/backend.ts";
+import { probeWebGpu } from "../src/train/backend.ts";
 import { forwardLabel, type ForwardSpec, ForwardWorker } from "./forward.ts";
 
 const BATCH = 32;

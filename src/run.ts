@@ -16,33 +16,33 @@
 
 import { join } from "node:path";
 import { tf } from "./deps.ts";
-import type { Config } from "./config.ts";
+import type { Config } from "./config/schema.ts";
 import {
   type BackendSelection,
   selectBackend,
   silenceNodeBanner,
-} from "./backend.ts";
-import { createRunDir } from "./run_dir.ts";
-import { prepareData } from "./data.ts";
-import { mobileNetV2Preprocess } from "./batches.ts";
-import { resolveCacheDir } from "./cache_dir.ts";
-import { resolveWeightsSource } from "./models/keras_weights.ts";
-import { buildClassifier, setTrainable } from "./models/classifier.ts";
-import { setBatchNormInference } from "./models/batch_norm.ts";
-import { isAugmentEnabled, makeAugmenter } from "./augment.ts";
+} from "./train/backend.ts";
+import { createRunDir } from "./report/run_dir.ts";
+import { prepareData } from "./data/prepare.ts";
+import { mobileNetV2Preprocess } from "./data/batches.ts";
+import { resolveCacheDir } from "./data/cache_dir.ts";
+import { resolveWeightsSource } from "./model/keras_weights.ts";
+import { buildClassifier, setTrainable } from "./model/classifier.ts";
+import { setBatchNormInference } from "./model/batch_norm.ts";
+import { isAugmentEnabled, makeAugmenter } from "./train/augment.ts";
 import {
   type BatchSource,
   type FitCallbacks,
   fitLoop,
   type StopReason,
-} from "./fit.ts";
-import { featureSource, imageSource, onTheFlyFeatures } from "./sources.ts";
-import { cachedFeatures } from "./features.ts";
-import { MetricsCsvWriter, type MetricsRow } from "./metrics.ts";
-import { renderConfusionMatrix, renderTrainingChart } from "./charts.ts";
-import { Progbar, type ProgressWriter } from "./progbar.ts";
-import { type ClassificationReport, evaluateModel } from "./evaluate.ts";
-import { saveModel } from "./model_io.ts";
+} from "./train/fit.ts";
+import { featureSource, imageSource, onTheFlyFeatures } from "./train/sources.ts";
+import { cachedFeatures } from "./train/features.ts";
+import { MetricsCsvWriter, type MetricsRow } from "./report/metrics.ts";
+import { renderConfusionMatrix, renderTrainingChart } from "./report/charts.ts";
+import { Progbar, type ProgressWriter } from "./report/progbar.ts";
+import { type ClassificationReport, evaluateModel } from "./train/evaluate.ts";
+import { saveModel } from "./model/model_io.ts";
 
 /** Options of {@link runTraining} beyond the config. */
 export interface RunOptions {

@@ -1,6 +1,6 @@
 /**
  * Regenerates `config.schema.json` and the README's config reference from
- * the zod schema in `src/config.ts`. Run with `deno task schema`.
+ * the zod schema in `src/config/schema.ts`. Run with `deno task schema`.
  *
  * @module
  */
@@ -11,7 +11,7 @@ import {
   README_REFERENCE_END,
   README_REFERENCE_START,
   replaceBetweenMarkers,
-} from "../src/config.ts";
+} from "../src/config/schema.ts";
 
 const root = new URL("../", import.meta.url);
 const schemaFile = new URL("config.schema.json", root);

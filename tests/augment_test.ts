@@ -17,7 +17,7 @@ import {
   makeAugmenter,
   projectiveTransform,
   withAugmentation,
-} from "../src/augment.ts";
+} from "../src/train/augment.ts";
 
 await tf.setBackend("cpu");
 

@@ -9,7 +9,7 @@ import {
   selectBackend,
   WASM_BINARIES,
   wasmBinaryPaths,
-} from "../src/backend.ts";
+} from "../src/train/backend.ts";
 import { tf } from "../src/deps.ts";
 
 const fakeGpu = (adapter: GpuAdapterLike | null | Error): GpuLike => ({
@@ -192,7 +192,7 @@ async function runIsolated(code: string) {
 }
 
 const BACKEND = JSON.stringify(
-  new URL("../src/backend.ts", import.meta.url).href,
+  new URL("../src/train/backend.ts", import.meta.url).href,
 );
 const DEPS = JSON.stringify(new URL("../src/deps.ts", import.meta.url).href);
 

@@ -4,7 +4,7 @@ import {
   escapeXml,
   renderConfusionMatrix,
   renderTrainingChart,
-} from "../src/charts.ts";
+} from "../src/report/charts.ts";
 import { all, byClass, parseSvg, type XmlElement } from "./svg_helpers.ts";
 
 const rows = (n: number, stageFrom?: number): ChartRow[] =>

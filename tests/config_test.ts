@@ -11,8 +11,8 @@ import {
   README_REFERENCE_END,
   README_REFERENCE_START,
   REFERENCE_DATASET_URL,
-} from "../src/config.ts";
-import { parseConfigArgs } from "../src/cli.ts";
+} from "../src/config/schema.ts";
+import { parseConfigArgs } from "../src/config/cli.ts";
 
 const root = new URL("../", import.meta.url);
 const repoFile = (name: string) => new URL(name, root).pathname;

@@ -8,8 +8,8 @@ import {
   iterateBatches,
   makeBatch,
   mobileNetV2Preprocess,
-} from "../src/batches.ts";
-import type { ImageSet } from "../src/decode.ts";
+} from "../src/data/batches.ts";
+import type { ImageSet } from "../src/data/decode.ts";
 
 await tf.setBackend("cpu");
 

@@ -8,7 +8,7 @@ import {
   resolveDatasetRoot,
   shuffleInPlace,
   splitPerClass,
-} from "../src/dataset.ts";
+} from "../src/data/dataset.ts";
 import { FIXTURE_CLASSES } from "../fixtures/make_fixtures.ts";
 import { getFixtures } from "./data_helpers.ts";
 

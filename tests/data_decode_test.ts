@@ -9,8 +9,8 @@ import {
   type ImageSet,
   type Pixels,
   resizeToRgb,
-} from "../src/decode.ts";
-import { listClassFolder } from "../src/dataset.ts";
+} from "../src/data/decode.ts";
+import { listClassFolder } from "../src/data/dataset.ts";
 import { gifPaletteColor } from "../fixtures/make_fixtures.ts";
 import { getFixtures } from "./data_helpers.ts";
 

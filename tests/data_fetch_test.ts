@@ -1,14 +1,14 @@
 import assert from "node:assert/strict";
 import { createHash } from "node:crypto";
 import { join } from "node:path";
-import { FetchError, fetchFile, fileNameForUrl } from "../src/fetch.ts";
+import { FetchError, fetchFile, fileNameForUrl } from "../src/data/fetch.ts";
 import {
   createProgressPrinter,
   type FetchProgress,
   formatBytes,
   formatDuration,
-} from "../src/progress.ts";
-import { defaultCacheDir, resolveCacheDir } from "../src/cache_dir.ts";
+} from "../src/report/progress.ts";
+import { defaultCacheDir, resolveCacheDir } from "../src/data/cache_dir.ts";
 import { exists, getFixtures, listDir, serve } from "./data_helpers.ts";
 
 const sha = (bytes: Uint8Array) =>

@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { createHash } from "node:crypto";
 import { join } from "node:path";
-import { prepareData } from "../src/data.ts";
+import { prepareData } from "../src/data/prepare.ts";
 import { FIXTURE_CLASSES } from "../fixtures/make_fixtures.ts";
 import { exists, getFixtures, serve } from "./data_helpers.ts";
 

@@ -6,7 +6,7 @@ import {
   unzip,
   UNZIP_MARKER,
   UnzipError,
-} from "../src/unzip.ts";
+} from "../src/data/unzip.ts";
 import { FIXTURE_TOP } from "../fixtures/make_fixtures.ts";
 import { exists, getFixtures, listDir } from "./data_helpers.ts";
 

@@ -6,7 +6,7 @@ import {
   evaluateModel,
   formatClassificationReport,
   type LabelledBatch,
-} from "../src/evaluate.ts";
+} from "../src/train/evaluate.ts";
 
 await tf.setBackend("cpu");
 

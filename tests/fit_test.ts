@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { tf } from "../src/deps.ts";
-import { type BatchSource, fitLoop } from "../src/fit.ts";
-import { featureSource } from "../src/sources.ts";
+import { type BatchSource, fitLoop } from "../src/train/fit.ts";
+import { featureSource } from "../src/train/sources.ts";
 
 /** Two linearly separable classes of 4-d points, 10 per class. */
 function source(batchSize: number, poison = false): BatchSource {
@@ -93,7 +93,7 @@ Deno.test("a non-finite loss stops training at the batch that produced it", asyn
 
 Deno.test("training base layers on a backend without their gradient kernels fails up front", async () => {
   const { checkTrainingKernels } = await import("../src/run.ts");
-  const { parseConfig } = await import("../src/config.ts");
+  const { parseConfig } = await import("../src/config/schema.ts");
   // Importing the package registers its kernels; no need to start it.
   const { importTfWasm } = await import("../src/deps.ts");
   await importTfWasm();

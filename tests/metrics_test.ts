@@ -7,7 +7,7 @@ import {
   parseMetricsCsv,
   readMetricsCsv,
   rowFromLogs,
-} from "../src/metrics.ts";
+} from "../src/report/metrics.ts";
 
 const row = (epoch: number, extra: Partial<MetricsRow> = {}): MetricsRow => ({
   epoch,
@@ -72,7 +72,7 @@ Deno.test("metrics CSV: rows written before a SIGKILL survive", async () => {
   try {
     const path = `${dir}/metrics.csv`;
     const mod = JSON.stringify(
-      new URL("../src/metrics.ts", import.meta.url).href,
+      new URL("../src/report/metrics.ts", import.meta.url).href,
     );
     const code = `import { MetricsCsvWriter } from ${mod};
       const w = await MetricsCsvWriter.create(${JSON.stringify(path)});

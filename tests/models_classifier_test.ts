@@ -7,18 +7,18 @@
 
 import assert from "node:assert/strict";
 import { tf } from "../src/deps.ts";
-import { silenceNodeBanner } from "../src/backend.ts";
+import { silenceNodeBanner } from "../src/train/backend.ts";
 import {
   batchNormLayers,
   FreezableBatchNormalization,
   setBatchNormInference,
-} from "../src/models/batch_norm.ts";
+} from "../src/model/batch_norm.ts";
 import {
   buildClassifier,
   type Classifier,
   type ClassifierOptions,
   setTrainable,
-} from "../src/models/classifier.ts";
+} from "../src/model/classifier.ts";
 import { makeMobileNetV2H5 } from "../fixtures/make_h5.ts";
 
 await tf.setBackend("cpu");

@@ -10,9 +10,9 @@ import assert from "node:assert/strict";
 import { join } from "node:path";
 import { pathToFileURL } from "node:url";
 import { importH5wasm, tf } from "../src/deps.ts";
-import { silenceNodeBanner } from "../src/backend.ts";
-import type { FetchOptions, FetchResult } from "../src/fetch.ts";
-import { buildClassifier } from "../src/models/classifier.ts";
+import { silenceNodeBanner } from "../src/train/backend.ts";
+import type { FetchOptions, FetchResult } from "../src/data/fetch.ts";
+import { buildClassifier } from "../src/model/classifier.ts";
 import {
   imagenetWeightsUrl,
   kerasWeightOrder,
@@ -22,8 +22,8 @@ import {
   resolveImagenetRows,
   resolveWeightsSource,
   saveKerasWeights,
-} from "../src/models/keras_weights.ts";
-import { mobileNetV2 } from "../src/models/mobilenet_v2.ts";
+} from "../src/model/keras_weights.ts";
+import { mobileNetV2 } from "../src/model/mobilenet_v2.ts";
 import { makeMobileNetV2H5, randomizeWeights } from "../fixtures/make_h5.ts";
 
 await tf.setBackend("cpu");

@@ -7,14 +7,14 @@
 
 import assert from "node:assert/strict";
 import { tf } from "../src/deps.ts";
-import { silenceNodeBanner } from "../src/backend.ts";
+import { silenceNodeBanner } from "../src/train/backend.ts";
 import {
   correctPad,
   makeDivisible,
   MOBILENET_V2_BASE_LAYERS,
   mobileNetV2,
   preprocessInput,
-} from "../src/models/mobilenet_v2.ts";
+} from "../src/model/mobilenet_v2.ts";
 import { randomizeWeights } from "../fixtures/make_h5.ts";
 
 await tf.setBackend("cpu");

@@ -1,15 +1,15 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import { tf } from "../src/deps.ts";
-import { buildClassifier } from "../src/models/classifier.ts";
-import { loadModel, saveModel } from "../src/model_io.ts";
+import { buildClassifier } from "../src/model/classifier.ts";
+import { loadModel, saveModel } from "../src/model/model_io.ts";
 import {
   collectImageFiles,
   evaluateFolder,
   predictFiles,
-} from "../src/predict.ts";
-import { decodeAndResize } from "../src/decode.ts";
-import { mobileNetV2Preprocess } from "../src/batches.ts";
+} from "../src/model/predict.ts";
+import { decodeAndResize } from "../src/data/decode.ts";
+import { mobileNetV2Preprocess } from "../src/data/batches.ts";
 import { getFixtures } from "./data_helpers.ts";
 
 const CLASSES = ["cats", "dogs", "horses"];

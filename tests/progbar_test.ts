@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
-import { formatDuration, formatValue, Progbar } from "../src/progbar.ts";
-import { selectBackend } from "../src/backend.ts";
+import { formatDuration, formatValue, Progbar } from "../src/report/progbar.ts";
+import { selectBackend } from "../src/train/backend.ts";
 import { tf } from "../src/deps.ts";
 
 function capture() {

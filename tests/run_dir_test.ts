@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { createRunDir, utcStamp } from "../src/run_dir.ts";
+import { createRunDir, utcStamp } from "../src/report/run_dir.ts";
 
 Deno.test("utcStamp is compact UTC", () => {
   assert.equal(

@@ -8,7 +8,7 @@
 import assert from "node:assert/strict";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { readMetricsCsv } from "../src/metrics.ts";
+import { readMetricsCsv } from "../src/report/metrics.ts";
 import { listDir } from "./data_helpers.ts";
 import { listFiles, RUN_FILES, SIZE, trainEnv } from "./train_helpers.ts";
 

@@ -10,8 +10,8 @@ import assert from "node:assert/strict";
 import { join } from "node:path";
 import { tf } from "../src/deps.ts";
 import { type RunOptions, type RunResult, runTraining } from "../src/run.ts";
-import type { Config, ConfigInput } from "../src/config.ts";
-import { buildClassifier } from "../src/models/classifier.ts";
+import type { Config, ConfigInput } from "../src/config/schema.ts";
+import { buildClassifier } from "../src/model/classifier.ts";
 import {
   checkCharts,
   checkConfigAndLabels,

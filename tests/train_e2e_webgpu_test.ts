@@ -8,8 +8,8 @@
 import assert from "node:assert/strict";
 import { tf } from "../src/deps.ts";
 import { type RunResult, runTraining } from "../src/run.ts";
-import type { ConfigInput } from "../src/config.ts";
-import { loadModel } from "../src/model_io.ts";
+import type { ConfigInput } from "../src/config/schema.ts";
+import { loadModel } from "../src/model/model_io.ts";
 import {
   checkCharts,
   checkConfigAndLabels,

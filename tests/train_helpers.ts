@@ -9,19 +9,19 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import { tf } from "../src/deps.ts";
-import { type Config, type ConfigInput, parseConfig } from "../src/config.ts";
+import { type Config, type ConfigInput, parseConfig } from "../src/config/schema.ts";
 import type { RunResult } from "../src/run.ts";
-import type { FitCallbacks } from "../src/fit.ts";
-import { type MetricsRow, readMetricsCsv } from "../src/metrics.ts";
-import { prepareData } from "../src/data.ts";
-import { makeBatch, mobileNetV2Preprocess } from "../src/batches.ts";
-import { loadModel } from "../src/model_io.ts";
-import { silenceNodeBanner } from "../src/backend.ts";
+import type { FitCallbacks } from "../src/train/fit.ts";
+import { type MetricsRow, readMetricsCsv } from "../src/report/metrics.ts";
+import { prepareData } from "../src/data/prepare.ts";
+import { makeBatch, mobileNetV2Preprocess } from "../src/data/batches.ts";
+import { loadModel } from "../src/model/model_io.ts";
+import { silenceNodeBanner } from "../src/train/backend.ts";
 import { FIXTURE_CLASSES } from "../fixtures/make_fixtures.ts";
-import { mobileNetV2 } from "../src/models/mobilenet_v2.ts";
-import { saveKerasWeights } from "../src/models/keras_weights.ts";
+import { mobileNetV2 } from "../src/model/mobilenet_v2.ts";
+import { saveKerasWeights } from "../src/model/keras_weights.ts";
 import { randomizeWeights } from "../fixtures/make_h5.ts";
-import type { ProgressWriter } from "../src/progbar.ts";
+import type { ProgressWriter } from "../src/report/progbar.ts";
 import { getFixtures, serve, type TestServer } from "./data_helpers.ts";
 
 /** Input size of the tiny model. */

@@ -9,8 +9,8 @@
  */
 
 import { join } from "node:path";
-import { tf } from "./deps.ts";
-import type { Interpolation } from "./decode.ts";
+import { tf } from "../deps.ts";
+import type { Interpolation } from "../data/decode.ts";
 
 /** How images must be prepared for a saved model. */
 export interface Preprocessing {

@@ -14,7 +14,7 @@ import {
   importTfWebgpu,
   tf,
   TFJS_WASM_SPECIFIER,
-} from "./deps.ts";
+} from "../deps.ts";
 import { fileURLToPath } from "node:url";
 import os from "node:os";
 import workerThreads from "node:worker_threads";

@@ -7,14 +7,14 @@
  * @module
  */
 
-import { tf } from "./deps.ts";
+import { tf } from "../deps.ts";
 import {
   batchCount,
   epochOrder,
   makeBatch,
   type Preprocess,
-} from "./batches.ts";
-import type { ImageSet } from "./decode.ts";
+} from "../data/batches.ts";
+import type { ImageSet } from "../data/decode.ts";
 import type { BatchSource, XYBatch } from "./fit.ts";
 
 /** Ordering options shared by both sources. */

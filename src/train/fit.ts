@@ -11,8 +11,8 @@
  * @module
  */
 
-import { tf } from "./deps.ts";
-import type { MetricsRow } from "./metrics.ts";
+import { tf } from "../deps.ts";
+import type { MetricsRow } from "../report/metrics.ts";
 
 /** One batch of inputs (images or features) and one-hot labels. */
 export interface XYBatch {

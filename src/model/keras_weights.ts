@@ -32,7 +32,7 @@ import {
   fetchFile as defaultFetchFile,
   type FetchOptions,
   type FetchResult,
-} from "../fetch.ts";
+} from "../data/fetch.ts";
 
 type H5 = Awaited<ReturnType<typeof importH5wasm>>;
 type H5Group = InstanceType<H5["Group"]>;
@@ -700,7 +700,7 @@ export interface ResolveWeightsOptions {
   signal?: AbortSignal;
   /** Receives the 224 fallback warning. Default `console.warn`. */
   warn?: (message: string) => void;
-  /** The download step; default `fetchFile` of `src/fetch.ts` (replaceable in tests). */
+  /** The download step; default `fetchFile` of `src/data/fetch.ts` (replaceable in tests). */
   fetchFile?: (url: string, opts: FetchOptions) => Promise<FetchResult>;
 }
 

@@ -13,7 +13,7 @@
  */
 
 import { join, relative, resolve, sep } from "node:path";
-import { mulberry32 } from "./rng.ts";
+import { mulberry32 } from "../util/rng.ts";
 
 /** File extensions read as images (compared case-insensitively). */
 export const IMAGE_EXTENSIONS: readonly string[] = [

@@ -12,7 +12,7 @@
  * @module
  */
 
-import { tf } from "./deps.ts";
+import { tf } from "../deps.ts";
 
 /** Precision, recall, F1 and support (number of true samples) of a class. */
 export interface ClassMetrics {

@@ -19,7 +19,7 @@
  */
 
 import { basename, dirname, join, resolve, sep } from "node:path";
-import { zipjs } from "./deps.ts";
+import { zipjs } from "../deps.ts";
 
 /** File name of the completion marker written last into an extracted folder. */
 export const UNZIP_MARKER = ".deno-transfer-unzip.json";

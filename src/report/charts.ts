@@ -8,7 +8,7 @@
  * @module
  */
 
-import { d3line, scaleLinear } from "./deps.ts";
+import { d3line, scaleLinear } from "../deps.ts";
 
 /** The per-epoch values a training chart needs (a `MetricsRow` fits). */
 export interface ChartRow {

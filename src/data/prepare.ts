@@ -4,7 +4,7 @@
  *
  * @example
  * ```ts
- * import { prepareData } from "./data.ts";
+ * import { prepareData } from "./prepare.ts";
  * import { batchDataset, mobileNetV2Preprocess } from "./batches.ts";
  * const data = await prepareData({
  *   url: "https://storage.googleapis.com/mledu-datasets/cats_and_dogs_filtered.zip",
@@ -19,7 +19,7 @@
 import { basename, join, resolve } from "node:path";
 import { resolveCacheDir } from "./cache_dir.ts";
 import { fetchFile, type FetchProgress, fileNameForUrl } from "./fetch.ts";
-import { createProgressPrinter } from "./progress.ts";
+import { createProgressPrinter } from "../report/progress.ts";
 import { defaultUnzipDest, unzip, UnzipError } from "./unzip.ts";
 import {
   type DatasetSplits,

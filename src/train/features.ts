@@ -8,9 +8,9 @@
  */
 
 import { join } from "node:path";
-import { tf } from "./deps.ts";
-import { makeBatch, type Preprocess } from "./batches.ts";
-import type { ImageSet } from "./decode.ts";
+import { tf } from "../deps.ts";
+import { makeBatch, type Preprocess } from "../data/batches.ts";
+import type { ImageSet } from "../data/decode.ts";
 import type { FeatureSet } from "./sources.ts";
 
 async function sha256Hex(view: ArrayBufferView): Promise<string> {

@@ -9,7 +9,7 @@
  * @example
  * ```ts
  * import { fetchFile } from "./fetch.ts";
- * import { createProgressPrinter } from "./progress.ts";
+ * import { createProgressPrinter } from "../report/progress.ts";
  * const { path, cached } = await fetchFile(
  *   "https://storage.googleapis.com/mledu-datasets/cats_and_dogs_filtered.zip",
  *   { cacheDir: "/tmp/cache", onProgress: createProgressPrinter() },
@@ -21,9 +21,9 @@
 
 import { createHash } from "node:crypto";
 import { basename, join } from "node:path";
-import type { FetchProgress } from "./progress.ts";
+import type { FetchProgress } from "../report/progress.ts";
 
-export type { FetchProgress } from "./progress.ts";
+export type { FetchProgress } from "../report/progress.ts";
 
 /** Options of {@link fetchFile}. */
 export interface FetchOptions {

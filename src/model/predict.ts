@@ -6,7 +6,7 @@
  *
  * @example
  * ```ts
- * import { loadModel, predictFiles } from "./mod.ts";
+ * import { loadModel, predictFiles } from "../mod.ts";
  * const saved = await loadModel("runs/cats_vs_dogs-20261128T025130Z");
  * for (const p of await predictFiles(saved, ["cat.jpg"])) console.log(p.label, p.probability);
  * ```
@@ -15,14 +15,14 @@
  */
 
 import { join } from "node:path";
-import { tf } from "./deps.ts";
-import { decodeAndResize } from "./decode.ts";
-import { isImageFile, listClassFolder } from "./dataset.ts";
-import { mobileNetV2Preprocess } from "./batches.ts";
+import { tf } from "../deps.ts";
+import { decodeAndResize } from "../data/decode.ts";
+import { isImageFile, listClassFolder } from "../data/dataset.ts";
+import { mobileNetV2Preprocess } from "../data/batches.ts";
 import type { SavedModel } from "./model_io.ts";
-import { decodeImages } from "./decode.ts";
-import { imageSource } from "./sources.ts";
-import { evaluateModel, type Evaluation } from "./evaluate.ts";
+import { decodeImages } from "../data/decode.ts";
+import { imageSource } from "../train/sources.ts";
+import { evaluateModel, type Evaluation } from "../train/evaluate.ts";
 
 /** One image's prediction. */
 export interface Prediction {

@@ -15,7 +15,7 @@
  * @module
  */
 
-import { tf } from "./deps.ts";
+import { tf } from "../deps.ts";
 import type { ImageSet } from "./decode.ts";
 import { deriveSeed, shuffleInPlace } from "./dataset.ts";
 

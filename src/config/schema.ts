@@ -7,7 +7,7 @@
  *
  * @example Load the default config with overrides
  * ```ts
- * import { loadConfig } from "./config.ts";
+ * import { loadConfig } from "./schema.ts";
  * const config = await loadConfig("train.config.json", ["train.epochs=3"]);
  * console.log(config.train.epochs); // 3
  * ```
@@ -15,7 +15,7 @@
  * @module
  */
 
-import { z } from "./deps.ts";
+import { z } from "../deps.ts";
 
 /** The reference dataset: Keras' cats-vs-dogs transfer-learning example. */
 export const REFERENCE_DATASET_URL =

@@ -29,8 +29,8 @@
  * @module
  */
 
-import { tf } from "./deps.ts";
-import { mulberry32 } from "./rng.ts";
+import { tf } from "../deps.ts";
+import { mulberry32 } from "../util/rng.ts";
 
 /** Which flips `RandomFlip` may apply (`"none"` turns flipping off). */
 export type FlipMode =

@@ -28,7 +28,7 @@ import {
   imagescriptJpeg,
   imagescriptPng,
   tiff,
-} from "./deps.ts";
+} from "../deps.ts";
 import type { ImageItem } from "./dataset.ts";
 
 /** How images are resized. */
@@ -441,7 +441,7 @@ interface Task {
 }
 
 /**
- * A pool of decode Web Workers (`src/decode_worker.ts`). With 0 workers it
+ * A pool of decode Web Workers (`src/data/decode_worker.ts`). With 0 workers it
  * decodes on the calling thread. Call {@link DecodePool.close} (or use
  * `using`) when done, or the workers keep the process alive.
  */
