@@ -50,6 +50,18 @@ export interface FitCallbacks {
     logs: Record<string, number>,
     row: MetricsRow,
   ) => void | Promise<void>;
+  /**
+   * Asked after every epoch's `onEpochEnd` hooks (Keras' `stop_training`):
+   * a non-empty string ends training after that epoch, with
+   * `stopReason: "early-stopped"` and the string as `detail`.
+   */
+  shouldStop?: () => string | null | undefined;
+  /**
+   * Called once when {@link fitLoop} returns, whatever the stop reason, with
+   * the result it is about to return (Keras' `on_train_end`; e.g. restoring
+   * the best weights). Not called when the loop throws.
+   */
+  onFitEnd?: (result: FitResult) => void | Promise<void>;
 }
 
 /** Options of {@link fitLoop}. */
@@ -66,8 +78,15 @@ export interface FitOptions {
   signal?: AbortSignal;
 }
 
-/** Why {@link fitLoop} returned. */
-export type StopReason = "completed" | "interrupted" | "non-finite-loss";
+/**
+ * Why {@link fitLoop} returned; `"early-stopped"`: a callback's `shouldStop`
+ * asked for it (also when that was after the last epoch).
+ */
+export type StopReason =
+  | "completed"
+  | "interrupted"
+  | "non-finite-loss"
+  | "early-stopped";
 
 /** What {@link fitLoop} resolves to. */
 export interface FitResult {
@@ -128,6 +147,17 @@ export async function evaluateLoss(
  * ```
  */
 export async function fitLoop(
+  model: tf.LayersModel,
+  train: BatchSource,
+  validation: BatchSource | null,
+  opts: FitOptions,
+): Promise<FitResult> {
+  const result = await epochLoop(model, train, validation, opts);
+  for (const cb of opts.callbacks ?? []) await cb.onFitEnd?.(result);
+  return result;
+}
+
+async function epochLoop(
   model: tf.LayersModel,
   train: BatchSource,
   validation: BatchSource | null,
@@ -195,6 +225,8 @@ export async function fitLoop(
         val_accuracy: row.val_accuracy,
       }, row);
     }
+    const stop = callbacks.map((cb) => cb.shouldStop?.()).find((s) => s);
+    if (stop) return { rows, stopReason: "early-stopped", detail: stop };
   }
   return { rows, stopReason: "completed" };
 }
