@@ -2,208 +2,65 @@
  * deno-transfer: transfer learning for image classification on TensorFlow.js
  * in Deno, training on WebGPU (falling back to WASM/CPU).
  *
- * Every step of the `deno task train` chain is exported here so that other
- * scripts can import this module by URL and compose their own chains.
+ * This module holds what users compose: the config, the whole run
+ * ({@link runTraining}), its named steps in chain order, the model builders,
+ * prediction and TensorFlow.js itself. Everything else is importable by URL
+ * from each stage's own `mod.ts`: `src/config/mod.ts`, `src/data/mod.ts`,
+ * `src/model/mod.ts`, `src/train/mod.ts`, `src/report/mod.ts`.
  *
- * @example
+ * @example Run the reference job with two overrides
  * ```ts
- * import { loadConfig } from "https://example.com/deno-transfer/mod.ts";
- * const config = await loadConfig(null, ["train.epochs=3"]);
+ * import { loadConfig, runTraining } from "https://example.com/deno-transfer/mod.ts";
+ * const config = await loadConfig("train.config.json", ["train.epochs=3"]);
+ * const { dir, summary } = await runTraining(config);
+ * console.log(dir, summary.best?.val_accuracy);
  * ```
  *
  * @module
  */
 
+// Config.
+export { type Config, type ConfigInput } from "./src/config/schema.ts";
+export { ConfigError, loadConfig, parseConfig } from "./src/config/load.ts";
+export { parseConfigArgs } from "./src/config/cli.ts";
+
+// The whole run, then its steps in chain order.
 export {
-  applyOverrides,
-  type Config,
-  ConfigError,
-  type ConfigInput,
-  configJsonSchema,
-  ConfigSchema,
-  loadConfig,
-  MOBILENET_V2_ALPHAS,
-  parseConfig,
-  parseOverride,
-  REFERENCE_DATASET_URL,
-} from "./src/config/schema.ts";
-export { type ConfigArgs, parseConfigArgs } from "./src/config/cli.ts";
-export {
-  FetchError,
-  fetchFile,
-  type FetchOptions,
-  type FetchProgress,
-  type FetchResult,
-  fileNameForUrl,
-  sha256File,
-} from "./src/data/fetch.ts";
-export {
-  createProgressPrinter,
-  formatBytes,
-  formatProgress,
-  type ProgressPrinterOptions,
-} from "./src/report/progress.ts";
-export { defaultCacheDir, resolveCacheDir } from "./src/data/cache_dir.ts";
-export {
-  defaultUnzipDest,
-  unsafeEntryReason,
-  unzip,
-  UNZIP_MARKER,
-  UnzipError,
-  type UnzipOptions,
-  type UnzipProgress,
-  type UnzipResult,
-} from "./src/data/unzip.ts";
-export {
-  type ClassFolder,
-  createRng,
-  DatasetError,
-  type DatasetOptions,
-  type DatasetSplits,
-  deriveSeed,
-  IMAGE_EXTENSIONS,
-  type ImageItem,
-  isImageFile,
-  listClassFolder,
-  loadDataset,
-  resolveDatasetRoot,
-  shuffleInPlace,
-  splitPerClass,
-} from "./src/data/dataset.ts";
-export {
-  type BadImage,
-  BadImageError,
-  type BadImagePolicy,
-  decodeAndResize,
-  DecodeFailure,
-  decodeImages,
-  type DecodeImagesOptions,
-  decodePixels,
-  DecodePool,
-  type DecodeProgress,
-  defaultWorkerCount,
-  type ImageSet,
-  type Interpolation,
-  type Pixels,
-  resizeToRgb,
-} from "./src/data/decode.ts";
-export {
-  type Batch,
-  batchCount,
-  batchDataset,
-  type BatchOptions,
-  epochOrder,
-  forEachBatch,
-  iterateBatches,
-  makeBatch,
-  mobileNetV2Preprocess,
-  type Preprocess,
-} from "./src/data/batches.ts";
-export {
-  prepareData,
-  type PrepareDataOptions,
-  type PreparedData,
-} from "./src/data/prepare.ts";
-export {
-  correctPad,
-  makeDivisible,
-  MOBILENET_V2_BASE_LAYERS,
-  mobileNetV2,
-  type MobileNetV2Options,
-  preprocessInput,
-} from "./src/model/mobilenet_v2.ts";
-export {
-  IMAGENET_ALPHAS,
-  IMAGENET_ROWS,
-  imagenetWeightsUrl,
-  KerasWeightsError,
-  loadKerasWeights,
-  type LoadKerasWeightsOptions,
-  readKerasWeights,
-  resolveImagenetRows,
-  type ResolveWeightsOptions,
-  resolveWeightsSource,
-  saveKerasWeights,
-} from "./src/model/keras_weights.ts";
-export {
-  buildClassifier,
-  type Classifier,
-  type ClassifierOptions,
-  setTrainable,
-} from "./src/model/classifier.ts";
-export {
-  FreezableBatchNormalization,
-  setBatchNormInference,
-} from "./src/model/batch_norm.ts";
-export {
-  BackendError,
-  type BackendName,
-  type BackendRequest,
-  type BackendSelection,
-  selectBackend,
-  silenceNodeBanner,
-} from "./src/train/backend.ts";
-export {
-  MetricsCsvWriter,
-  type MetricsRow,
-  parseMetricsCsv,
-  readMetricsCsv,
-  rowFromLogs,
-} from "./src/report/metrics.ts";
-export { renderConfusionMatrix, renderTrainingChart } from "./src/report/charts.ts";
-export { Progbar } from "./src/report/progbar.ts";
-export {
-  augmentBatch,
-  type AugmentOptions,
-  isAugmentEnabled,
-  makeAugmenter,
-  withAugmentation,
-} from "./src/train/augment.ts";
-export {
-  type ClassificationReport,
-  classificationReport,
-  confusionMatrix,
-  evaluateModel,
-  type Evaluation,
-  formatClassificationReport,
-} from "./src/train/evaluate.ts";
-export {
-  type BatchSource,
-  evaluateLoss,
-  type FitCallbacks,
-  fitLoop,
-  type FitOptions,
-  type FitResult,
-  type XYBatch,
-} from "./src/train/fit.ts";
-export { type FeatureSet, featureSource, imageSource } from "./src/train/sources.ts";
-export {
-  cachedFeatures,
-  extractFeatures,
-  featureCacheKey,
-} from "./src/train/features.ts";
-export {
-  loadModel,
-  type Preprocessing,
-  resolveModelDir,
-  type SavedModel,
-  saveModel,
-} from "./src/model/model_io.ts";
-export {
-  checkTrainingKernels,
-  resolveFromLayer,
+  prepareCaches,
   type RunOptions,
   type RunResult,
   type RunSummary,
   runTraining,
 } from "./src/run.ts";
-export { createRunDir, utcStamp } from "./src/report/run_dir.ts";
+export { selectBackend } from "./src/train/backend.ts";
+export { prepareData } from "./src/data/prepare.ts";
+export { buildModel } from "./src/model/build.ts";
+export { planFeatures } from "./src/train/plan.ts";
+export { trainingInputs } from "./src/train/inputs.ts";
+export { trainStages } from "./src/train/stages.ts";
+export { fitLoop } from "./src/train/fit.ts";
+export { evaluateValidation } from "./src/train/validate.ts";
+export { RunOutputs } from "./src/report/run_outputs.ts";
+
+// Models.
+export { mobileNetV2 } from "./src/model/mobilenet_v2.ts";
 export {
-  collectImageFiles,
-  evaluateFolder,
-  predictFiles,
-  type Prediction,
-  type PredictionError,
-} from "./src/model/predict.ts";
-/** The TensorFlow.js instance every step uses (`@tensorflow/tfjs` 4.22.0); use it for your own tensors and layers. */
+  buildClassifier,
+  type Classifier,
+  setTrainable,
+} from "./src/model/classifier.ts";
+export { loadKerasWeights } from "./src/model/keras_weights.ts";
+export { loadModel, saveModel } from "./src/model/model_io.ts";
+
+// Images, prediction and evaluation.
+export { decodeAndResize } from "./src/data/resize.ts";
+export { mobileNetV2Preprocess } from "./src/data/batches.ts";
+export { evaluateFolder, predictFiles } from "./src/model/predict.ts";
+export { evaluateModel } from "./src/train/evaluate.ts";
+
+// Charts.
+export { renderTrainingChart } from "./src/report/training_chart.ts";
+export { renderConfusionMatrix } from "./src/report/confusion_chart.ts";
+
+/** TensorFlow.js (core + layers), as this project uses it. */
 export { tf } from "./src/deps.ts";

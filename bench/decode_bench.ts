@@ -10,11 +10,8 @@
  * @module
  */
 
-import {
-  decodeAndResize,
-  DecodePool,
-  defaultWorkerCount,
-} from "../src/data/decode.ts";
+import { decodeAndResize } from "../src/data/resize.ts";
+import { DecodePool, defaultWorkerCount } from "../src/data/decode_pool.ts";
 import { PHOTO_HEIGHT, PHOTO_WIDTH, photoJpeg } from "../fixtures/photos.ts";
 
 const COUNT = 32;

@@ -8,7 +8,7 @@
  */
 
 import { tf } from "../src/deps.ts";
-import { silenceNodeBanner } from "../src/train/backend.ts";
+import { silenceNodeBanner } from "../src/train/set_backend.ts";
 import {
   loadKerasWeights,
   readKerasWeights,

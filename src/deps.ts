@@ -1,20 +1,16 @@
 /**
- * Every third-party dependency of deno-transfer, pinned with full `npm:`
- * specifiers so that `mod.ts` resolves even when imported by URL from a
- * folder that has no `deno.json`. Add new dependencies here, nowhere else.
+ * The third-party dependencies of deno-transfer's training side, pinned with
+ * full `npm:` specifiers so that `mod.ts` resolves even when imported by URL
+ * from a folder that has no `deno.json`. One module per concern:
+ * TensorFlow.js (`deps_tf.ts`), image codecs (`deps_codecs.ts`, all a decode
+ * worker loads), ONNX Runtime (`deps_onnx.ts`, loaded only when chosen);
+ * test- and fixture-only libraries live in `fixtures/deps_dev.ts`.
  *
  * @module
  */
 
-export * as tf from "npm:@tensorflow/tfjs@4.22.0";
+export * as tf from "./deps_tf.ts";
 export { z } from "npm:zod@4.6.7";
-// ImageScript's main entry loads a native addon (it would need --allow-ffi);
-// its WebAssembly decoders, imported directly, do not.
-export { default as imagescriptJpeg } from "npm:imagescript@1.3.1/wasm/node/jpeg.js";
-export { default as imagescriptPng } from "npm:imagescript@1.3.1/wasm/node/png.js";
-export { default as imagescriptGif } from "npm:imagescript@1.3.1/wasm/node/gif.js";
-// JPEG encoder for the generated test fixtures and the decode benchmark.
-export { default as jpegjs } from "npm:jpeg-js@0.4.4";
 export * as zipjs from "npm:@zip.js/zip.js@2.24.0";
 /**
  * Loads `@tensorflow/tfjs-backend-wasm` on demand (importing it registers the
@@ -34,9 +30,6 @@ export const importTfWebgpu = () =>
 export { scaleLinear } from "npm:d3-scale@4.0.2";
 // @deno-types="npm:@types/d3-shape@3.2.0"
 export { line as d3line } from "npm:d3-shape@3.2.0";
-export * as tiff from "npm:tiff@7.1.3";
-/** Loads `@xmldom/xmldom` on demand (tests parse generated SVG as XML). */
-export const importXmlDom = () => import("npm:@xmldom/xmldom@0.9.12");
 /**
  * Loads `h5wasm` (HDF5 compiled to WebAssembly) on demand, for reading and
  * writing Keras `.h5` weights files; not imported eagerly because its module

@@ -8,15 +8,17 @@
 
 import { parseArgs } from "node:util";
 import {
-  type BackendRequest,
   collectImageFiles,
   evaluateFolder,
-  formatClassificationReport,
   loadModel,
   predictFiles,
+} from "../src/model/mod.ts";
+import {
+  type BackendRequest,
+  formatClassificationReport,
   selectBackend,
   silenceNodeBanner,
-} from "../mod.ts";
+} from "../src/train/mod.ts";
 
 const HELP =
   `Usage: deno task predict --model DIR [--json] [--backend B] <image|folder>...

@@ -11,7 +11,7 @@ import {
   README_REFERENCE_END,
   README_REFERENCE_START,
   replaceBetweenMarkers,
-} from "../src/config/schema.ts";
+} from "../src/config/docs.ts";
 
 const root = new URL("../", import.meta.url);
 const schemaFile = new URL("config.schema.json", root);

@@ -1,17 +1,18 @@
 import assert from "node:assert/strict";
 import {
   applyOverrides,
-  type Config,
   ConfigError,
-  configJsonSchema,
-  configReferenceMarkdown,
   loadConfig,
   parseConfig,
   parseOverride,
+} from "../src/config/load.ts";
+import { type Config, REFERENCE_DATASET_URL } from "../src/config/schema.ts";
+import {
+  configJsonSchema,
+  configReferenceMarkdown,
   README_REFERENCE_END,
   README_REFERENCE_START,
-  REFERENCE_DATASET_URL,
-} from "../src/config/schema.ts";
+} from "../src/config/docs.ts";
 import { parseConfigArgs } from "../src/config/cli.ts";
 
 const root = new URL("../", import.meta.url);

@@ -4,12 +4,11 @@ import { tf } from "../src/deps.ts";
 import {
   BadImageError,
   decodeImages,
-  decodePixels,
-  DecodePool,
   type ImageSet,
-  type Pixels,
-  resizeToRgb,
 } from "../src/data/decode.ts";
+import { decodePixels, type Pixels } from "../src/data/codecs.ts";
+import { DecodePool } from "../src/data/decode_pool.ts";
+import { resizeToRgb } from "../src/data/resize.ts";
 import { listClassFolder } from "../src/data/dataset.ts";
 import { gifPaletteColor } from "../fixtures/make_fixtures.ts";
 import { getFixtures } from "./data_helpers.ts";

@@ -5,9 +5,8 @@ import { FetchError, fetchFile, fileNameForUrl } from "../src/data/fetch.ts";
 import {
   createProgressPrinter,
   type FetchProgress,
-  formatBytes,
-  formatDuration,
 } from "../src/report/progress.ts";
+import { formatBytes, formatDuration } from "../src/util/format.ts";
 import { defaultCacheDir, resolveCacheDir } from "../src/data/cache_dir.ts";
 import { exists, getFixtures, listDir, serve } from "./data_helpers.ts";
 
@@ -241,8 +240,8 @@ Deno.test("progress: plain output is a few lines; TTY output redraws one line", 
 
   assert.equal(formatBytes(1536), "1.5 KiB");
   assert.equal(formatBytes(68_606_236), "65.4 MiB");
-  assert.equal(formatDuration(3725), "1h02m05s");
-  assert.equal(formatDuration(65), "1m05s");
+  assert.equal(formatDuration(3725), "1:02:05");
+  assert.equal(formatDuration(65), "1:05");
 });
 
 Deno.test("cache dir: XDG_CACHE_HOME, else ~/.cache; an explicit dir wins", () => {

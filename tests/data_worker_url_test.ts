@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
-import { decodePixels, resizeToRgb } from "../src/data/decode.ts";
+import { decodePixels } from "../src/data/codecs.ts";
+import { resizeToRgb } from "../src/data/resize.ts";
 import { getFixtures } from "./data_helpers.ts";
 import { runScriptByUrl } from "./by_url_helpers.ts";
 
@@ -12,7 +13,7 @@ Deno.test({
     const fx = await getFixtures();
     const image = join(fx.datasetDir, "train", "dogs", "dog_alpha.png");
     const r = await runScriptByUrl((origin) =>
-      `import { DecodePool } from "${origin}/src/data/decode.ts";
+      `import { DecodePool } from "${origin}/src/data/mod.ts";
 const pool = new DecodePool(1);
 const rgb = await pool.decode(await Deno.readFile(${
         JSON.stringify(image)

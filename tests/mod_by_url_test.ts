@@ -10,7 +10,6 @@ Deno.test({
       (origin) =>
         `import * as dt from "${origin}/mod.ts";
 const config = await dt.loadConfig(null, ["train.epochs=3", "data.imageSize=[96,96]"]);
-dt.silenceNodeBanner();
 await dt.selectBackend("cpu");
 const { model } = await dt.buildClassifier({ imageSize: [32, 32], alpha: 0.35, weights: null, numClasses: 2, seed: 1 });
 const p = model.predict(dt.mobileNetV2Preprocess(dt.tf.zeros([1, 32, 32, 3]))) as dt.tf.Tensor;
@@ -30,5 +29,31 @@ console.log(JSON.stringify({
     assert.deepEqual(result.imageSize, [96, 96]);
     const local = Object.keys(await import("../mod.ts")).sort();
     assert.deepEqual(result.exports, local, "same exports by URL as locally");
+  },
+});
+
+Deno.test({
+  name:
+    "each stage's mod.ts imported by URL resolves, with the same exports as locally",
+  sanitizeResources: false,
+  fn: async () => {
+    const stages = ["config", "data", "model", "train", "report", "util"];
+    const r = await runScriptByUrl(
+      (origin) =>
+        `const out: Record<string, string[]> = {};
+for (const stage of ${JSON.stringify(stages)}) {
+  out[stage] = Object.keys(await import(\`${origin}/src/\${stage}/mod.ts\`)).sort();
+}
+console.log(JSON.stringify(out));
+`,
+      ["--allow-read", "--allow-env", "--allow-sys"],
+    );
+    assert.equal(r.code, 0, `script failed:\n${r.stderr}`);
+    const byUrl = r.json as Record<string, string[]>;
+    for (const stage of stages) {
+      const local = Object.keys(await import(`../src/${stage}/mod.ts`)).sort();
+      assert.ok(local.length > 0, stage);
+      assert.deepEqual(byUrl[stage], local, `src/${stage}/mod.ts`);
+    }
   },
 });

@@ -10,7 +10,7 @@ import assert from "node:assert/strict";
 import { join } from "node:path";
 import { pathToFileURL } from "node:url";
 import { importH5wasm, tf } from "../src/deps.ts";
-import { silenceNodeBanner } from "../src/train/backend.ts";
+import { silenceNodeBanner } from "../src/train/set_backend.ts";
 import type { FetchOptions, FetchResult } from "../src/data/fetch.ts";
 import { buildClassifier } from "../src/model/classifier.ts";
 import {
@@ -21,8 +21,8 @@ import {
   readKerasWeights,
   resolveImagenetRows,
   resolveWeightsSource,
-  saveKerasWeights,
 } from "../src/model/keras_weights.ts";
+import { saveKerasWeights } from "../fixtures/keras_h5_writer.ts";
 import { mobileNetV2 } from "../src/model/mobilenet_v2.ts";
 import { makeMobileNetV2H5, randomizeWeights } from "../fixtures/make_h5.ts";
 

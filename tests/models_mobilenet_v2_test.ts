@@ -7,7 +7,7 @@
 
 import assert from "node:assert/strict";
 import { tf } from "../src/deps.ts";
-import { silenceNodeBanner } from "../src/train/backend.ts";
+import { silenceNodeBanner } from "../src/train/set_backend.ts";
 import {
   correctPad,
   makeDivisible,

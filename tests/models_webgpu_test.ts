@@ -6,7 +6,8 @@
 
 import assert from "node:assert/strict";
 import { tf } from "../src/deps.ts";
-import { probeWebGpu, selectBackend } from "../src/train/backend.ts";
+import { probeWebGpu } from "../src/train/webgpu_probe.ts";
+import { selectBackend } from "../src/train/backend.ts";
 import { mobileNetV2 } from "../src/model/mobilenet_v2.ts";
 import { buildClassifier } from "../src/model/classifier.ts";
 import { randomizeWeights } from "../fixtures/make_h5.ts";

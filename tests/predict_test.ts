@@ -8,7 +8,7 @@ import {
   evaluateFolder,
   predictFiles,
 } from "../src/model/predict.ts";
-import { decodeAndResize } from "../src/data/decode.ts";
+import { decodeAndResize } from "../src/data/resize.ts";
 import { mobileNetV2Preprocess } from "../src/data/batches.ts";
 import { getFixtures } from "./data_helpers.ts";
 

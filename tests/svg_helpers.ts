@@ -5,7 +5,7 @@
  */
 
 import assert from "node:assert/strict";
-import { importXmlDom } from "../src/deps.ts";
+import { importXmlDom } from "../fixtures/deps_dev.ts";
 
 const { DOMParser } = await importXmlDom();
 /** A parsed XML element. */

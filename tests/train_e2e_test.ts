@@ -9,7 +9,12 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import { tf } from "../src/deps.ts";
-import { type RunOptions, type RunResult, runTraining } from "../src/run.ts";
+import {
+  prepareCaches,
+  type RunOptions,
+  type RunResult,
+  runTraining,
+} from "../src/run.ts";
 import type { Config, ConfigInput } from "../src/config/schema.ts";
 import { buildClassifier } from "../src/model/classifier.ts";
 import {
@@ -241,9 +246,8 @@ Deno.test("train e2e (cpu): a stop request before training starts rejects with A
     }),
     (err: Error) => err instanceof DOMException && err.name === "AbortError",
   );
-  // Only the resolved config was written.
-  const [dir] = await listDir(out);
-  assert.deepEqual(await listFiles(join(out, dir)), ["config.json"]);
+  // Nothing had been trained, so no run folder was made.
+  assert.deepEqual((await exists(out)) ? await listDir(out) : [], []);
 });
 
 Deno.test("train e2e (cpu): a non-finite loss stops the run and keeps the epochs so far", async () => {
@@ -486,4 +490,70 @@ Deno.test("train e2e (cpu): augmentation on trains on images, without the featur
   } finally {
     r.model.dispose();
   }
+});
+
+Deno.test("prepare e2e (cpu): prepareCaches warms decode and features, then a run reuses them", async () => {
+  const cacheDir = join(env.dir, "cache-prepare");
+  const logs: string[] = [];
+  const config = env.config({
+    data: { cacheDir },
+    train: { epochs: 1 },
+    output: { dir: join(env.dir, "runs-prepare") },
+  });
+  const prepared = await prepareCaches(config, { log: (l) => logs.push(l) });
+  assert.equal(prepared.plan.mode, "cached");
+  assert.deepEqual(prepared.featureCache, {
+    used: true,
+    reused: false,
+    reason: "frozen base, no augmentation",
+  });
+  assert.ok(prepared.images.train > 0 && prepared.images.validation > 0);
+  assert.match(
+    logs.join("\n"),
+    /features: computed train, computed validation/,
+  );
+  // Preparing makes no run folder.
+  assert.equal(await exists(join(env.dir, "runs-prepare")), false);
+
+  const r = await run({
+    data: { cacheDir },
+    train: { epochs: 1 },
+    output: { dir: join(env.dir, "runs-prepare") },
+  });
+  try {
+    assert.equal(r.summary.featureCache.reused, true);
+    assert.match(
+      r.logs.join("\n"),
+      /features: reused train, reused validation/,
+    );
+    assert.match(r.logs.join("\n"), /validation: \d+ images .*\(0 decoded/);
+  } finally {
+    r.model.dispose();
+  }
+
+  const augmented = await prepareCaches(
+    env.config({ data: { cacheDir }, augment: { flip: "horizontal" } }),
+    { log: () => {} },
+  );
+  assert.equal(augmented.plan.mode, "per-batch");
+  assert.equal(augmented.featureCache.used, false);
+});
+
+Deno.test("train e2e (cpu): a run that fails before training leaves no run folder", async () => {
+  const outDir = join(env.dir, "runs-failing");
+  await assert.rejects(
+    runTraining(
+      env.config({
+        data: { url: `${env.url}.missing`, cacheDir: join(env.dir, "c-fail") },
+        output: { dir: outDir },
+      }),
+      { log: () => {}, progress: quiet, isTty: false },
+    ),
+    /404|Not Found|Download failed/i,
+  );
+  assert.deepEqual(
+    (await exists(outDir)) ? await listDir(outDir) : [],
+    [],
+    "no run folder for a run that never trained",
+  );
 });

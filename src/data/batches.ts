@@ -5,12 +5,8 @@
  * Images stay uint8 in memory (3,000 × 160 × 160 × 3 ≈ 230 MB) and are
  * converted one batch at a time, then passed through the model's
  * preprocessing (e.g. {@link mobileNetV2Preprocess}: x / 127.5 − 1). The
- * order is reshuffled every epoch from the seed, reproducibly.
- *
- * Two forms: {@link iterateBatches} (a plain generator; the caller disposes
- * each batch, or uses {@link forEachBatch}) and {@link batchDataset} (a
- * `tf.data.Dataset` for `model.fitDataset` / `evaluateDataset`, which
- * dispose the batches themselves).
+ * order is reshuffled every epoch from the seed, reproducibly. Training
+ * reads batches through `src/train/sources.ts`.
  *
  * @module
  */
@@ -36,20 +32,6 @@ export type Batch = {
   ys: tf.Tensor2D;
 };
 
-/** Options of the batching functions. */
-export interface BatchOptions {
-  /** Images per batch (`data.batchSize`). */
-  batchSize: number;
-  /** Applied to each float32 batch; default: none (values stay 0–255). */
-  preprocess?: Preprocess;
-  /** Reshuffle every epoch (`data.shuffle`). Default true. */
-  shuffle?: boolean;
-  /** Seed of the shuffles (`data.seed`). Default 42. */
-  seed?: number;
-  /** Drop a last, smaller batch. Default false. */
-  dropRemainder?: boolean;
-}
-
 function checkBatchSize(batchSize: number): void {
   if (!Number.isInteger(batchSize) || batchSize < 1) {
     throw new Error(`batchSize must be a positive integer, got ${batchSize}`);
@@ -57,15 +39,9 @@ function checkBatchSize(batchSize: number): void {
 }
 
 /** Number of batches per epoch. */
-export function batchCount(
-  count: number,
-  batchSize: number,
-  dropRemainder = false,
-): number {
+export function batchCount(count: number, batchSize: number): number {
   checkBatchSize(batchSize);
-  return dropRemainder
-    ? Math.floor(count / batchSize)
-    : Math.ceil(count / batchSize);
+  return Math.ceil(count / batchSize);
 }
 
 /**
@@ -121,60 +97,4 @@ export function makeBatch(
   }
   if (xs !== raw) raw.dispose();
   return { xs, ys };
-}
-
-/**
- * Yields the batches of one epoch (`epoch` picks the shuffle; default 0).
- * The caller must dispose each batch's `xs` and `ys` (see {@link forEachBatch}).
- */
-export function* iterateBatches(
-  set: ImageSet,
-  opts: BatchOptions & { epoch?: number },
-): Generator<Batch, void, undefined> {
-  checkBatchSize(opts.batchSize);
-  const order = epochOrder(set.count, opts.epoch ?? 0, opts);
-  const n = batchCount(set.count, opts.batchSize, opts.dropRemainder);
-  for (let b = 0; b < n; b++) {
-    yield makeBatch(
-      set,
-      order.slice(b * opts.batchSize, (b + 1) * opts.batchSize),
-      opts.preprocess,
-    );
-  }
-}
-
-/**
- * Runs `fn` on every batch of one epoch and disposes each batch afterwards
- * (also when `fn` throws).
- */
-export async function forEachBatch(
-  set: ImageSet,
-  opts: BatchOptions & { epoch?: number },
-  fn: (batch: Batch, index: number) => void | Promise<void>,
-): Promise<void> {
-  let index = 0;
-  for (const batch of iterateBatches(set, opts)) {
-    try {
-      await fn(batch, index++);
-    } finally {
-      tf.dispose([batch.xs, batch.ys]);
-    }
-  }
-}
-
-/**
- * A `tf.data.Dataset` of {@link Batch}es (`{xs, ys}`) for `model.fitDataset`
- * and `model.evaluateDataset`. Each new iteration (each epoch of
- * `fitDataset`) uses the next epoch's shuffle; `fitDataset` disposes the
- * tensors it consumes.
- */
-export function batchDataset(
-  set: ImageSet,
-  opts: BatchOptions,
-): tf.data.Dataset<Batch> {
-  checkBatchSize(opts.batchSize);
-  let epoch = 0;
-  return tf.data.generator<Batch>(() =>
-    iterateBatches(set, { ...opts, epoch: epoch++ })
-  );
 }

@@ -8,12 +8,9 @@
 /// <reference no-default-lib="true" />
 /// <reference lib="deno.worker" />
 
-import {
-  decodeAndResize,
-  DecodeFailure,
-  type DecodeRequest,
-  type DecodeResponse,
-} from "./decode.ts";
+import { decodeAndResize } from "./resize.ts";
+import { DecodeFailure } from "./codecs.ts";
+import type { DecodeRequest, DecodeResponse } from "./decode_pool.ts";
 
 self.onmessage = async (event: MessageEvent<DecodeRequest>) => {
   const { id, bytes, height, width, interpolation } = event.data;

@@ -1,8 +1,9 @@
 /**
  * Step 1 of the data pipeline: download a URL into a cache folder.
  *
- * The body streams into `<file>.part`, which is renamed only once every byte
- * has arrived (and the SHA-256 matches, when one is given), so an interrupted
+ * The body streams into `<file>.<random>.part` (one per download, so two
+ * processes filling one cache never share it), which is renamed only once
+ * every byte has arrived (and the SHA-256 matches, when one is given), so an interrupted
  * download never leaves a file that looks complete. A file already in the
  * cache is reused without touching the network.
  *
@@ -19,7 +20,8 @@
  * @module
  */
 
-import { createHash } from "node:crypto";
+import { createSha256, sha256File } from "../util/hash.ts";
+import { removeQuietly, statOrNull, writeAll } from "../util/fs.ts";
 import { basename, join } from "node:path";
 import type { FetchProgress } from "../report/progress.ts";
 
@@ -96,36 +98,6 @@ export function fileNameForUrl(url: string): string {
   return segment;
 }
 
-async function statFile(path: string): Promise<Deno.FileInfo | null> {
-  try {
-    return await Deno.stat(path);
-  } catch (e) {
-    if (e instanceof Deno.errors.NotFound) return null;
-    throw e;
-  }
-}
-
-async function removeQuietly(path: string): Promise<void> {
-  try {
-    await Deno.remove(path);
-  } catch {
-    // already gone
-  }
-}
-
-/** SHA-256 (hex) of a file, streamed. */
-export async function sha256File(path: string): Promise<string> {
-  const hash = createHash("sha256");
-  using file = await Deno.open(path, { read: true });
-  const buf = new Uint8Array(1 << 20);
-  while (true) {
-    const n = await file.read(buf);
-    if (n === null) break;
-    hash.update(buf.subarray(0, n));
-  }
-  return hash.digest("hex");
-}
-
 function describeCause(e: unknown): string {
   if (e instanceof Error) {
     const cause = e.cause instanceof Error ? `: ${e.cause.message}` : "";
@@ -155,7 +127,7 @@ export async function fetchFile(
   await Deno.mkdir(opts.cacheDir, { recursive: true });
   const dest = join(opts.cacheDir, fileName);
 
-  const existing = await statFile(dest);
+  const existing = await statOrNull(dest);
   if (existing?.isFile) {
     if (expected === null) {
       return { path: dest, cached: true, bytes: existing.size };
@@ -168,7 +140,7 @@ export async function fetchFile(
     await Deno.remove(dest);
   }
 
-  const part = `${dest}.part`;
+  const part = `${dest}.${crypto.randomUUID().slice(0, 8)}.part`;
   let response: Response;
   try {
     response = await fetch(url, { signal: opts.signal });
@@ -198,7 +170,7 @@ export async function fetchFile(
       Number.isFinite(Number(lengthHeader))
     ? Number(lengthHeader)
     : null;
-  const hash = createHash("sha256");
+  const hash = createSha256();
   const started = performance.now();
   let bytes = 0;
   const report = (done: boolean) => {
@@ -224,10 +196,7 @@ export async function fetchFile(
       if (response.body) {
         report(false);
         for await (const chunk of response.body) {
-          let off = 0;
-          while (off < chunk.length) {
-            off += await file.write(chunk.subarray(off));
-          }
+          await writeAll(file, chunk);
           hash.update(chunk);
           bytes += chunk.length;
           report(false);
@@ -256,7 +225,7 @@ export async function fetchFile(
       url,
     );
   }
-  const actual = hash.digest("hex");
+  const actual = hash.hex();
   if (expected !== null && actual !== expected) {
     await removeQuietly(part);
     throw new FetchError(

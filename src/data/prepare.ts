@@ -5,12 +5,11 @@
  * @example
  * ```ts
  * import { prepareData } from "./prepare.ts";
- * import { batchDataset, mobileNetV2Preprocess } from "./batches.ts";
  * const data = await prepareData({
  *   url: "https://storage.googleapis.com/mledu-datasets/cats_and_dogs_filtered.zip",
  *   imageSize: [160, 160],
  * });
- * const train = batchDataset(data.train, { batchSize: 32, preprocess: mobileNetV2Preprocess });
+ * console.log(data.train.count, data.validation.count, data.classNames);
  * ```
  *
  * @module
@@ -18,6 +17,7 @@
 
 import { basename, join, resolve } from "node:path";
 import { resolveCacheDir } from "./cache_dir.ts";
+import { sha256Hex } from "../util/hash.ts";
 import { fetchFile, type FetchProgress, fileNameForUrl } from "./fetch.ts";
 import { createProgressPrinter } from "../report/progress.ts";
 import { defaultUnzipDest, unzip, UnzipError } from "./unzip.ts";
@@ -29,12 +29,11 @@ import {
 import {
   type BadImagePolicy,
   decodeImages,
-  DecodePool,
   type DecodeProgress,
-  defaultWorkerCount,
   type ImageSet,
-  type Interpolation,
 } from "./decode.ts";
+import { DecodePool, defaultWorkerCount } from "./decode_pool.ts";
+import type { Interpolation } from "./resize.ts";
 
 /** Options of {@link prepareData}; each maps onto a `data.*` config key. */
 export interface PrepareDataOptions {
@@ -190,9 +189,9 @@ export async function prepareData(
     const dest = kind === "url" ? defaultUnzipDest(zipPath) : join(
       cacheDir,
       "extracted",
-      `${basename(zipPath).replace(/\.zip$/i, "")}-${await shortHash(
-        resolve(zipPath),
-      )}`,
+      `${basename(zipPath).replace(/\.zip$/i, "")}-${
+        sha256Hex(resolve(zipPath)).slice(0, 8)
+      }`,
     );
     let lastLogged = 0;
     try {
@@ -300,15 +299,4 @@ function quarterlyDecodeLog(
     while (next <= 3 && p.done >= (p.total * next) / 4) next++;
     log(`data: ${split}: ${p.done}/${p.total} images`);
   };
-}
-
-async function shortHash(text: string): Promise<string> {
-  const digest = await crypto.subtle.digest(
-    "SHA-256",
-    new TextEncoder().encode(text),
-  );
-  return Array.from(
-    new Uint8Array(digest).subarray(0, 4),
-    (b) => b.toString(16).padStart(2, "0"),
-  ).join("");
 }

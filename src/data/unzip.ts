@@ -20,6 +20,7 @@
 
 import { basename, dirname, join, resolve, sep } from "node:path";
 import { zipjs } from "../deps.ts";
+import { removeQuietly, writeAll } from "../util/fs.ts";
 
 /** File name of the completion marker written last into an extracted folder. */
 export const UNZIP_MARKER = ".deno-transfer-unzip.json";
@@ -141,14 +142,6 @@ async function readMarker(dir: string): Promise<Marker | null> {
     return marker?.version === 1 ? marker : null;
   } catch {
     return null;
-  }
-}
-
-async function removeQuietly(path: string): Promise<void> {
-  try {
-    await Deno.remove(path, { recursive: true });
-  } catch {
-    // already gone
   }
 }
 
@@ -307,10 +300,7 @@ export async function unzip(
         await entry.getData(
           new WritableStream<Uint8Array>({
             async write(chunk) {
-              let off = 0;
-              while (off < chunk.length) {
-                off += await out.write(chunk.subarray(off));
-              }
+              await writeAll(out, chunk);
               bytes += chunk.length;
             },
           }),

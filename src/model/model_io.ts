@@ -10,7 +10,8 @@
 
 import { join } from "node:path";
 import { tf } from "../deps.ts";
-import type { Interpolation } from "../data/decode.ts";
+import { writeFileAtomic } from "../util/fs.ts";
+import type { Interpolation } from "../data/resize.ts";
 
 /** How images must be prepared for a saved model. */
 export interface Preprocessing {
@@ -45,12 +46,8 @@ export async function saveModel(
   meta: { classNames: string[]; preprocessing: Preprocessing },
 ): Promise<void> {
   await Deno.mkdir(dir, { recursive: true });
-  const write = async (name: string, data: Uint8Array | string) => {
-    const tmp = join(dir, `.${name}.part`);
-    if (typeof data === "string") await Deno.writeTextFile(tmp, data);
-    else await Deno.writeFile(tmp, data);
-    await Deno.rename(tmp, join(dir, name));
-  };
+  const write = (name: string, data: Uint8Array | string) =>
+    writeFileAtomic(join(dir, name), data);
   await model.save(tf.io.withSaveHandler(async (artifacts) => {
     const weightData = artifacts.weightData === undefined
       ? new ArrayBuffer(0)

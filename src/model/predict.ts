@@ -16,7 +16,7 @@
 
 import { join } from "node:path";
 import { tf } from "../deps.ts";
-import { decodeAndResize } from "../data/decode.ts";
+import { decodeAndResize } from "../data/resize.ts";
 import { isImageFile, listClassFolder } from "../data/dataset.ts";
 import { mobileNetV2Preprocess } from "../data/batches.ts";
 import type { SavedModel } from "./model_io.ts";

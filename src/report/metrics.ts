@@ -6,6 +6,8 @@
  * @module
  */
 
+import { writeAll } from "../util/fs.ts";
+
 /** One epoch's metrics, as written to and read from `metrics.csv`. */
 export interface MetricsRow {
   /** 1-based epoch number; continues across stages. */
@@ -56,36 +58,6 @@ export function formatMetricsRow(row: MetricsRow, withStage = false): string {
   return cells.join(",");
 }
 
-/**
- * Builds a row from TF.js `onEpochEnd` logs. TF.js names the metric `acc` /
- * `val_acc` when compiled with `metrics: ["accuracy"]`; both spellings are
- * accepted. `epochIndex` is TF.js' 0-based index; the row's epoch is 1-based.
- */
-export function rowFromLogs(
-  epochIndex: number,
-  logs: Record<string, number | undefined>,
-  seconds: number,
-  stage?: string,
-): MetricsRow {
-  const pick = (...keys: string[]) => {
-    for (const k of keys) {
-      const v = logs[k];
-      if (typeof v === "number") return v;
-    }
-    return NaN;
-  };
-  const row: MetricsRow = {
-    epoch: epochIndex + 1,
-    loss: pick("loss"),
-    accuracy: pick("acc", "accuracy"),
-    val_loss: pick("val_loss"),
-    val_accuracy: pick("val_acc", "val_accuracy"),
-    seconds,
-  };
-  if (stage !== undefined) row.stage = stage;
-  return row;
-}
-
 /** Options for {@link MetricsCsvWriter.create}. */
 export interface MetricsCsvOptions {
   /** Add the `stage` column (fine-tuning runs). */
@@ -128,7 +100,7 @@ export class MetricsCsvWriter {
       truncate: true,
     });
     try {
-      await writeAll(file, metricsHeader(writer.withStage) + "\n");
+      await writeAll(file, utf8(metricsHeader(writer.withStage) + "\n"));
       await file.syncData();
     } finally {
       file.close();
@@ -148,7 +120,7 @@ export class MetricsCsvWriter {
     }
     const file = await Deno.open(this.path, { append: true });
     try {
-      await writeAll(file, formatMetricsRow(row, this.withStage) + "\n");
+      await writeAll(file, utf8(formatMetricsRow(row, this.withStage) + "\n"));
       await file.syncData();
     } finally {
       file.close();
@@ -255,8 +227,4 @@ function splitCsvLine(line: string): string[] {
   return cells;
 }
 
-async function writeAll(file: Deno.FsFile, text: string): Promise<void> {
-  const bytes = new TextEncoder().encode(text);
-  let off = 0;
-  while (off < bytes.length) off += await file.write(bytes.subarray(off));
-}
+const utf8 = (text: string) => new TextEncoder().encode(text);

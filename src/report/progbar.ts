@@ -13,6 +13,8 @@
  * @module
  */
 
+import { formatDuration } from "../util/format.ts";
+
 /** Where progress text goes. */
 export interface ProgressWriter {
   /** Writes text as-is (no newline added). */
@@ -46,17 +48,6 @@ export interface ProgbarOptions {
 
 /** TF.js log values: numbers (TF.js resolves scalars before callbacks). */
 export type Logs = Record<string, number | undefined>;
-
-/** Formats seconds like Keras: `45s`, `3:05`, `1:02:03`. */
-export function formatDuration(seconds: number): string {
-  if (!Number.isFinite(seconds) || seconds < 0) return "?";
-  const s = Math.round(seconds);
-  if (s < 60) return `${s}s`;
-  const h = Math.floor(s / 3600);
-  const m = Math.floor((s % 3600) / 60);
-  const sec = String(s % 60).padStart(2, "0");
-  return h > 0 ? `${h}:${String(m).padStart(2, "0")}:${sec}` : `${m}:${sec}`;
-}
 
 /** Formats a metric value with 4 decimals (exponent form when tiny/huge). */
 export function formatValue(v: number): string {

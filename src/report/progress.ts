@@ -5,6 +5,8 @@
  * @module
  */
 
+import { formatBytes, formatDuration } from "../util/format.ts";
+
 /** Progress of one download, as reported by `fetchFile`'s `onProgress`. */
 export interface FetchProgress {
   /** The URL being downloaded. */
@@ -33,31 +35,6 @@ export interface ProgressPrinterOptions {
   intervalMs?: number;
   /** Plain mode: print at each of these percentages (default 25, 50, 75), plus start and end. */
   milestones?: number[];
-}
-
-/** Formats a byte count with binary units, e.g. `65.4 MiB`. */
-export function formatBytes(bytes: number): string {
-  const units = ["B", "KiB", "MiB", "GiB", "TiB"];
-  let value = bytes;
-  let unit = 0;
-  while (value >= 1024 && unit < units.length - 1) {
-    value /= 1024;
-    unit++;
-  }
-  return unit === 0 ? `${bytes} B` : `${value.toFixed(1)} ${units[unit]}`;
-}
-
-/** Formats seconds as `1h02m03s`, `2m05s` or `7s`. */
-export function formatDuration(seconds: number): string {
-  if (!Number.isFinite(seconds) || seconds < 0) return "?";
-  const s = Math.round(seconds);
-  const h = Math.floor(s / 3600);
-  const m = Math.floor((s % 3600) / 60);
-  const r = s % 60;
-  const pad = (n: number) => String(n).padStart(2, "0");
-  if (h > 0) return `${h}h${pad(m)}m${pad(r)}s`;
-  if (m > 0) return `${m}m${pad(r)}s`;
-  return `${r}s`;
 }
 
 /** One human-readable status: `12.0 MiB / 65.4 MiB  18%  3.2 MiB/s  ETA 17s`. */

@@ -223,7 +223,7 @@ export class EarlyStopping {
     const s = this.#state;
     const best = s.best === null
       ? "no finite value"
-      : `best ${s.best} after epoch ${s.bestEpoch! + 1}`;
+      : `best ${short(s.best)} after epoch ${s.bestEpoch! + 1}`;
     return `early stopping after epoch ${
       s.stoppedEpoch! + 1
     }: ${this.monitor} ` +
@@ -233,6 +233,11 @@ export class EarlyStopping {
         this.baseline === null ? "" : `, baseline ${this.baseline}`
       }; ${best})`;
   }
+}
+
+/** A monitored value for messages: 5 significant digits. */
+function short(v: number): string {
+  return Number.isFinite(v) ? String(Number(v.toPrecision(5))) : String(v);
 }
 
 function emptyState(): EarlyStoppingState {
@@ -365,9 +370,9 @@ export function earlyStoppingCallback(
         message: stopRequested ??
           (s.bestEpoch === null
             ? `early stopping: ${stopper.monitor} was never monitored`
-            : `early stopping did not stop training; best ${stopper.monitor} ${s.best} after epoch ${
-              s.bestEpoch + 1
-            }`),
+            : `early stopping did not stop training; best ${stopper.monitor} ${
+              s.best === null ? "none" : short(s.best)
+            } after epoch ${s.bestEpoch + 1}`),
       };
     },
     dispose,

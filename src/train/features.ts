@@ -9,38 +9,24 @@
 
 import { join } from "node:path";
 import { tf } from "../deps.ts";
+import { sha256Hex } from "../util/hash.ts";
+import { writeFileAtomic } from "../util/fs.ts";
 import { makeBatch, type Preprocess } from "../data/batches.ts";
 import type { ImageSet } from "../data/decode.ts";
 import type { FeatureSet } from "./sources.ts";
-
-async function sha256Hex(view: ArrayBufferView): Promise<string> {
-  const bytes = new Uint8Array(
-    view.buffer as ArrayBuffer,
-    view.byteOffset,
-    view.byteLength,
-  );
-  const digest = await crypto.subtle.digest("SHA-256", bytes);
-  return Array.from(
-    new Uint8Array(digest),
-    (b) => b.toString(16).padStart(2, "0"),
-  )
-    .join("");
-}
 
 /**
  * The cache key of a set's features: a hash of `identity` (weights, alpha,
  * image size, interpolation… — whatever determines the base's output) and of
  * the images' pixels and labels.
  */
-export async function featureCacheKey(
+export function featureCacheKey(
   identity: Record<string, unknown>,
   set: ImageSet,
-): Promise<string> {
-  const pixels = await sha256Hex(set.pixels);
-  const labels = await sha256Hex(set.labels);
-  return (await sha256Hex(
-    new TextEncoder().encode(JSON.stringify({ identity, pixels, labels })),
-  )).slice(0, 32);
+): string {
+  const pixels = sha256Hex(set.pixels);
+  const labels = sha256Hex(set.labels);
+  return sha256Hex(JSON.stringify({ identity, pixels, labels })).slice(0, 32);
 }
 
 /** Options of {@link extractFeatures}. */
@@ -102,7 +88,7 @@ export async function cachedFeatures(
   opts: CachedFeaturesOptions,
 ): Promise<{ set: FeatureSet; cached: boolean; path: string }> {
   const featureSize = features.outputs[0].shape[1] as number;
-  const key = await featureCacheKey({ ...opts.identity, featureSize }, set);
+  const key = featureCacheKey({ ...opts.identity, featureSize }, set);
   const path = join(opts.dir, `${key}.f32`);
   try {
     const bytes = await Deno.readFile(path);
@@ -126,16 +112,13 @@ export async function cachedFeatures(
     if (!(err instanceof Deno.errors.NotFound)) throw err;
   }
   const result = await extractFeatures(features, set, opts);
-  await Deno.mkdir(opts.dir, { recursive: true });
-  const tmp = `${path}.${crypto.randomUUID()}.part`;
-  await Deno.writeFile(
-    tmp,
+  await writeFileAtomic(
+    path,
     new Uint8Array(
       result.features.buffer,
       result.features.byteOffset,
       result.features.byteLength,
     ),
   );
-  await Deno.rename(tmp, path);
   return { set: result, cached: false, path };
 }

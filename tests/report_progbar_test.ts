@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
-import { formatDuration, formatValue, Progbar } from "../src/report/progbar.ts";
+import { formatValue, Progbar } from "../src/report/progbar.ts";
+import { formatDuration } from "../src/util/format.ts";
 import { selectBackend } from "../src/train/backend.ts";
 import { tf } from "../src/deps.ts";
 

@@ -6,7 +6,6 @@ import {
   type MetricsRow,
   parseMetricsCsv,
   readMetricsCsv,
-  rowFromLogs,
 } from "../src/report/metrics.ts";
 
 const row = (epoch: number, extra: Partial<MetricsRow> = {}): MetricsRow => ({
@@ -18,6 +17,36 @@ const row = (epoch: number, extra: Partial<MetricsRow> = {}): MetricsRow => ({
   seconds: 1.25 * epoch,
   ...extra,
 });
+
+/**
+ * Test helper (TF.js `fit` callbacks): builds a row from TF.js `onEpochEnd` logs. TF.js names the metric `acc` /
+ * `val_acc` when compiled with `metrics: ["accuracy"]`; both spellings are
+ * accepted. `epochIndex` is TF.js' 0-based index; the row's epoch is 1-based.
+ */
+function rowFromLogs(
+  epochIndex: number,
+  logs: Record<string, number | undefined>,
+  seconds: number,
+  stage?: string,
+): MetricsRow {
+  const pick = (...keys: string[]) => {
+    for (const k of keys) {
+      const v = logs[k];
+      if (typeof v === "number") return v;
+    }
+    return NaN;
+  };
+  const row: MetricsRow = {
+    epoch: epochIndex + 1,
+    loss: pick("loss"),
+    accuracy: pick("acc", "accuracy"),
+    val_loss: pick("val_loss"),
+    val_accuracy: pick("val_acc", "val_accuracy"),
+    seconds,
+  };
+  if (stage !== undefined) row.stage = stage;
+  return row;
+}
 
 Deno.test("metrics CSV: header, one synced row per append, exact round trip", async () => {
   const dir = await Deno.makeTempDir();

@@ -1,10 +1,10 @@
 import assert from "node:assert/strict";
 import {
   type ChartRow,
-  escapeXml,
-  renderConfusionMatrix,
   renderTrainingChart,
-} from "../src/report/charts.ts";
+} from "../src/report/training_chart.ts";
+import { renderConfusionMatrix } from "../src/report/confusion_chart.ts";
+import { escapeXml } from "../src/report/svg.ts";
 import { all, byClass, parseSvg, type XmlElement } from "./svg_helpers.ts";
 
 const rows = (n: number, stageFrom?: number): ChartRow[] =>

@@ -1,15 +1,13 @@
 import assert from "node:assert/strict";
+import { BackendError } from "../src/train/set_backend.ts";
 import {
-  BackendError,
   describeAdapter,
   type GpuAdapterLike,
   type GpuLike,
-  planBackends,
   probeWebGpu,
-  selectBackend,
-  WASM_BINARIES,
-  wasmBinaryPaths,
-} from "../src/train/backend.ts";
+} from "../src/train/webgpu_probe.ts";
+import { planBackends, selectBackend } from "../src/train/backend.ts";
+import { WASM_BINARIES, wasmBinaryPaths } from "../src/train/wasm_backend.ts";
 import { tf } from "../src/deps.ts";
 
 const fakeGpu = (adapter: GpuAdapterLike | null | Error): GpuLike => ({

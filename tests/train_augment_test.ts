@@ -16,10 +16,33 @@ import {
   isAugmentEnabled,
   makeAugmenter,
   projectiveTransform,
-  withAugmentation,
 } from "../src/train/augment.ts";
 
 await tf.setBackend("cpu");
+
+/**
+ * Test helper: wraps a function that yields an epoch's training batches so that each
+ * batch's `xs` is augmented (keyed by seed, epoch and batch index); the
+ * original `xs` is disposed once replaced and everything else in the batch
+ * passes through. Use it for training data only and leave validation
+ * batches unwrapped. Returns `batches` itself when `opts` is all off.
+ */
+function withAugmentation<B extends { xs: tf.Tensor4D }>(
+  batches: (epoch: number) => Iterable<B> | AsyncIterable<B>,
+  opts: AugmentOptions,
+  seed: number,
+): (epoch: number) => Iterable<B> | AsyncIterable<B> {
+  const augment = makeAugmenter(opts, seed);
+  if (augment == null) return batches;
+  return async function* (epoch: number): AsyncGenerator<B> {
+    let i = 0;
+    for await (const batch of batches(epoch)) {
+      const xs = augment(batch.xs, epoch, i++);
+      batch.xs.dispose();
+      yield { ...batch, xs };
+    }
+  };
+}
 
 const ALL: AugmentOptions = {
   flip: "horizontal",

@@ -92,8 +92,8 @@ Deno.test("a non-finite loss stops training at the batch that produced it", asyn
 });
 
 Deno.test("training base layers on a backend without their gradient kernels fails up front", async () => {
-  const { checkTrainingKernels } = await import("../src/run.ts");
-  const { parseConfig } = await import("../src/config/schema.ts");
+  const { checkTrainingKernels } = await import("../src/train/stages.ts");
+  const { parseConfig } = await import("../src/config/load.ts");
   // Importing the package registers its kernels; no need to start it.
   const { importTfWasm } = await import("../src/deps.ts");
   await importTfWasm();

@@ -1,0 +1,105 @@
+/**
+ * The build step of a run: resolve `model.weights` (download ImageNet
+ * weights once into the cache), build the classifier, and resolve
+ * `fineTune.fromLayer` right away so that a bad layer fails before anything
+ * trains.
+ *
+ * @module
+ */
+
+import type { Config } from "../config/schema.ts";
+import { resolveWeightsSource } from "./keras_weights.ts";
+import { buildClassifier, type Classifier } from "./classifier.ts";
+import type { tf } from "../deps.ts";
+
+/** What {@link buildModel} returns. */
+export interface BuiltModel extends Classifier {
+  /** Local path of the weights file, or null for random weights. */
+  weightsPath: string | null;
+  /** Base layer index fine-tuning starts from (0 when fine-tuning is off). */
+  fineTuneFrom: number;
+}
+
+/** Context of {@link buildModel} beyond its config slice. */
+export interface BuildModelOptions {
+  /** Class names of the data (the head's width). */
+  classNames: readonly string[];
+  /** Cache folder for downloaded weights. */
+  cacheDir: string;
+  /** Seed of the head's initial weights (and a random base's). */
+  initSeed: number;
+  /** Warnings (e.g. a non-standard ImageNet size). */
+  warn?: (message: string) => void;
+  /** Stops a weights download. */
+  signal?: AbortSignal;
+}
+
+/** Builds the classifier that `config.model` describes for `data.imageSize`. */
+export async function buildModel(
+  config: Pick<Config, "model" | "fineTune"> & {
+    data: Pick<Config["data"], "imageSize">;
+  },
+  opts: BuildModelOptions,
+): Promise<BuiltModel> {
+  const [rows, cols] = config.data.imageSize;
+  const weightsPath = await resolveWeightsSource(config.model.weights, {
+    alpha: config.model.alpha,
+    rows,
+    cols,
+    includeTop: false,
+    cacheDir: opts.cacheDir,
+    signal: opts.signal,
+    warn: opts.warn,
+  });
+  const clf = await buildClassifier({
+    imageSize: [rows, cols],
+    alpha: config.model.alpha,
+    weights: weightsPath,
+    trainable: config.model.trainable,
+    dropout: config.model.head.dropout,
+    numClasses: opts.classNames.length,
+    seed: opts.initSeed,
+  });
+  try {
+    const fineTuneFrom = config.fineTune.enabled
+      ? resolveFromLayer(clf.base, config.fineTune.fromLayer)
+      : 0;
+    return { ...clf, weightsPath, fineTuneFrom };
+  } catch (err) {
+    disposeModel(clf);
+    throw err;
+  }
+}
+
+/**
+ * Frees a classifier: the model and its head, whose shared Dense layer would
+ * otherwise outlive `model.dispose()`.
+ */
+export function disposeModel(clf: Pick<Classifier, "model" | "head">): void {
+  clf.head.dispose();
+  clf.model.dispose();
+}
+
+/** Resolves `fineTune.fromLayer` (index or name) to an index into the base's layers. */
+export function resolveFromLayer(
+  base: tf.LayersModel,
+  fromLayer: number | string,
+): number {
+  if (typeof fromLayer === "number") {
+    if (fromLayer >= base.layers.length) {
+      throw new RangeError(
+        `fineTune.fromLayer: ${fromLayer} is past the base's last layer (it has ${base.layers.length} layers, 0..${
+          base.layers.length - 1
+        })`,
+      );
+    }
+    return fromLayer;
+  }
+  const index = base.layers.findIndex((l) => l.name === fromLayer);
+  if (index < 0) {
+    throw new RangeError(
+      `fineTune.fromLayer: no layer named "${fromLayer}" in the base (e.g. block_13_expand, Conv_1)`,
+    );
+  }
+  return index;
+}

@@ -1,0 +1,137 @@
+/**
+ * The features step of a run: wire the decoded images to the model as the
+ * {@link FeaturePlan} says — cached pooled features (computed once, kept on
+ * disk), the frozen base run per batch, or plain images — and name the model
+ * the frozen stage trains (the head, or the whole classifier).
+ *
+ * @module
+ */
+
+import { join } from "node:path";
+import type { tf } from "../deps.ts";
+import type { Config } from "../config/schema.ts";
+import { mobileNetV2Preprocess } from "../data/batches.ts";
+import type { ImageSet } from "../data/decode.ts";
+import type { BuiltModel } from "../model/build.ts";
+import { makeAugmenter } from "./augment.ts";
+import type { BatchSource } from "./fit.ts";
+import { cachedFeatures } from "./features.ts";
+import type { FeaturePlan } from "./plan.ts";
+import { featureSource, imageSource, onTheFlyFeatures } from "./sources.ts";
+import { sha256File } from "../util/hash.ts";
+
+/** What the training stages consume. */
+export interface TrainingInputs {
+  /** Training batches of the frozen stage. */
+  train: BatchSource;
+  /** Validation batches of the frozen stage. */
+  validation: BatchSource;
+  /** The model the frozen stage trains: the head, or the whole classifier. */
+  trainModel: tf.LayersModel;
+  /** Image batches (augmented for training), for fine-tuning. */
+  images: { train: BatchSource; validation: BatchSource };
+  /** Feature caching, as `summary.json` reports it. */
+  featureCache: { used: boolean; reused: boolean; reason: string };
+}
+
+/** Context of {@link trainingInputs} beyond its config slice. */
+export interface TrainingInputsOptions {
+  /** Cache folder (features go to `<cacheDir>/features`). */
+  cacheDir: string;
+  /** Seed the random weights came from, when `model.weightsPath` is null. */
+  initSeed: number;
+  /** Status lines. */
+  log: (line: string) => void;
+  /** Stops feature extraction between batches. */
+  signal?: AbortSignal;
+}
+
+/** Builds the batch sources and picks the trained model per `plan`. */
+export async function trainingInputs(
+  config: Pick<Config, "data" | "model" | "augment">,
+  plan: FeaturePlan,
+  model: BuiltModel,
+  data: { train: ImageSet; validation: ImageSet },
+  opts: TrainingInputsOptions,
+): Promise<TrainingInputs> {
+  const order = {
+    batchSize: config.data.batchSize,
+    shuffle: config.data.shuffle,
+    seed: config.data.seed,
+  };
+  const images = {
+    train: imageSource(data.train, {
+      ...order,
+      preprocess: mobileNetV2Preprocess,
+      augment: makeAugmenter(config.augment, config.data.seed),
+    }),
+    validation: imageSource(data.validation, {
+      ...order,
+      shuffle: false,
+      preprocess: mobileNetV2Preprocess,
+    }),
+  };
+  const featureCache = {
+    used: plan.mode === "cached",
+    reused: false,
+    reason: plan.reason,
+  };
+  if (plan.mode === "images") {
+    return { ...images, trainModel: model.model, images, featureCache };
+  }
+  if (plan.mode === "per-batch") {
+    // The base runs on every batch of every epoch, as Keras does, but outside
+    // the gradient tape (only the head trains), so memory stays that of
+    // inference.
+    return {
+      train: onTheFlyFeatures(images.train, model.features),
+      validation: onTheFlyFeatures(images.validation, model.features),
+      trainModel: model.head,
+      images,
+      featureCache,
+    };
+  }
+  const identity = {
+    weights: model.weightsPath === null
+      ? `random:${opts.initSeed}`
+      : await fileIdentity(model.weightsPath),
+    alpha: config.model.alpha,
+    imageSize: config.data.imageSize,
+    interpolation: config.data.interpolation,
+    preprocess: "mobilenet_v2",
+  };
+  const dir = join(opts.cacheDir, "features");
+  const featuresOf = (split: "train" | "validation") =>
+    cachedFeatures(model.features, data[split], {
+      dir,
+      identity,
+      batchSize: config.data.batchSize,
+      preprocess: mobileNetV2Preprocess,
+      onProgress: (done, total) => {
+        if (done === total || done % (config.data.batchSize * 10) === 0) {
+          opts.log(`features: ${split} ${done}/${total}`);
+        }
+      },
+      signal: opts.signal,
+    });
+  const train = await featuresOf("train");
+  const val = await featuresOf("validation");
+  featureCache.reused = train.cached && val.cached;
+  opts.log(
+    `features: ${train.cached ? "reused" : "computed"} train, ${
+      val.cached ? "reused" : "computed"
+    } validation (${dir})`,
+  );
+  return {
+    train: featureSource(train.set, order),
+    validation: featureSource(val.set, { ...order, shuffle: false }),
+    trainModel: model.head,
+    images,
+    featureCache,
+  };
+}
+
+/** Identifies a weights file by its content (SHA-256). */
+function fileIdentity(path: string): Promise<string> {
+  return sha256File(path).then((sha) => `sha256:${sha}`);
+}

@@ -1,0 +1,45 @@
+/**
+ * The feature plan: how the frozen base meets the training data. A pure
+ * function of the config, so the decision is visible and table-tested.
+ *
+ * - `cached`: the base cannot change and sees each image as decoded, so its
+ *   pooled features are computed once, kept on disk, and only the head
+ *   trains (exact: same losses as running the base every batch).
+ * - `per-batch`: the base is frozen but sees different pixels every epoch
+ *   (augmentation) or caching is off: it runs on every batch outside the
+ *   gradient tape, and only the head trains.
+ * - `images`: the base itself trains (`model.trainable`): the whole model
+ *   trains on images.
+ *
+ * @module
+ */
+
+import type { Config } from "../config/schema.ts";
+import { isAugmentEnabled } from "./augment.ts";
+
+/** How the frozen stage feeds the model; see the module doc. */
+export type FeatureMode = "cached" | "per-batch" | "images";
+
+/** The decision and why it was made (written to `summary.json`). */
+export interface FeaturePlan {
+  /** How the frozen stage runs. */
+  mode: FeatureMode;
+  /** Why, in words. */
+  reason: string;
+}
+
+/** Decides the {@link FeaturePlan} from the config keys that matter. */
+export function planFeatures(
+  config: Pick<Config, "train" | "model" | "augment">,
+): FeaturePlan {
+  if (config.model.trainable) {
+    return { mode: "images", reason: "the base is trainable" };
+  }
+  if (!config.train.cacheFeatures) {
+    return { mode: "per-batch", reason: "train.cacheFeatures is false" };
+  }
+  if (isAugmentEnabled(config.augment)) {
+    return { mode: "per-batch", reason: "augmentation is on" };
+  }
+  return { mode: "cached", reason: "frozen base, no augmentation" };
+}

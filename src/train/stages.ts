@@ -1,0 +1,196 @@
+/**
+ * The train step of a run: the frozen stage (the head, or the whole model
+ * when the base is trainable), then, when `fineTune.enabled`, the fine-tuning
+ * stage — base layers from `fineTune.fromLayer` on unfrozen, BatchNormalization
+ * kept in inference mode, a new optimizer at the fine-tuning learning rate.
+ * Epochs are numbered across stages; each finished epoch goes to the run's
+ * outputs at once.
+ *
+ * @module
+ */
+
+import { tf } from "../deps.ts";
+import type { Config } from "../config/schema.ts";
+import type { BuiltModel } from "../model/build.ts";
+import { setTrainable } from "../model/classifier.ts";
+import { setBatchNormInference } from "../model/batch_norm.ts";
+import type { MetricsRow } from "../report/metrics.ts";
+import { Progbar, type ProgressWriter } from "../report/progbar.ts";
+import {
+  type BatchSource,
+  type FitCallbacks,
+  fitLoop,
+  type FitResult,
+} from "./fit.ts";
+import type { TrainingInputs } from "./inputs.ts";
+
+/** Context of {@link trainStages} beyond its config slice. */
+export interface TrainStagesOptions {
+  /** Receives every finished epoch (metrics.csv, charts). */
+  onEpoch: (row: MetricsRow) => Promise<void>;
+  /** Epochs finished before this call (numbering continues from here). */
+  rows: readonly MetricsRow[];
+  /** Status lines. */
+  log: (line: string) => void;
+  /** Where the progress bar goes; default stdout. */
+  progress?: ProgressWriter;
+  /** Force TTY (redrawing) or plain progress; default: detect. */
+  isTty?: boolean;
+  /** Stop after the current batch. */
+  signal?: AbortSignal;
+  /** Extra hooks, called after the run's own in every stage. */
+  callbacks?: FitCallbacks[];
+}
+
+/** Runs the frozen stage and, if enabled and not stopped, fine-tuning. */
+export async function trainStages(
+  config: Pick<Config, "train" | "fineTune">,
+  model: BuiltModel,
+  inputs: TrainingInputs,
+  opts: TrainStagesOptions,
+): Promise<Pick<FitResult, "stopReason" | "detail">> {
+  const fineTuning = config.fineTune.enabled;
+  const totalEpochs = config.train.epochs +
+    (fineTuning ? config.fineTune.epochs : 0);
+  const stage = async (
+    trained: tf.LayersModel,
+    train: BatchSource,
+    val: BatchSource,
+    epochs: number,
+    name: string,
+  ) => {
+    const bar = new Progbar({
+      epochs: totalEpochs,
+      stepsPerEpoch: train.numBatches,
+      writer: opts.progress,
+      isTty: opts.isTty,
+    });
+    const result = await fitLoop(trained, train, val, {
+      epochs,
+      initialEpoch: opts.rows.length,
+      stage: fineTuning ? name : undefined,
+      signal: opts.signal,
+      callbacks: [
+        bar,
+        { onEpochEnd: (_e, _l, row) => opts.onEpoch(row) },
+        ...(opts.callbacks ?? []),
+      ],
+    });
+    bar.onTrainEnd();
+    return result;
+  };
+
+  // The optimizers belong to the run: disposed when training ends (the
+  // returned model is for prediction and saving).
+  const optimizers = [
+    compile(
+      inputs.trainModel,
+      config.train.optimizer,
+      config.train.learningRate,
+    ),
+  ];
+  try {
+    let result = await stage(
+      inputs.trainModel,
+      inputs.train,
+      inputs.validation,
+      config.train.epochs,
+      "frozen",
+    );
+    if (fineTuning && result.stopReason === "completed") {
+      const from = model.fineTuneFrom;
+      unfreezeFrom(model.base, from);
+      opts.log(
+        `fine-tuning: unfroze base layers ${from}..${
+          model.base.layers.length - 1
+        } (from ${
+          model.base.layers[from].name
+        }), learning rate ${config.fineTune.learningRate}`,
+      );
+      optimizers.push(
+        compile(
+          model.model,
+          config.fineTune.optimizer,
+          config.fineTune.learningRate,
+        ),
+      );
+      result = await stage(
+        model.model,
+        inputs.images.train,
+        inputs.images.validation,
+        config.fineTune.epochs,
+        "fine_tune",
+      );
+    }
+    return result;
+  } finally {
+    optimizers.forEach((o) => o.dispose());
+  }
+}
+
+/**
+ * Makes base layers `from..` trainable and the ones before frozen, with every
+ * BatchNormalization kept in inference mode (as the Keras tutorial calls the
+ * base with `training=False`).
+ */
+export function unfreezeFrom(base: tf.LayersModel, from: number): void {
+  setTrainable(base, true);
+  base.layers.slice(0, from).forEach((l) => (l.trainable = false));
+  setBatchNormInference(base, true);
+}
+
+/** The optimizer `name` ("adam", "sgd", "rmsprop") at learning rate `lr`. */
+export function makeOptimizer(name: string, lr: number): tf.Optimizer {
+  switch (name) {
+    case "sgd":
+      return tf.train.sgd(lr);
+    case "rmsprop":
+      return tf.train.rmsprop(lr);
+    default:
+      return tf.train.adam(lr);
+  }
+}
+
+function compile(
+  model: tf.LayersModel,
+  optimizer: string,
+  lr: number,
+): tf.Optimizer {
+  const instance = makeOptimizer(optimizer, lr);
+  model.compile({
+    optimizer: instance,
+    loss: "categoricalCrossentropy",
+    metrics: ["accuracy"],
+  });
+  return instance;
+}
+
+/** Gradient kernels that training convolutions of the base needs. */
+const BASE_GRADIENT_KERNELS = [
+  "Conv2DBackpropFilter",
+  "DepthwiseConv2dNativeBackpropFilter",
+  "DepthwiseConv2dNativeBackpropInput",
+];
+
+/**
+ * Fails before any work when the config trains base layers (`fineTune` or a
+ * trainable base) on a backend that lacks their gradient kernels.
+ */
+export function checkTrainingKernels(
+  config: Pick<Config, "fineTune" | "model">,
+  backend: string,
+): void {
+  if (!config.fineTune.enabled && !config.model.trainable) return;
+  const missing = BASE_GRADIENT_KERNELS.filter((k) =>
+    !tf.getKernel(k, backend)
+  );
+  if (missing.length === 0) return;
+  const what = config.fineTune.enabled ? "fineTune.enabled" : "model.trainable";
+  throw new Error(
+    `${what} trains the base's convolutions, but the ${backend} backend has no ${
+      missing.join(", ")
+    } kernel${
+      missing.length > 1 ? "s" : ""
+    }. Set backend to "webgpu" or "cpu" (slow), or turn ${what} off.`,
+  );
+}

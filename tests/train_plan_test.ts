@@ -1,0 +1,47 @@
+import assert from "node:assert/strict";
+import { parseConfig } from "../src/config/load.ts";
+import { type FeatureMode, planFeatures } from "../src/train/plan.ts";
+
+Deno.test("planFeatures: the cache/feature decision for every combination that matters", () => {
+  const table: [string, Record<string, unknown>, FeatureMode, RegExp][] = [
+    ["defaults (the seed)", {}, "cached", /frozen base, no augmentation/],
+    [
+      "cache off",
+      { train: { cacheFeatures: false } },
+      "per-batch",
+      /train\.cacheFeatures is false/,
+    ],
+    [
+      "flip",
+      { augment: { flip: "horizontal" } },
+      "per-batch",
+      /augmentation is on/,
+    ],
+    ["rotation", { augment: { rotation: 0.2 } }, "per-batch", /augmentation/],
+    ["zoom", { augment: { zoom: 0.1 } }, "per-batch", /augmentation/],
+    [
+      "translation",
+      { augment: { translation: 0.1 } },
+      "per-batch",
+      /augmentation/,
+    ],
+    ["trainable base", { model: { trainable: true } }, "images", /trainable/],
+    [
+      "trainable base wins over cache off",
+      { model: { trainable: true }, train: { cacheFeatures: false } },
+      "images",
+      /trainable/,
+    ],
+    [
+      "fine-tuning alone keeps the frozen stage cached",
+      { fineTune: { enabled: true } },
+      "cached",
+      /frozen base/,
+    ],
+  ];
+  for (const [what, raw, mode, reason] of table) {
+    const plan = planFeatures(parseConfig(raw));
+    assert.equal(plan.mode, mode, what);
+    assert.match(plan.reason, reason, what);
+  }
+});
