@@ -27,8 +27,10 @@ import { exportOnnx, frozenGraphToOnnx } from "../src/model/onnx_export.ts";
 import {
   createOnnxEngine,
   type OnnxOutput,
+  type OnnxRuntime,
   tryLoadOnnxRuntime,
 } from "../src/model/onnx_runtime.ts";
+import type * as OnnxRuntimeNode from "npm:onnxruntime-node@1.30.0";
 import { randomizeWeights } from "../fixtures/make_h5.ts";
 
 await tf.setBackend("cpu");
@@ -37,6 +39,9 @@ silenceNodeBanner();
 const loaded = await tryLoadOnnxRuntime();
 if (!loaded.ok) throw new Error(`ONNX Runtime did not load: ${loaded.reason}`);
 const ort = loaded.ort;
+// Type-level check: the engine's own declaration of the ONNX Runtime API it
+// uses (kept free of the package's types) matches the real package.
+const _ortTypes: OnnxRuntime = null as unknown as typeof OnnxRuntimeNode;
 const RTOL = 1e-4;
 
 /** Images in [-1, 1], as preprocessed batches are. */

@@ -27,8 +27,36 @@
 
 import { importOnnxRuntime, ONNXRUNTIME_SPECIFIER } from "../deps_onnx.ts";
 
-/** The `onnxruntime-node` module. */
-export type OnnxRuntime = Awaited<ReturnType<typeof importOnnxRuntime>>;
+/** A tensor as ONNX Runtime passes it in and out. */
+export interface OrtTensor {
+  readonly type: string;
+  readonly data: unknown;
+  readonly dims: readonly number[];
+}
+
+/** The part of an `InferenceSession` the engine uses. */
+export interface OrtSession {
+  readonly inputNames: readonly string[];
+  readonly outputNames: readonly string[];
+  run(feeds: Record<string, OrtTensor>): Promise<Record<string, OrtTensor>>;
+  release(): Promise<void>;
+}
+
+/**
+ * The part of the `onnxruntime-node` module the engine uses, declared here
+ * so that this module needs neither the package nor its types until ONNX
+ * Runtime is actually loaded (the test checks it against the real types).
+ */
+export interface OnnxRuntime {
+  InferenceSession: {
+    create(model: Uint8Array, options?: object): Promise<OrtSession>;
+  };
+  Tensor: new (
+    type: "float32",
+    data: Float32Array,
+    dims: readonly number[],
+  ) => OrtTensor;
+}
 
 /** What {@link tryLoadOnnxRuntime} returns. */
 export type OnnxRuntimeLoad =
@@ -57,14 +85,18 @@ async function load(): Promise<OnnxRuntimeLoad> {
     };
   }
   try {
-    const ort = await importOnnxRuntime();
-    if (typeof ort.InferenceSession?.create !== "function") {
+    const ort = await importOnnxRuntime() as Partial<OnnxRuntime> | null;
+    if (
+      typeof ort?.InferenceSession?.create !== "function" ||
+      typeof ort.Tensor !== "function"
+    ) {
       return {
         ok: false,
-        reason: `${ONNXRUNTIME_SPECIFIER} loaded without an InferenceSession`,
+        reason:
+          `${ONNXRUNTIME_SPECIFIER} loaded without InferenceSession and Tensor`,
       };
     }
-    return { ok: true, ort };
+    return { ok: true, ort: ort as OnnxRuntime };
   } catch (e) {
     const message = e instanceof Error ? e.message : String(e);
     return {
