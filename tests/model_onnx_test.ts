@@ -461,6 +461,10 @@ Deno.test("unsupported layers and settings: the error names the layer and its cl
     () => exportOnnx(model, { outputs: ["nope"] }),
     /no layer named "nope"/,
   );
+  assert.throws(
+    () => extractFrozenGraph(model, { outputs: ["c1", "c1"] }),
+    /output "c1" is requested twice/,
+  );
 
   const tanh = tf.layers.conv2d({
     filters: 2,

@@ -623,6 +623,12 @@ export function extractFrozenGraph(
   const outputNames = (opts.outputs ?? model.outputs).map((o) =>
     resolveOutput(raw, model, o)
   );
+  const dup = outputNames.find((n, i) => outputNames.indexOf(n) !== i);
+  if (dup != null) {
+    throw new Error(
+      `model "${model.name}": output "${dup}" is requested twice`,
+    );
+  }
   const shapes: Record<string, Shape> = {};
   const shapeOf = (n: string): Shape => {
     const s = raw.entries.get(n)?.shape ?? raw.inputs.get(n);
