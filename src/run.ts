@@ -109,7 +109,7 @@ export async function runTraining(
     const plan = planFeatures(config);
     const inputs = await timer.time(
       "features",
-      () => trainingInputs(config, plan, model, data, ctx),
+      () => trainingInputs(config, plan, model, data, { ...ctx, backend }),
     );
     const out = await RunOutputs.create(config, log);
     const stop = await timer.time(
@@ -128,6 +128,7 @@ export async function runTraining(
         evaluateValidation(config, model, inputs, stop.stopReason, classNames),
     );
     await out.finish(stop, evaluation, classNames);
+    await inputs.dispose();
     await timer.time("save", () => out.saveModel(model.model, classNames));
     const summary = summarize(config, {
       backend,
@@ -171,7 +172,7 @@ export async function prepareCaches(
   opts: Pick<RunOptions, "log" | "signal" | "initSeed"> = {},
 ): Promise<PrepareResult> {
   const ctx = stepContext(config, opts);
-  await startBackend(config, ctx.log, { checkKernels: false });
+  const backend = await startBackend(config, ctx.log, { checkKernels: false });
   const data = await prepareData({ ...config.data, ...ctx });
   const plan = planFeatures(config);
   const images = { train: data.train.count, validation: data.validation.count };
@@ -186,7 +187,11 @@ export async function prepareCaches(
   const { classNames } = data;
   const model = await buildModel(config, { ...ctx, classNames });
   try {
-    const inputs = await trainingInputs(config, plan, model, data, ctx);
+    const inputs = await trainingInputs(config, plan, model, data, {
+      ...ctx,
+      backend,
+    });
+    await inputs.dispose();
     return { plan, images, featureCache: inputs.featureCache };
   } finally {
     disposeModel(model);

@@ -16,7 +16,9 @@ import {
 import {
   type BackendRequest,
   formatClassificationReport,
+  type FrozenEngineRequest,
   selectBackend,
+  selectFrozenEngine,
   silenceNodeBanner,
 } from "../src/train/mod.ts";
 
@@ -28,6 +30,8 @@ const HELP =
       --eval FOLDER    evaluate on a labelled class-folder tree instead
       --json           print JSON (one object per image, or the evaluation)
       --backend B      auto | webgpu | wasm | cpu (default: cpu, fastest to start)
+      --engine E       auto | onnxruntime | tfjs (default: auto, ONNX Runtime
+                       unless the backend is a hardware WebGPU adapter)
   -h, --help           this help
 `;
 
@@ -41,6 +45,7 @@ async function main(): Promise<number> {
         eval: { type: "string" },
         json: { type: "boolean", default: false },
         backend: { type: "string", default: "cpu" },
+        engine: { type: "string", default: "auto" },
         help: { type: "boolean", short: "h", default: false },
       },
       allowPositionals: true,
@@ -67,12 +72,24 @@ async function main(): Promise<number> {
     );
     return 2;
   }
+  if (!["auto", "onnxruntime", "tfjs"].includes(values.engine!)) {
+    console.error(
+      `--engine: expected auto, onnxruntime or tfjs, got ${values.engine}`,
+    );
+    return 2;
+  }
   silenceNodeBanner();
-  await selectBackend(values.backend as BackendRequest);
+  const backend = await selectBackend(values.backend as BackendRequest);
   const saved = await loadModel(values.model);
+  const { forward, reason } = await selectFrozenEngine(
+    values.engine as FrozenEngineRequest,
+    backend,
+    saved.model,
+  );
+  console.error(`engine: ${forward.id} (${reason})`);
 
   if (values.eval) {
-    const e = await evaluateFolder(saved, values.eval);
+    const e = await evaluateFolder(saved, values.eval, { forward });
     if (values.json) {
       console.log(JSON.stringify(
         {
@@ -104,7 +121,7 @@ async function main(): Promise<number> {
     console.error(`no image files in ${positionals.join(", ")}`);
     return 1;
   }
-  const results = await predictFiles(saved, files);
+  const results = await predictFiles(saved, files, { forward });
   let failed = 0;
   for (const r of results) {
     if ("error" in r) {

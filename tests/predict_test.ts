@@ -11,6 +11,7 @@ import {
 import { decodeAndResize } from "../src/data/resize.ts";
 import { mobileNetV2Preprocess } from "../src/data/batches.ts";
 import { getFixtures } from "./data_helpers.ts";
+import { createOnnxEngine } from "../src/model/onnx_runtime.ts";
 
 const CLASSES = ["cats", "dogs", "horses"];
 const SIZE: [number, number] = [32, 32];
@@ -37,7 +38,7 @@ async function savedRun(): Promise<{ runDir: string; model: tf.LayersModel }> {
   return { runDir, model };
 }
 
-async function runPredict(args: string[]) {
+async function runPredict(args: string[], extra: string[] = []) {
   const out = await new Deno.Command(Deno.execPath(), {
     args: [
       "run",
@@ -45,6 +46,7 @@ async function runPredict(args: string[]) {
       "--allow-write",
       "--allow-env",
       "--allow-sys",
+      ...extra,
       new URL("../tasks/predict.ts", import.meta.url).pathname,
       ...args,
     ],
@@ -206,6 +208,93 @@ Deno.test("deno task predict: text, --json, --eval and usage errors", async () =
     assert.equal(badDir.code, 1);
     assert.match(badDir.stderr, /No model\.json in/);
   } finally {
+    await Deno.remove(runDir, { recursive: true });
+  }
+});
+
+Deno.test("deno task predict: ONNX Runtime engine with --allow-ffi, TF.js fallback without, same predictions", async () => {
+  const fx = await getFixtures();
+  const { runDir, model } = await savedRun();
+  model.dispose();
+  try {
+    const folder = join(fx.datasetDir, "validation");
+    const parse = (stdout: string) =>
+      stdout.trim().split("\n").map((l) => JSON.parse(l)) as {
+        file: string;
+        label: string;
+        probabilities: Record<string, number>;
+      }[];
+    const tfjs = await runPredict(["--model", runDir, "--json", folder]);
+    assert.equal(tfjs.code, 0, tfjs.stderr);
+    assert.match(
+      tfjs.stderr,
+      /engine: tfjs@[\d.]+\/cpu \(auto: ONNX Runtime unavailable \(.*--allow-ffi/,
+    );
+    const ort = await runPredict(["--model", runDir, "--json", folder], [
+      "--allow-ffi",
+    ]);
+    assert.equal(ort.code, 0, ort.stderr);
+    assert.match(ort.stderr, /engine: onnxruntime-node@1\.30\.0 \(auto: /);
+    const a = parse(tfjs.stdout);
+    const b = parse(ort.stdout);
+    assert.deepEqual(b.map((o) => o.file), a.map((o) => o.file));
+    for (let i = 0; i < a.length; i++) {
+      for (const c of CLASSES) {
+        // Folded BatchNormalization in the ONNX graph: float32 rounding only.
+        const d = Math.abs(a[i].probabilities[c] - b[i].probabilities[c]);
+        assert.ok(d < 2.5e-4, `${a[i].file} ${c}: ${d}`);
+      }
+    }
+    const forced = await runPredict(
+      ["--model", runDir, "--engine", "onnxruntime", folder],
+    );
+    assert.equal(forced.code, 1);
+    assert.match(
+      forced.stderr,
+      /engine\.frozen is "onnxruntime" but ONNX Runtime cannot load/,
+    );
+  } finally {
+    await Deno.remove(runDir, { recursive: true });
+  }
+});
+
+Deno.test("deno task export-onnx: writes model.onnx next to model.json; ONNX Runtime matches TF.js", async () => {
+  const { runDir, model } = await savedRun();
+  try {
+    const out = await new Deno.Command(Deno.execPath(), {
+      args: [
+        "run",
+        "--allow-read",
+        "--allow-write",
+        "--allow-env",
+        "--allow-sys",
+        new URL("../tasks/export_onnx.ts", import.meta.url).pathname,
+        "--model",
+        runDir,
+      ],
+      env: { NO_COLOR: "1" },
+      stdout: "piped",
+      stderr: "piped",
+    }).output();
+    const stderr = new TextDecoder().decode(out.stderr);
+    assert.equal(out.code, 0, stderr);
+    const path = join(runDir, "model", "model.onnx");
+    assert.match(stderr, new RegExp(`wrote ${path} \\(`));
+    const x = tf.randomUniform([3, ...SIZE, 3], -1, 1, "float32", 5);
+    const engine = await createOnnxEngine(await Deno.readFile(path));
+    try {
+      const [y] = await engine.run(await x.data() as Float32Array, x.shape);
+      const expected = (model.predict(x) as tf.Tensor).dataSync();
+      assert.deepEqual(y.shape, [3, CLASSES.length]);
+      for (let i = 0; i < expected.length; i++) {
+        assert.ok(Math.abs(y.data[i] - expected[i]) < 1e-4, `value ${i}`);
+      }
+    } finally {
+      await engine.dispose();
+      x.dispose();
+    }
+  } finally {
+    model.dispose();
     await Deno.remove(runDir, { recursive: true });
   }
 });

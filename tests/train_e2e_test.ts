@@ -24,11 +24,15 @@ import {
   checkSavedModel,
   checkSummary,
   listFiles,
+  maxAbsDiff,
+  predict,
   quiet,
   RUN_FILES,
   tensorCounter,
   trainEnv,
+  validationImages,
 } from "./train_helpers.ts";
+import { createOnnxEngine } from "../src/model/onnx_runtime.ts";
 import { exists, listDir } from "./data_helpers.ts";
 
 const env = await trainEnv();
@@ -556,4 +560,77 @@ Deno.test("train e2e (cpu): a run that fails before training leaves no run folde
     [],
     "no run folder for a run that never trained",
   );
+});
+
+Deno.test("train e2e (cpu): model/model.onnx in ONNX Runtime gives TF.js predict's probabilities on the fixture images", async () => {
+  const r = await firstRun();
+  const { xs } = await validationImages(r.config);
+  try {
+    const expected = await predict(r.model, xs);
+    const engine = await createOnnxEngine(
+      await Deno.readFile(join(r.dir, "model", "model.onnx")),
+    );
+    try {
+      const [out] = await engine.run(
+        await xs.data() as Float32Array,
+        xs.shape,
+      );
+      const k = r.summary.classNames.length;
+      assert.deepEqual(out.shape, [xs.shape[0], k]);
+      // Tolerance: the ONNX graph has BatchNormalization folded into the
+      // convolutions, which changes float32 rounding by ~4e-5 of the feature
+      // range on this fixture (its calibrated BN drives features to ReLU6's
+      // cap of 6); the head trained at lr 1e-2 amplifies that to ~1.2e-4 in
+      // the probabilities. 2.5e-4 absolute leaves 2× headroom; the predicted
+      // classes must agree exactly.
+      const diff = maxAbsDiff(out.data, expected);
+      assert.ok(diff <= 2.5e-4, `max |ONNX − TF.js| = ${diff}`);
+      const argmax = (v: Float32Array, i: number) => {
+        const row = Array.from(v.subarray(i * k, (i + 1) * k));
+        return row.indexOf(Math.max(...row));
+      };
+      // Probabilities (every row sums to 1), and the same predicted class.
+      for (let i = 0; i < xs.shape[0]; i++) {
+        const row = out.data.subarray(i * k, (i + 1) * k);
+        const sum = row.reduce((a, b) => a + b, 0);
+        assert.ok(Math.abs(sum - 1) < 1e-5, `row ${i} sums to ${sum}`);
+        assert.equal(argmax(out.data, i), argmax(expected, i), `image ${i}`);
+      }
+    } finally {
+      await engine.dispose();
+    }
+  } finally {
+    xs.dispose();
+  }
+});
+
+Deno.test("train e2e (cpu): frozen-head training on ONNX Runtime features matches TF.js features per epoch (1e-4)", async () => {
+  const cacheDir = join(env.dir, "cache-engines");
+  const runs: Run[] = [];
+  for (const frozen of ["tfjs", "onnxruntime"] as const) {
+    runs.push(
+      await run({
+        data: { cacheDir },
+        // The reference job's learning rate (the fixture's 1e-2 amplifies
+        // float32 rounding differences of the features tenfold).
+        train: { epochs: 4, learningRate: 1e-4 },
+        engine: { frozen },
+      }),
+    );
+  }
+  const [tfjs, ort] = runs;
+  try {
+    assert.equal(tfjs.summary.frozenEngine?.engine, "tfjs");
+    assert.equal(ort.summary.frozenEngine?.engine, "onnxruntime");
+    // Each engine has its own feature-cache entry.
+    assert.equal(ort.summary.featureCache.reused, false);
+    for (let i = 0; i < 4; i++) {
+      for (const k of ["loss", "val_loss"] as const) {
+        const d = Math.abs(tfjs.rows[i][k] - ort.rows[i][k]);
+        assert.ok(d <= 1e-4, `epoch ${i + 1} ${k}: |Δ| = ${d}`);
+      }
+    }
+  } finally {
+    runs.forEach((r) => r.model.dispose());
+  }
 });

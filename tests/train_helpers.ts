@@ -162,6 +162,7 @@ export const RUN_FILES = [
   "metrics.csv",
   "model/labels.json",
   "model/model.json",
+  "model/model.onnx",
   "model/preprocessing.json",
   "model/weights.bin",
   "summary.json",

@@ -134,12 +134,21 @@ const AugmentSchema = z.strictObject({
   ),
 });
 
+const EngineSchema = z.strictObject({
+  frozen: z.enum(["auto", "onnxruntime", "tfjs"]).default("auto").describe(
+    'What runs the frozen base (features, augmented batches): "onnxruntime" (CPU, needs --allow-ffi), "tfjs" (the TF.js backend), or "auto": TF.js on a hardware WebGPU adapter, ONNX Runtime otherwise (TF.js if it cannot load).',
+  ),
+});
+
 const OutputSchema = z.strictObject({
   dir: z.string().min(1).default("runs").describe(
     "Each run writes into a new folder <output.dir>/<name>-<UTC timestamp>/.",
   ),
   saveModel: z.boolean().default(true).describe(
     "Save the trained classifier (TF.js layers format) under model/.",
+  ),
+  onnx: z.boolean().default(true).describe(
+    "Also save the whole classifier as model/model.onnx (base + head + softmax), for ONNX Runtime in Python, Node or the browser.",
   ),
 });
 
@@ -165,6 +174,9 @@ export const ConfigSchema = z.strictObject({
   ),
   backend: z.enum(["auto", "webgpu", "wasm", "cpu"]).default("auto").describe(
     '"auto" picks WebGPU on a real GPU adapter, else WASM, else CPU.',
+  ),
+  engine: EngineSchema.prefault({}).describe(
+    "Which engine runs the frozen part of the model.",
   ),
   output: OutputSchema.prefault({}).describe("What a run writes and where."),
 }).refine((c) => c.data.url !== null || c.data.path !== null, {

@@ -21,8 +21,9 @@ import { isImageFile, listClassFolder } from "../data/dataset.ts";
 import { mobileNetV2Preprocess } from "../data/batches.ts";
 import type { SavedModel } from "./model_io.ts";
 import { decodeImages } from "../data/decode.ts";
-import { imageSource } from "../train/sources.ts";
 import { evaluateModel, type Evaluation } from "../train/evaluate.ts";
+import type { FrozenForward } from "../train/frozen_engine.ts";
+import { imageSource, onTheFlyFeatures } from "../train/sources.ts";
 
 /** One image's prediction. */
 export interface Prediction {
@@ -83,7 +84,7 @@ export async function collectImageFiles(
 export async function predictFiles(
   saved: SavedModel,
   files: readonly string[],
-  opts: { batchSize?: number } = {},
+  opts: { batchSize?: number; forward?: FrozenForward } = {},
 ): Promise<(Prediction | PredictionError)[]> {
   const [h, w] = saved.preprocessing.imageSize;
   const batchSize = opts.batchSize ?? 32;
@@ -110,14 +111,20 @@ export async function predictFiles(
     if (ok.length > 0) {
       const all = new Uint8Array(ok.length * h * w * 3);
       ok.forEach((o, i) => all.set(o.pixels, i * h * w * 3));
-      const y = tf.tidy(() => {
-        const x = mobileNetV2Preprocess(
+      const x = tf.tidy(() =>
+        mobileNetV2Preprocess(
           tf.tensor4d(all, [ok.length, h, w, 3], "float32"),
-        );
-        return saved.model.predict(x) as tf.Tensor2D;
-      });
-      probs = await y.data() as Float32Array;
-      y.dispose();
+        )
+      );
+      try {
+        const y = opts.forward
+          ? await opts.forward.run(x)
+          : saved.model.predict(x) as tf.Tensor2D;
+        probs = await y.data() as Float32Array;
+        y.dispose();
+      } finally {
+        x.dispose();
+      }
     }
     const k = saved.classNames.length;
     let j = 0;
@@ -151,7 +158,11 @@ export async function predictFiles(
 export async function evaluateFolder(
   saved: SavedModel,
   folder: string,
-  opts: { batchSize?: number; workers?: number | null } = {},
+  opts: {
+    batchSize?: number;
+    workers?: number | null;
+    forward?: FrozenForward;
+  } = {},
 ): Promise<Evaluation & { skipped: number }> {
   const tree = await listClassFolder(folder);
   const unknown = tree.classNames.filter((c) => !saved.classNames.includes(c));
@@ -179,10 +190,13 @@ export async function evaluateFolder(
     seed: 0,
     preprocess: mobileNetV2Preprocess,
   });
-  const result = await evaluateModel(
-    saved.model,
-    source.batches(0),
-    saved.classNames,
-  );
+  // With an engine (ONNX Runtime), the batches arrive as probabilities.
+  const result = opts.forward
+    ? await evaluateModel(
+      { predict: (probs) => probs.clone() },
+      onTheFlyFeatures(source, opts.forward).batches(0),
+      saved.classNames,
+    )
+    : await evaluateModel(saved.model, source.batches(0), saved.classNames);
   return { ...result, skipped: set.skipped.length };
 }

@@ -11,6 +11,7 @@ import { join } from "node:path";
 import type { tf } from "../deps.ts";
 import type { Config } from "../config/schema.ts";
 import { saveModel } from "../model/model_io.ts";
+import { exportOnnx } from "../model/onnx_export.ts";
 import type { StopReason } from "../train/fit.ts";
 import { renderConfusionMatrix } from "./confusion_chart.ts";
 import { MetricsCsvWriter, type MetricsRow } from "./metrics.ts";
@@ -106,7 +107,8 @@ export class RunOutputs {
 
   /**
    * Saves the trained classifier into `model/` with its labels and
-   * preprocessing (unless `output.saveModel` is false).
+   * preprocessing (unless `output.saveModel` is false), and as
+   * `model/model.onnx` (unless `output.onnx` is false).
    */
   async saveModel(
     model: tf.LayersModel,
@@ -121,5 +123,11 @@ export class RunOutputs {
         preprocess: "mobilenet_v2",
       },
     });
+    if (this.config.output.onnx) {
+      await writeFileAtomic(
+        join(this.dir, "model", "model.onnx"),
+        exportOnnx(model),
+      );
+    }
   }
 }

@@ -51,6 +51,8 @@ export interface RunSummary {
   best: MetricsRow | null;
   /** Feature caching: used at all, and whether features came from the disk cache. */
   featureCache: { used: boolean; reused: boolean; reason: string };
+  /** What ran the frozen base (null when the whole model trained on images). */
+  frozenEngine: { engine: string; id: string; reason: string } | null;
   /** Confusion matrix and per-class precision/recall/F1 on validation data. */
   evaluation: { matrix: number[][]; report: ClassificationReport } | null;
   /** Wall seconds per step. */
@@ -68,7 +70,7 @@ export interface RunFacts {
     validation: { count: number; skipped: unknown[] };
   };
   /** The training inputs (feature caching). */
-  inputs: { featureCache: RunSummary["featureCache"] };
+  inputs: Pick<RunSummary, "featureCache" | "frozenEngine">;
   /** How training stopped. */
   stop: { stopReason: StopReason; detail?: string };
   /** The validation evaluation, if any. */
@@ -105,6 +107,7 @@ export function summarize(
     final: rows.at(-1) ?? null,
     best: bestRow(rows),
     featureCache: facts.inputs.featureCache,
+    frozenEngine: facts.inputs.frozenEngine,
     evaluation: facts.evaluation &&
       { matrix: facts.evaluation.matrix, report: facts.evaluation.report },
     seconds: facts.seconds,

@@ -10,10 +10,11 @@
 import { join } from "node:path";
 import { tf } from "../deps.ts";
 import { sha256Hex } from "../util/hash.ts";
-import { writeFileAtomic } from "../util/fs.ts";
+import { readCacheFile, writeCacheFile } from "../util/cache_file.ts";
 import { makeBatch, type Preprocess } from "../data/batches.ts";
 import type { ImageSet } from "../data/decode.ts";
 import type { FeatureSet } from "./sources.ts";
+import type { FrozenForward } from "./frozen_engine.ts";
 
 /**
  * The cache key of a set's features: a hash of `identity` (weights, alpha,
@@ -41,13 +42,16 @@ export interface ExtractFeaturesOptions {
   signal?: AbortSignal;
 }
 
-/** Runs `features` (image → pooled vector) over every image of `set`, in order. */
+/**
+ * Runs the frozen `features` engine (image → pooled vector) over every image
+ * of `set`, in order.
+ */
 export async function extractFeatures(
-  features: tf.LayersModel,
+  features: FrozenForward,
   set: ImageSet,
   opts: ExtractFeaturesOptions,
 ): Promise<FeatureSet> {
-  const featureSize = features.outputs[0].shape[1] as number;
+  const featureSize = features.outputSize;
   const out = new Float32Array(set.count * featureSize);
   for (let start = 0; start < set.count; start += opts.batchSize) {
     opts.signal?.throwIfAborted();
@@ -56,9 +60,13 @@ export async function extractFeatures(
       (_, i) => start + i,
     );
     const { xs, ys } = makeBatch(set, idx, opts.preprocess);
-    const y = features.predict(xs) as tf.Tensor2D;
-    out.set(await y.data() as Float32Array, start * featureSize);
-    tf.dispose([xs, ys, y]);
+    try {
+      const y = await features.run(xs);
+      out.set(await y.data() as Float32Array, start * featureSize);
+      y.dispose();
+    } finally {
+      tf.dispose([xs, ys]);
+    }
     opts.onProgress?.(start + idx.length, set.count);
   }
   return {
@@ -69,51 +77,65 @@ export async function extractFeatures(
   };
 }
 
+/**
+ * Bumped whenever the feature files' content or key changes meaning, so old
+ * entries are never read as new ones.
+ */
+export const FEATURE_CACHE_VERSION = 2;
+
 /** Options of {@link cachedFeatures}. */
 export interface CachedFeaturesOptions extends ExtractFeaturesOptions {
   /** Folder of the feature cache (e.g. `<cacheDir>/features`). */
   dir: string;
-  /** What the base's output depends on besides the pixels (see {@link featureCacheKey}). */
+  /**
+   * What the base's output depends on besides the pixels and the engine
+   * (weights hash, alpha, image size, interpolation…; see {@link featureCacheKey}).
+   */
   identity: Record<string, unknown>;
+  /** Told when a cached entry exists but fails verification (then recomputed). */
+  warn?: (message: string) => void;
 }
 
 /**
- * {@link extractFeatures}, reusing a cached result when one exists. New
- * results are written to a temporary file and renamed, so an interrupted
- * run never leaves a truncated entry.
+ * {@link extractFeatures}, reusing a cached result when one exists and
+ * verifies (key and checksum in the file's header). The key covers the
+ * identity, the engine (`features.id`: engine, version, backend), the
+ * feature size, {@link FEATURE_CACHE_VERSION} and the images' pixels and
+ * labels. New entries are written atomically, so an interrupted or
+ * concurrent run never leaves or reads a truncated entry.
  */
 export async function cachedFeatures(
-  features: tf.LayersModel,
+  features: FrozenForward,
   set: ImageSet,
   opts: CachedFeaturesOptions,
 ): Promise<{ set: FeatureSet; cached: boolean; path: string }> {
-  const featureSize = features.outputs[0].shape[1] as number;
-  const key = featureCacheKey({ ...opts.identity, featureSize }, set);
+  const featureSize = features.outputSize;
+  const key = featureCacheKey({
+    ...opts.identity,
+    engine: features.id,
+    featureSize,
+    version: FEATURE_CACHE_VERSION,
+  }, set);
   const path = join(opts.dir, `${key}.f32`);
-  try {
-    const bytes = await Deno.readFile(path);
-    if (bytes.byteLength === set.count * featureSize * 4) {
-      return {
-        set: {
-          features: new Float32Array(
-            bytes.buffer,
-            bytes.byteOffset,
-            bytes.byteLength / 4,
-          ),
-          featureSize,
-          labels: set.labels,
-          numClasses: set.classNames.length,
-        },
-        cached: true,
-        path,
-      };
-    }
-  } catch (err) {
-    if (!(err instanceof Deno.errors.NotFound)) throw err;
+  const toSet = (bytes: Uint8Array): FeatureSet => ({
+    features: new Float32Array(
+      bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength),
+    ),
+    featureSize,
+    labels: set.labels,
+    numClasses: set.classNames.length,
+  });
+  const hit = await readCacheFile(path, key);
+  if (hit.ok && hit.data.byteLength === set.count * featureSize * 4) {
+    return { set: toSet(hit.data), cached: true, path };
+  }
+  if (!hit.ok && !hit.missing) {
+    opts.warn?.(`feature cache entry rejected (${hit.reason}); recomputing`);
   }
   const result = await extractFeatures(features, set, opts);
-  await writeFileAtomic(
+  await writeCacheFile(
     path,
+    key,
     new Uint8Array(
       result.features.buffer,
       result.features.byteOffset,

@@ -19,6 +19,7 @@ import { cachedFeatures } from "./features.ts";
 import type { FeaturePlan } from "./plan.ts";
 import { featureSource, imageSource, onTheFlyFeatures } from "./sources.ts";
 import { sha256File } from "../util/hash.ts";
+import { type FrozenForward, selectFrozenEngine } from "./frozen_engine.ts";
 
 /** What the training stages consume. */
 export interface TrainingInputs {
@@ -32,10 +33,16 @@ export interface TrainingInputs {
   images: { train: BatchSource; validation: BatchSource };
   /** Feature caching, as `summary.json` reports it. */
   featureCache: { used: boolean; reused: boolean; reason: string };
+  /** The engine that runs the frozen base, and why (null when the base trains). */
+  frozenEngine: { engine: string; id: string; reason: string } | null;
+  /** Frees the frozen engine (call when training is done). */
+  dispose(): Promise<void>;
 }
 
 /** Context of {@link trainingInputs} beyond its config slice. */
 export interface TrainingInputsOptions {
+  /** The TF.js backend the run selected (for `engine.frozen: "auto"`). */
+  backend: { backend: string; fallbackAdapter?: boolean };
   /** Cache folder (features go to `<cacheDir>/features`). */
   cacheDir: string;
   /** Seed the random weights came from, when `model.weightsPath` is null. */
@@ -48,17 +55,13 @@ export interface TrainingInputsOptions {
 
 /** Builds the batch sources and picks the trained model per `plan`. */
 export async function trainingInputs(
-  config: Pick<Config, "data" | "model" | "augment">,
+  config: Pick<Config, "data" | "model" | "augment" | "engine">,
   plan: FeaturePlan,
   model: BuiltModel,
   data: { train: ImageSet; validation: ImageSet },
   opts: TrainingInputsOptions,
 ): Promise<TrainingInputs> {
-  const order = {
-    batchSize: config.data.batchSize,
-    shuffle: config.data.shuffle,
-    seed: config.data.seed,
-  };
+  const order = orderOf(config);
   const images = {
     train: imageSource(data.train, {
       ...order,
@@ -77,20 +80,68 @@ export async function trainingInputs(
     reason: plan.reason,
   };
   if (plan.mode === "images") {
-    return { ...images, trainModel: model.model, images, featureCache };
+    return {
+      ...images,
+      trainModel: model.model,
+      images,
+      featureCache,
+      frozenEngine: null,
+      dispose: () => Promise.resolve(),
+    };
   }
+  const { forward, reason } = await selectFrozenEngine(
+    config.engine.frozen,
+    opts.backend,
+    model.features,
+  );
+  const frozenEngine = { engine: forward.engine, id: forward.id, reason };
+  opts.log(`frozen engine: ${forward.id} (${reason})`);
+  const dispose = () => forward.dispose();
   if (plan.mode === "per-batch") {
     // The base runs on every batch of every epoch, as Keras does, but outside
     // the gradient tape (only the head trains), so memory stays that of
     // inference.
     return {
-      train: onTheFlyFeatures(images.train, model.features),
-      validation: onTheFlyFeatures(images.validation, model.features),
+      train: onTheFlyFeatures(images.train, forward),
+      validation: onTheFlyFeatures(images.validation, forward),
       trainModel: model.head,
       images,
       featureCache,
+      frozenEngine,
+      dispose,
     };
   }
+  try {
+    const { reused, ...sources } = await cachedSources(
+      config,
+      model,
+      forward,
+      data,
+      opts,
+    );
+    return {
+      ...sources,
+      trainModel: model.head,
+      images,
+      featureCache: { ...featureCache, reused },
+      frozenEngine,
+      dispose,
+    };
+  } catch (err) {
+    await dispose();
+    throw err;
+  }
+}
+
+/** Pooled features of both splits from the feature cache (computed on a miss). */
+async function cachedSources(
+  config: Pick<Config, "data" | "model">,
+  model: BuiltModel,
+  forward: FrozenForward,
+  data: { train: ImageSet; validation: ImageSet },
+  opts: TrainingInputsOptions,
+) {
+  const order = orderOf(config);
   const identity = {
     weights: model.weightsPath === null
       ? `random:${opts.initSeed}`
@@ -102,7 +153,7 @@ export async function trainingInputs(
   };
   const dir = join(opts.cacheDir, "features");
   const featuresOf = (split: "train" | "validation") =>
-    cachedFeatures(model.features, data[split], {
+    cachedFeatures(forward, data[split], {
       dir,
       identity,
       batchSize: config.data.batchSize,
@@ -113,10 +164,10 @@ export async function trainingInputs(
         }
       },
       signal: opts.signal,
+      warn: (m) => opts.log(`warning: ${m}`),
     });
   const train = await featuresOf("train");
   const val = await featuresOf("validation");
-  featureCache.reused = train.cached && val.cached;
   opts.log(
     `features: ${train.cached ? "reused" : "computed"} train, ${
       val.cached ? "reused" : "computed"
@@ -125,9 +176,15 @@ export async function trainingInputs(
   return {
     train: featureSource(train.set, order),
     validation: featureSource(val.set, { ...order, shuffle: false }),
-    trainModel: model.head,
-    images,
-    featureCache,
+    reused: train.cached && val.cached,
+  };
+}
+
+function orderOf(config: Pick<Config, "data">) {
+  return {
+    batchSize: config.data.batchSize,
+    shuffle: config.data.shuffle,
+    seed: config.data.seed,
   };
 }
 

@@ -21,3 +21,4 @@ export * from "./fit.ts";
 export * from "./stages.ts";
 export * from "./evaluate.ts";
 export * from "./validate.ts";
+export * from "./frozen_engine.ts";

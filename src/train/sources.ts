@@ -16,6 +16,7 @@ import {
 } from "../data/batches.ts";
 import type { ImageSet } from "../data/decode.ts";
 import type { BatchSource, XYBatch } from "./fit.ts";
+import type { FrozenForward } from "./frozen_engine.ts";
 
 /** Ordering options shared by both sources. */
 export interface SourceOptions {
@@ -105,14 +106,15 @@ export function featureSource(
 }
 
 /**
- * Maps each batch's images to pooled features with a frozen `features`
- * model (base + pooling) as the batches are drawn: the base runs every
- * epoch, but outside any gradient tape, so training the head on these
- * batches equals training the full frozen classifier at inference memory.
+ * Maps each batch's images to pooled features with the frozen `features`
+ * engine (base + pooling: ONNX Runtime or TF.js) as the batches are drawn:
+ * the base runs every epoch, but outside any gradient tape, so training the
+ * head on these batches equals training the full frozen classifier at
+ * inference memory.
  */
 export function onTheFlyFeatures(
   source: BatchSource,
-  features: tf.LayersModel,
+  features: FrozenForward,
 ): BatchSource {
   return {
     count: source.count,
@@ -121,12 +123,13 @@ export function onTheFlyFeatures(
       for await (const { xs, ys } of source.batches(epoch)) {
         let pooled: tf.Tensor;
         try {
-          pooled = features.predict(xs) as tf.Tensor;
+          pooled = await features.run(xs as tf.Tensor4D);
         } catch (err) {
-          tf.dispose([xs, ys]);
+          ys.dispose();
           throw err;
+        } finally {
+          xs.dispose();
         }
-        xs.dispose();
         yield { xs: pooled, ys };
       }
     },

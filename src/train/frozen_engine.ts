@@ -1,0 +1,138 @@
+/**
+ * The frozen-forward engine: what runs the frozen part of the model (the
+ * base + pooling) when features are extracted, when augmented batches pass
+ * through the frozen base, and when a saved model predicts.
+ *
+ * - `"onnxruntime"`: the frozen graph exported to ONNX (`model/onnx_export.ts`)
+ *   and run by ONNX Runtime's CPU build (`model/onnx_runtime.ts`), about
+ *   13× TF.js' WASM backend on a 2-core machine (see the README's figures).
+ *   Needs `--allow-ffi`.
+ * - `"tfjs"`: the layers model's `predict` on the current TF.js backend —
+ *   what WebGPU runs on a real GPU.
+ * - `"auto"`: TF.js on a hardware WebGPU adapter, ONNX Runtime otherwise;
+ *   when ONNX Runtime cannot load (no `--allow-ffi`, no binary for the
+ *   platform) it falls back to TF.js and says why in one line.
+ *
+ * @module
+ */
+
+import { tf } from "../deps.ts";
+import { exportOnnx } from "../model/onnx_export.ts";
+import {
+  createOnnxEngine,
+  type OnnxEngine,
+  tryLoadOnnxRuntime,
+} from "../model/onnx_runtime.ts";
+import { ONNXRUNTIME_SPECIFIER } from "../deps_onnx.ts";
+
+/** What `engine.frozen` may ask for. */
+export type FrozenEngineRequest = "auto" | "onnxruntime" | "tfjs";
+
+/** A frozen model ready to run batches; see the module doc. */
+export interface FrozenForward {
+  /** Which engine runs it. */
+  readonly engine: "onnxruntime" | "tfjs";
+  /**
+   * Identifies the engine and its version for cache keys, e.g.
+   * `onnxruntime-node@1.30.0` or `tfjs@4.22.0/wasm`.
+   */
+  readonly id: string;
+  /** Length of one output row (the pooled feature size). */
+  readonly outputSize: number;
+  /**
+   * Runs a preprocessed NHWC batch; the caller keeps (and disposes) `xs` and
+   * owns the returned `[n, outputSize]` tensor.
+   */
+  run(xs: tf.Tensor4D): Promise<tf.Tensor2D>;
+  /** Frees the engine's resources (the ONNX session). */
+  dispose(): Promise<void>;
+}
+
+/** The chosen engine and why, for the run's log and summary. */
+export interface FrozenEngineChoice {
+  /** The engine. */
+  forward: FrozenForward;
+  /** Why this engine, in one line. */
+  reason: string;
+}
+
+/** `model.predict` on the current TF.js backend. */
+export function tfjsForward(model: tf.LayersModel): FrozenForward {
+  return {
+    engine: "tfjs",
+    id: `tfjs@${tf.version_core}/${tf.getBackend()}`,
+    outputSize: outputSizeOf(model),
+    run: (xs) => Promise.resolve(model.predict(xs) as tf.Tensor2D),
+    dispose: () => Promise.resolve(),
+  };
+}
+
+/** `model` exported to ONNX and run by ONNX Runtime (throws when it cannot load). */
+export async function onnxForward(
+  model: tf.LayersModel,
+  opts: { threads?: number } = {},
+): Promise<FrozenForward> {
+  const engine: OnnxEngine = await createOnnxEngine(exportOnnx(model), {
+    threads: opts.threads,
+  });
+  return {
+    engine: "onnxruntime",
+    id: ONNXRUNTIME_SPECIFIER.replace(/^npm:/, ""),
+    outputSize: outputSizeOf(model),
+    async run(xs) {
+      const input = await xs.data() as Float32Array;
+      const [out] = await engine.run(input, xs.shape);
+      return tf.tensor2d(out.data, [out.shape[0], out.shape[1]]);
+    },
+    dispose: () => engine.dispose(),
+  };
+}
+
+/**
+ * Picks the frozen-forward engine for `request` on `backend` (the TF.js
+ * backend the run selected, and whether it is a hardware GPU).
+ */
+export async function selectFrozenEngine(
+  request: FrozenEngineRequest,
+  backend: { backend: string; fallbackAdapter?: boolean },
+  model: tf.LayersModel,
+): Promise<FrozenEngineChoice> {
+  if (request === "tfjs") {
+    return {
+      forward: tfjsForward(model),
+      reason: "engine.frozen is tfjs",
+    };
+  }
+  const gpu = backend.backend === "webgpu" && !backend.fallbackAdapter;
+  if (request === "auto" && gpu) {
+    return {
+      forward: tfjsForward(model),
+      reason: "auto: TF.js on a hardware WebGPU adapter",
+    };
+  }
+  const loaded = await tryLoadOnnxRuntime();
+  if (!loaded.ok) {
+    if (request === "onnxruntime") {
+      throw new Error(
+        `engine.frozen is "onnxruntime" but ONNX Runtime cannot load: ${loaded.reason}. ` +
+          `Run with --allow-ffi (deno task train has it), or set engine.frozen to "auto" or "tfjs".`,
+      );
+    }
+    return {
+      forward: tfjsForward(model),
+      reason:
+        `auto: ONNX Runtime unavailable (${loaded.reason}); TF.js ${backend.backend} instead`,
+    };
+  }
+  return {
+    forward: await onnxForward(model),
+    reason: request === "auto"
+      ? `auto: no hardware GPU, ONNX Runtime (CPU) is fastest`
+      : "engine.frozen is onnxruntime",
+  };
+}
+
+function outputSizeOf(model: tf.LayersModel): number {
+  const shape = model.outputs[0].shape;
+  return shape[shape.length - 1] as number;
+}
