@@ -63,6 +63,7 @@ const CHILD_PERMISSIONS = [
   "--allow-write",
   "--allow-env",
   "--allow-sys",
+  "--allow-ffi",
 ];
 
 /** What one training process reports. */
@@ -97,8 +98,12 @@ const { values: args } = parseArgs({
     "validation-per-class": { type: "string", default: "500" },
     json: { type: "string" },
     keep: { type: "boolean", default: false },
+    engines: { type: "string", default: "onnxruntime,tfjs" },
+    "augmented-epochs": { type: "string", default: "10" },
     help: { type: "boolean", short: "h", default: false },
     // Internal: run one training job in this process.
+    engine: { type: "string", default: "auto" },
+    augment: { type: "string", default: "false" },
     child: { type: "string" },
     "cache-dir": { type: "string" },
     "out-dir": { type: "string" },
@@ -147,6 +152,11 @@ async function child(): Promise<void> {
       epochs: Number(args.epochs),
       cacheFeatures: args["cache-features"] === "true",
     },
+    // The TensorFlow tutorial's augmentation: flip + rotation 0.2.
+    augment: args.augment === "true"
+      ? { flip: "horizontal", rotation: 0.2 }
+      : {},
+    engine: { frozen: args.engine as "auto" | "onnxruntime" | "tfjs" },
     backend,
     output: { dir: args["out-dir"], saveModel: true },
   });
@@ -198,6 +208,8 @@ async function runChild(
     epochs: number;
     batchSize: number;
     cache: boolean;
+    engine?: string;
+    augment?: boolean;
   },
 ): Promise<ChildOutcome> {
   const resultPath = join(opts.outDir, `${name}.result.json`);
@@ -231,6 +243,10 @@ async function runChild(
       args.backend,
       "--wasm-threads",
       args["wasm-threads"],
+      "--engine",
+      opts.engine ?? "auto",
+      "--augment",
+      String(opts.augment ?? false),
       "--result",
       resultPath,
     ],
@@ -399,7 +415,8 @@ async function main(): Promise<void> {
   }
 
   const jobs: JobRow[] = [];
-  if (cases.includes("cached") || cases.includes("uncached")) {
+  const engines = args.engines.split(",").map((s) => s.trim());
+  if (["cached", "uncached", "augmented"].some((c) => cases.includes(c))) {
     const t = performance.now();
     const ds = await writeReferenceDataset(args.data, {
       trainPerClass: Number(args["train-per-class"]),
@@ -423,16 +440,41 @@ async function main(): Promise<void> {
     const work = await Deno.makeTempDir({ dir: benchDir, prefix: "work-" });
     const outDir = join(work, "runs");
     try {
-      if (cases.includes("cached")) {
-        const cacheDir = join(work, "cache-cached");
-        const run = { cacheDir, outDir, epochs, batchSize: 32, cache: true };
+      // Each engine gets its own cold cache, so each first run decodes too.
+      for (const engine of engines) {
+        if (!cases.includes("cached")) break;
+        const cacheDir = join(work, `cache-${engine}`);
+        const run = {
+          cacheDir,
+          outDir,
+          epochs,
+          batchSize: 32,
+          cache: true,
+          engine,
+        };
         jobs.push({
-          label: "cached, first run (decode + features computed)",
-          r: await runChild("cached-first", run),
+          label: `${engine}: cached, first run (decode + features computed)`,
+          r: await runChild(`cached-first-${engine}`, run),
         });
         jobs.push({
-          label: "cached, second run (decoded images + features reused)",
-          r: await runChild("cached-second", run),
+          label:
+            `${engine}: cached, second run (decoded images + features reused)`,
+          r: await runChild(`cached-second-${engine}`, run),
+        });
+      }
+      for (const engine of engines) {
+        if (!cases.includes("augmented")) break;
+        jobs.push({
+          label: `${engine}: augmented (flip + rotation 0.2, base every batch)`,
+          r: await runChild(`augmented-${engine}`, {
+            cacheDir: join(work, `cache-${engine}`),
+            outDir,
+            epochs: Number(args["augmented-epochs"]),
+            batchSize: 32,
+            cache: false,
+            engine,
+            augment: true,
+          }),
         });
       }
       if (cases.includes("uncached")) {
@@ -464,8 +506,21 @@ async function main(): Promise<void> {
         "",
       );
     }
-    const first = jobs.find((j) => j.r.case === "cached-first")?.r;
-    const second = jobs.find((j) => j.r.case === "cached-second")?.r;
+    const first = jobs.find((j) => j.r.case.startsWith("cached-first"))?.r;
+    const second = jobs.find((j) => j.r.case.startsWith("cached-second"))?.r;
+    const byCase = (c: string) => jobs.find((j) => j.r.case === c)?.r;
+    for (const kind of ["cached-first", "augmented"]) {
+      const ort = byCase(`${kind}-onnxruntime`);
+      const tfjs = byCase(`${kind}-tfjs`);
+      if (ort?.ok && tfjs?.ok) {
+        const ratio = tfjs.wallSeconds / ort.wallSeconds;
+        lines.push(
+          `${kind}: TF.js ÷ ONNX Runtime, process wall: ${f1(ratio)}× (${
+            f1(tfjs.wallSeconds)
+          } s vs ${f1(ort.wallSeconds)} s)`,
+        );
+      }
+    }
     const unc = jobs.find((j) => j.r.case === "uncached")?.r;
     if (first?.ok && unc?.ok) {
       const e = extrapolated(unc, epochs);

@@ -18,7 +18,6 @@
  * @module
  */
 
-import { join } from "node:path";
 import type { tf } from "./deps.ts";
 import type { Config } from "./config/schema.ts";
 import { type BackendSelection, selectBackend } from "./train/backend.ts";
@@ -34,12 +33,7 @@ import type { FitCallbacks } from "./train/fit.ts";
 import type { ProgressWriter } from "./report/progbar.ts";
 import type { MetricsRow } from "./report/metrics.ts";
 import { RunOutputs } from "./report/run_outputs.ts";
-import {
-  type RunSummary,
-  type StepSeconds,
-  summarize,
-  writeSummary,
-} from "./report/summary.ts";
+import type { RunSummary, StepSeconds } from "./report/summary.ts";
 import { StepTimer } from "./util/timer.ts";
 
 export type { RunSummary } from "./report/summary.ts";
@@ -111,7 +105,7 @@ export async function runTraining(
       "features",
       () => trainingInputs(config, plan, model, data, { ...ctx, backend }),
     );
-    const out = await RunOutputs.create(config, log);
+    const out = await RunOutputs.create(config, log, { backend, data });
     const stop = await timer.time(
       "train",
       () =>
@@ -120,27 +114,17 @@ export async function runTraining(
           log,
           rows: out.rows,
           onEpoch: (r) => out.appendEpoch(r),
+          saveBest: out.bestSaver(model.model),
         }),
     );
     const evaluation = await timer.time(
       "evaluate",
-      () =>
-        evaluateValidation(config, model, inputs, stop.stopReason, classNames),
+      () => evaluateValidation(config, model, inputs, stop, data),
     );
-    await out.finish(stop, evaluation, classNames);
     await inputs.dispose();
-    await timer.time("save", () => out.saveModel(model.model, classNames));
-    const summary = summarize(config, {
-      backend,
-      data,
-      inputs,
-      stop,
-      evaluation,
-      rows: out.rows,
-      dir: out.dir,
-      seconds: stepSeconds(timer, data),
-    });
-    await writeSummary(join(out.dir, "summary.json"), summary);
+    await timer.time("save", () => out.saveModel(model.model));
+    const facts = { backend, data, inputs, stop, evaluation };
+    const summary = await out.close(facts, stepSeconds(timer, data));
     model.head.dispose(); // its Dense layer stays with `model.model`
     return { dir: out.dir, model: model.model, summary, rows: out.rows };
   } catch (err) {

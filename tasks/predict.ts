@@ -7,11 +7,18 @@
  */
 
 import { parseArgs } from "node:util";
+import { basename, join, resolve } from "node:path";
+import {
+  reportData,
+  topLossGallery,
+  writeReportHtml,
+} from "../src/report/mod.ts";
 import {
   collectImageFiles,
   evaluateFolder,
   loadModel,
   predictFiles,
+  resolveModelDir,
 } from "../src/model/mod.ts";
 import {
   type BackendRequest,
@@ -29,6 +36,8 @@ const HELP =
   -m, --model DIR      a run folder (runs/<name>-<stamp>) or its model/ folder
       --eval FOLDER    evaluate on a labelled class-folder tree instead
       --json           print JSON (one object per image, or the evaluation)
+      --report FILE    with --eval: where to write the HTML report
+                       (default: <model folder>/eval_report.html)
       --backend B      auto | webgpu | wasm | cpu (default: cpu, fastest to start)
       --engine E       auto | onnxruntime | tfjs (default: auto, ONNX Runtime
                        unless the backend is a hardware WebGPU adapter)
@@ -46,6 +55,7 @@ async function main(): Promise<number> {
         json: { type: "boolean", default: false },
         backend: { type: "string", default: "cpu" },
         engine: { type: "string", default: "auto" },
+        report: { type: "string" },
         help: { type: "boolean", short: "h", default: false },
       },
       allowPositionals: true,
@@ -90,6 +100,31 @@ async function main(): Promise<number> {
 
   if (values.eval) {
     const e = await evaluateFolder(saved, values.eval, { forward });
+    const reportPath = values.report ??
+      join(await resolveModelDir(values.model), "eval_report.html");
+    await writeReportHtml(reportPath, {
+      kind: "evaluation",
+      name: basename(resolve(values.eval)),
+      subtitle: `model ${resolve(values.model)} on ${resolve(values.eval)}`,
+      generatedAt: new Date().toISOString(),
+      status: { state: "completed" },
+      data: reportData(saved.classNames, { [values.eval]: e.set }, values.eval),
+      backend: {
+        name: backend.backend,
+        adapter: backend.adapter,
+        reason: `${backend.reason}; frozen engine ${forward.id}`,
+        threads: backend.threads,
+      },
+      evaluation: {
+        split: values.eval,
+        matrix: e.matrix,
+        report: e.report,
+        loss: e.loss,
+        count: e.count,
+      },
+      topLosses: await topLossGallery(e.set, e.probabilities, saved.classNames),
+    });
+    console.error(`report: ${reportPath}`);
     if (values.json) {
       console.log(JSON.stringify(
         {

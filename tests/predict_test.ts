@@ -200,6 +200,16 @@ Deno.test("deno task predict: text, --json, --eval and usage errors", async () =
     const report = JSON.parse(ev.stdout);
     assert.deepEqual(report.classNames, CLASSES);
     assert.equal(report.matrix.length, 3);
+    // The evaluation report, next to the model by default.
+    const page = join(runDir, "model", "eval_report.html");
+    assert.match(ev.stderr, new RegExp(`report: ${page}`));
+    const html = await Deno.readTextFile(page);
+    assert.match(html, /evaluation report/);
+    assert.equal(
+      (html.match(/<img /g) ?? []).length,
+      Math.min(16, report.count),
+      "top-loss thumbnails",
+    );
 
     const noModel = await runPredict([folder]);
     assert.equal(noModel.code, 2);

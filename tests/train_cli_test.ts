@@ -90,6 +90,12 @@ Deno.test("deno task train: --config and --set run the chain and write the run f
   assert.ok(r.stderr.includes(`outputs: ${dir}`), r.stderr);
   assert.match(r.stdout, /^Epoch 1\/2$/m);
   assert.match(r.stdout, /^Epoch 2\/2$/m);
+  // Piped (no TTY): plain lines only, no carriage-return frames, no colour,
+  // a few lines per epoch, and no "error" from a healthy run.
+  const printed = r.stdout + r.stderr;
+  assert.ok(!printed.includes("\r") && !printed.includes("\u001b["), printed);
+  assert.ok(r.stdout.split("\n").length <= 2 * 6, r.stdout);
+  assert.doesNotMatch(r.stderr, /^error/im);
   const summary = JSON.parse(
     await Deno.readTextFile(join(dir, "summary.json")),
   );

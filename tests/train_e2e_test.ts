@@ -33,6 +33,7 @@ import {
   validationImages,
 } from "./train_helpers.ts";
 import { createOnnxEngine } from "../src/model/onnx_runtime.ts";
+import { loadModel } from "../src/model/model_io.ts";
 import { exists, listDir } from "./data_helpers.ts";
 
 const env = await trainEnv();
@@ -565,8 +566,9 @@ Deno.test("train e2e (cpu): a run that fails before training leaves no run folde
 Deno.test("train e2e (cpu): model/model.onnx in ONNX Runtime gives TF.js predict's probabilities on the fixture images", async () => {
   const r = await firstRun();
   const { xs } = await validationImages(r.config);
+  const saved = await loadModel(r.dir);
   try {
-    const expected = await predict(r.model, xs);
+    const expected = await predict(saved.model, xs);
     const engine = await createOnnxEngine(
       await Deno.readFile(join(r.dir, "model", "model.onnx")),
     );
@@ -601,6 +603,7 @@ Deno.test("train e2e (cpu): model/model.onnx in ONNX Runtime gives TF.js predict
     }
   } finally {
     xs.dispose();
+    saved.model.dispose();
   }
 });
 

@@ -165,6 +165,7 @@ export const RUN_FILES = [
   "model/model.onnx",
   "model/preprocessing.json",
   "model/weights.bin",
+  "report.html",
   "summary.json",
 ];
 

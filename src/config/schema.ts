@@ -87,6 +87,24 @@ const ModelSchema = z.strictObject({
 
 const optimizer = z.enum(["adam", "sgd", "rmsprop"]);
 
+const EarlyStoppingSchema = z.strictObject({
+  enabled: z.boolean().default(false).describe(
+    "Stop a stage when the monitored metric stops improving (needs validation data).",
+  ),
+  monitor: z.enum(["val_loss", "val_accuracy"]).default("val_loss").describe(
+    "Metric to watch: val_loss (lower is better) or val_accuracy (higher is better).",
+  ),
+  patience: z.number().int().min(0).default(0).describe(
+    "Epochs without improvement before stopping (Keras' patience).",
+  ),
+  minDelta: z.number().min(0).default(0).describe(
+    "Smallest change that counts as an improvement (Keras' min_delta).",
+  ),
+  restoreBestWeights: z.boolean().default(false).describe(
+    "At the end of a stage, restore the weights of its best epoch (Keras 3: also when no stop happened).",
+  ),
+});
+
 const TrainSchema = z.strictObject({
   epochs: positiveInt.default(10).describe("Training epochs."),
   optimizer: optimizer.default("adam").describe("Optimizer."),
@@ -100,6 +118,9 @@ const TrainSchema = z.strictObject({
   ),
   cacheFeatures: z.boolean().default(true).describe(
     "With a frozen base and no augmentation, run the base once, cache its pooled features on disk and train the head on them (same results, much faster).",
+  ),
+  earlyStopping: EarlyStoppingSchema.prefault({}).describe(
+    "Keras' EarlyStopping, in the frozen stage and (separately) in fine-tuning.",
   ),
 });
 
@@ -146,6 +167,12 @@ const OutputSchema = z.strictObject({
   ),
   saveModel: z.boolean().default(true).describe(
     "Save the trained classifier (TF.js layers format) under model/.",
+  ),
+  saveBest: z.boolean().default(false).describe(
+    "Also save the model of the best epoch (by train.earlyStopping.monitor) under best_model/, like Keras' ModelCheckpoint(save_best_only=True).",
+  ),
+  topLosses: z.number().int().min(0).default(16).describe(
+    "Validation images with the highest loss shown in report.html (0: none).",
   ),
   onnx: z.boolean().default(true).describe(
     "Also save the whole classifier as model/model.onnx (base + head + softmax), for ONNX Runtime in Python, Node or the browser.",

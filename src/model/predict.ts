@@ -20,7 +20,7 @@ import { decodeAndResize } from "../data/resize.ts";
 import { isImageFile, listClassFolder } from "../data/dataset.ts";
 import { mobileNetV2Preprocess } from "../data/batches.ts";
 import type { SavedModel } from "./model_io.ts";
-import { decodeImages } from "../data/decode.ts";
+import { decodeImages, type ImageSet } from "../data/decode.ts";
 import { evaluateModel, type Evaluation } from "../train/evaluate.ts";
 import type { FrozenForward } from "../train/frozen_engine.ts";
 import { imageSource, onTheFlyFeatures } from "../train/sources.ts";
@@ -163,7 +163,7 @@ export async function evaluateFolder(
     workers?: number | null;
     forward?: FrozenForward;
   } = {},
-): Promise<Evaluation & { skipped: number }> {
+): Promise<Evaluation & { skipped: number; set: ImageSet }> {
   const tree = await listClassFolder(folder);
   const unknown = tree.classNames.filter((c) => !saved.classNames.includes(c));
   if (unknown.length > 0) {
@@ -198,5 +198,5 @@ export async function evaluateFolder(
       saved.classNames,
     )
     : await evaluateModel(saved.model, source.batches(0), saved.classNames);
-  return { ...result, skipped: set.skipped.length };
+  return { ...result, skipped: set.skipped.length, set };
 }

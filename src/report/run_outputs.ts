@@ -1,8 +1,10 @@
 /**
  * The files of one run folder as training goes: the folder itself (created
  * only once there is something to train, so a run that fails while fetching
- * or decoding leaves nothing behind), `config.json`, `metrics.csv` and
- * `charts.svg` after every epoch, `confusion.svg` at the end.
+ * or decoding leaves nothing behind), `config.json`, then `metrics.csv`,
+ * `charts.svg` and `report.html` after every epoch (the page can be watched
+ * while a long run goes on), `confusion.svg`, `model/`, `best_model/`,
+ * `summary.json` and the final `report.html` at the end.
  *
  * @module
  */
@@ -12,12 +14,24 @@ import type { tf } from "../deps.ts";
 import type { Config } from "../config/schema.ts";
 import { saveModel } from "../model/model_io.ts";
 import { exportOnnx } from "../model/onnx_export.ts";
-import type { StopReason } from "../train/fit.ts";
 import { renderConfusionMatrix } from "./confusion_chart.ts";
 import { MetricsCsvWriter, type MetricsRow } from "./metrics.ts";
 import { createRunDir } from "./run_dir.ts";
 import { renderTrainingChart } from "./training_chart.ts";
 import { writeFileAtomic } from "../util/fs.ts";
+import { writeReportHtml } from "./html_report.ts";
+import {
+  type RunReportContext,
+  type RunReportEnd,
+  runReportInput,
+} from "./run_report.ts";
+import {
+  type RunFacts,
+  type RunSummary,
+  type StepSeconds,
+  summarize,
+  writeSummary,
+} from "./summary.ts";
 
 /** A run folder being written; see the module doc. */
 export class RunOutputs {
@@ -30,6 +44,7 @@ export class RunOutputs {
     private readonly config: Config,
     private readonly metrics: MetricsCsvWriter,
     private readonly log: (line: string) => void,
+    private readonly context: RunReportContext,
   ) {}
 
   /**
@@ -39,6 +54,7 @@ export class RunOutputs {
   static async create(
     config: Config,
     log: (line: string) => void,
+    context: RunReportContext,
   ): Promise<RunOutputs> {
     const dir = await createRunDir(config.output.dir, config.name);
     await writeFileAtomic(
@@ -49,14 +65,78 @@ export class RunOutputs {
       stage: config.fineTune.enabled,
     });
     log(`run folder: ${dir}`);
-    return new RunOutputs(dir, config, metrics, log);
+    return new RunOutputs(dir, config, metrics, log, context);
   }
 
-  /** Records a finished epoch: `metrics.csv` (synced) and `charts.svg`. */
+  /** Records a finished epoch: `metrics.csv` (synced), `charts.svg`, `report.html`. */
   async appendEpoch(row: MetricsRow): Promise<void> {
     this.rows.push(row);
     await this.metrics.append(row);
     await this.writeChart();
+    await this.writeReport();
+  }
+
+  /** Writes `report.html`: mid-run without `end`, final with it. */
+  async writeReport(end?: RunReportEnd): Promise<void> {
+    await writeReportHtml(
+      join(this.dir, "report.html"),
+      await runReportInput(this.config, this.dir, this.context, this.rows, end),
+    );
+  }
+
+  /**
+   * A saver for `output.saveBest`: writes the classifier of a new best
+   * epoch to `best_model/` (null when `output.saveBest` is off).
+   */
+  bestSaver(
+    model: tf.LayersModel,
+  ): ((epoch: number, row: MetricsRow) => Promise<void>) | null {
+    if (!this.config.output.saveBest) return null;
+    return async (epoch, row) => {
+      await this.saveModelTo(model, "best_model");
+      this.log(
+        `best model: epoch ${epoch}, val_loss ${
+          row.val_loss.toFixed(4)
+        }, val_accuracy ${row.val_accuracy.toFixed(4)} → best_model/`,
+      );
+    };
+  }
+
+  /**
+   * Closes the run: says why training stopped early, makes sure
+   * `charts.svg` exists (also with no finished epoch), writes
+   * `confusion.svg` when there is an evaluation, then `summary.json` and the
+   * final `report.html`. Resolves to the summary.
+   */
+  async close(
+    facts: Omit<RunFacts, "rows" | "dir" | "seconds">,
+    seconds: StepSeconds,
+  ): Promise<RunSummary> {
+    const { stop, evaluation } = facts;
+    if (stop.stopReason === "early-stopped") {
+      this.log(`early stopping: ${stop.detail}`);
+    } else if (stop.stopReason === "interrupted") {
+      this.log(
+        `stopped on request after ${this.rows.length} epochs; writing outputs`,
+      );
+    } else if (stop.stopReason === "non-finite-loss") {
+      this.log(
+        `training stopped: ${stop.detail}; the metrics so far are kept`,
+      );
+    }
+    if (this.rows.length === 0) await this.writeChart();
+    if (evaluation) {
+      await this.writeConfusion(evaluation.matrix, facts.data.classNames);
+    }
+    const summary = summarize(this.config, {
+      ...facts,
+      rows: this.rows,
+      dir: this.dir,
+      seconds,
+    });
+    await writeSummary(join(this.dir, "summary.json"), summary);
+    await this.writeReport({ ...stop, evaluation, seconds });
+    return summary;
   }
 
   /** Writes `charts.svg` from the epochs so far. */
@@ -83,40 +163,21 @@ export class RunOutputs {
   }
 
   /**
-   * Closes training: says why it stopped early, makes sure `charts.svg`
-   * exists (also with no finished epoch) and writes `confusion.svg` when
-   * there is an evaluation.
-   */
-  async finish(
-    stop: { stopReason: StopReason; detail?: string },
-    evaluation: { matrix: number[][] } | null,
-    classNames: readonly string[],
-  ): Promise<void> {
-    if (stop.stopReason === "interrupted") {
-      this.log(
-        `stopped on request after ${this.rows.length} epochs; writing outputs`,
-      );
-    } else if (stop.stopReason === "non-finite-loss") {
-      this.log(
-        `training stopped: ${stop.detail}; the metrics so far are kept`,
-      );
-    }
-    if (this.rows.length === 0) await this.writeChart();
-    if (evaluation) await this.writeConfusion(evaluation.matrix, classNames);
-  }
-
-  /**
    * Saves the trained classifier into `model/` with its labels and
    * preprocessing (unless `output.saveModel` is false), and as
    * `model/model.onnx` (unless `output.onnx` is false).
    */
-  async saveModel(
-    model: tf.LayersModel,
-    classNames: string[],
-  ): Promise<void> {
+  async saveModel(model: tf.LayersModel): Promise<void> {
     if (!this.config.output.saveModel) return;
-    await saveModel(model, join(this.dir, "model"), {
-      classNames,
+    await this.saveModelTo(model, "model");
+  }
+
+  private async saveModelTo(
+    model: tf.LayersModel,
+    folder: string,
+  ): Promise<void> {
+    await saveModel(model, join(this.dir, folder), {
+      classNames: this.context.data.classNames,
       preprocessing: {
         imageSize: this.config.data.imageSize,
         interpolation: this.config.data.interpolation,
@@ -125,7 +186,7 @@ export class RunOutputs {
     });
     if (this.config.output.onnx) {
       await writeFileAtomic(
-        join(this.dir, "model", "model.onnx"),
+        join(this.dir, folder, "model.onnx"),
         exportOnnx(model),
       );
     }

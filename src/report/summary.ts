@@ -4,8 +4,10 @@
  * @module
  */
 
-import type { ClassificationReport } from "../train/evaluate.ts";
+import type { ClassificationReport, Evaluation } from "../train/evaluate.ts";
 import type { StopReason } from "../train/fit.ts";
+import type { EarlyStoppingRecord } from "../train/early_stopping.ts";
+import type { BestCheckpointRecord } from "../train/best_checkpoint.ts";
 import type { MetricsRow } from "./metrics.ts";
 import { writeFileAtomic } from "../util/fs.ts";
 
@@ -53,6 +55,10 @@ export interface RunSummary {
   featureCache: { used: boolean; reused: boolean; reason: string };
   /** What ran the frozen base (null when the whole model trained on images). */
   frozenEngine: { engine: string; id: string; reason: string } | null;
+  /** Early stopping per stage where it was on: when and why it stopped. */
+  earlyStopping: (EarlyStoppingRecord & { stage: string })[];
+  /** The best-model checkpoint (`output.saveBest`), when on. */
+  bestCheckpoint: BestCheckpointRecord | null;
   /** Confusion matrix and per-class precision/recall/F1 on validation data. */
   evaluation: { matrix: number[][]; report: ClassificationReport } | null;
   /** Wall seconds per step. */
@@ -71,10 +77,15 @@ export interface RunFacts {
   };
   /** The training inputs (feature caching). */
   inputs: Pick<RunSummary, "featureCache" | "frozenEngine">;
-  /** How training stopped. */
-  stop: { stopReason: StopReason; detail?: string };
+  /** How training stopped, with the callbacks' records. */
+  stop: {
+    stopReason: StopReason;
+    detail?: string;
+    earlyStopping: RunSummary["earlyStopping"];
+    bestCheckpoint: RunSummary["bestCheckpoint"];
+  };
   /** The validation evaluation, if any. */
-  evaluation: { matrix: number[][]; report: ClassificationReport } | null;
+  evaluation: Evaluation | null;
   /** Every finished epoch. */
   rows: MetricsRow[];
   /** The run folder. */
@@ -106,6 +117,8 @@ export function summarize(
     ...(stop.detail ? { stopDetail: stop.detail } : {}),
     final: rows.at(-1) ?? null,
     best: bestRow(rows),
+    earlyStopping: stop.earlyStopping,
+    bestCheckpoint: stop.bestCheckpoint,
     featureCache: facts.inputs.featureCache,
     frozenEngine: facts.inputs.frozenEngine,
     evaluation: facts.evaluation &&

@@ -186,6 +186,11 @@ export interface Evaluation {
   accuracy: number;
   /** Number of samples evaluated. */
   count: number;
+  /**
+   * Class probabilities per sample, `[count, numClasses]` row-major in the
+   * order evaluated (a single sigmoid output becomes `[1 − p, p]`).
+   */
+  probabilities: Float32Array;
 }
 
 /**
@@ -203,10 +208,11 @@ export async function evaluateModel(
 ): Promise<Evaluation> {
   const k = classNames.length;
   const trues: number[] = [], preds: number[] = [];
+  const probParts: Float32Array[] = [];
   let lossSum = 0;
   for await (const { xs, ys } of batches) {
     try {
-      const [t, p, l] = tf.tidy(() => {
+      const [t, p, l, q] = tf.tidy(() => {
         const out = model.predict(xs);
         const probs = (Array.isArray(out) ? out[0] : out).toFloat();
         const n = probs.shape[0];
@@ -222,6 +228,12 @@ export async function evaluateModel(
           : tf.argMax(ys.reshape([n, -1]), 1);
         const eps = 1e-7;
         let pred: tf.Tensor, loss: tf.Tensor;
+        const rows = sigmoid
+          ? tf.concat(
+            [tf.sub(1, probs.reshape([n, 1])), probs.reshape([n, 1])],
+            1,
+          )
+          : probs.reshape([n, k]);
         if (sigmoid) {
           const p1 = tf.clipByValue(probs.reshape([n]), eps, 1 - eps);
           const y = labels.toFloat();
@@ -241,17 +253,23 @@ export async function evaluateModel(
           );
           loss = tf.neg(tf.sum(tf.mul(tf.oneHot(labels, k), tf.log(q)), 1));
         }
-        return [labels, pred, tf.sum(loss)];
+        return [labels, pred, tf.sum(loss), rows];
       });
       try {
-        const [tv, pv, lv] = await Promise.all([t.data(), p.data(), l.data()]);
+        const [tv, pv, lv, qv] = await Promise.all([
+          t.data(),
+          p.data(),
+          l.data(),
+          q.data(),
+        ]);
         for (let i = 0; i < tv.length; i++) {
           trues.push(tv[i]);
           preds.push(pv[i]);
         }
         lossSum += lv[0];
+        probParts.push(qv as Float32Array);
       } finally {
-        tf.dispose([t, p, l]);
+        tf.dispose([t, p, l, q]);
       }
     } finally {
       if (options.disposeBatches ?? true) tf.dispose([xs, ys]);
@@ -266,5 +284,60 @@ export async function evaluateModel(
     loss: count === 0 ? NaN : lossSum / count,
     accuracy: report.accuracy,
     count,
+    probabilities: concatRows(probParts),
   };
+}
+
+/**
+ * The same {@link Evaluation} from probabilities already computed (e.g. by
+ * the last epoch's validation pass) and the true labels: no model runs.
+ * `probabilities` is `[labels.length, classNames.length]` row-major.
+ */
+export function evaluateProbabilities(
+  probabilities: Float32Array,
+  labels: ArrayLike<number>,
+  classNames: readonly string[],
+): Evaluation {
+  const k = classNames.length;
+  const n = labels.length;
+  if (probabilities.length !== n * k) {
+    throw new RangeError(
+      `${probabilities.length} probabilities for ${n} samples × ${k} classes`,
+    );
+  }
+  const preds: number[] = [];
+  let lossSum = 0;
+  for (let i = 0; i < n; i++) {
+    const row = probabilities.subarray(i * k, (i + 1) * k);
+    let top = 0;
+    let sum = 0;
+    for (let c = 0; c < k; c++) {
+      sum += row[c];
+      if (row[c] > row[top]) top = c;
+    }
+    preds.push(top);
+    // Keras: rescale rows to sum 1, clip to [ε, 1 − ε], −log p(true).
+    const p = Math.min(Math.max(row[labels[i]] / sum, 1e-7), 1 - 1e-7);
+    lossSum -= Math.log(p);
+  }
+  const matrix = confusionMatrix(Array.from(labels), preds, k);
+  const report = classificationReport(matrix, classNames);
+  return {
+    matrix,
+    report,
+    loss: n === 0 ? NaN : lossSum / n,
+    accuracy: report.accuracy,
+    count: n,
+    probabilities,
+  };
+}
+
+function concatRows(parts: readonly Float32Array[]): Float32Array {
+  const out = new Float32Array(parts.reduce((n, p) => n + p.length, 0));
+  let off = 0;
+  for (const p of parts) {
+    out.set(p, off);
+    off += p.length;
+  }
+  return out;
 }

@@ -96,6 +96,14 @@ export interface FitResult {
   stopReason: StopReason;
   /** For a non-finite loss: where it happened. */
   detail?: string;
+  /**
+   * The last validation pass's class probabilities (`[count, k]`, row-major,
+   * in the validation source's epoch-0 order), when the model has not
+   * changed since: lets the final evaluation skip a second pass. Absent
+   * when training went on after that pass (an interrupt mid-epoch) or there
+   * was no validation.
+   */
+  validationProbabilities?: Float32Array;
 }
 
 /**
@@ -105,34 +113,46 @@ export interface FitResult {
 export async function evaluateLoss(
   model: tf.LayersModel,
   source: BatchSource,
-): Promise<{ loss: number; accuracy: number; count: number }> {
+): Promise<
+  { loss: number; accuracy: number; count: number; probabilities: Float32Array }
+> {
   let lossSum = 0;
   let correct = 0;
   let count = 0;
+  const parts: Float32Array[] = [];
   for await (const { xs, ys } of source.batches(0)) {
     try {
-      const [l, c] = tf.tidy(() => {
-        const p = tf.clipByValue(
-          model.predict(xs) as tf.Tensor2D,
-          1e-7,
-          1 - 1e-7,
-        );
+      const [l, c, probs] = tf.tidy(() => {
+        const probs = model.predict(xs) as tf.Tensor2D;
+        const p = tf.clipByValue(probs, 1e-7, 1 - 1e-7);
         const ce = tf.neg(tf.sum(tf.mul(ys, tf.log(p)), -1)).sum();
         const ok = tf.equal(tf.argMax(p, -1), tf.argMax(ys, -1)).sum();
-        return [ce, ok];
+        return [ce, ok, probs];
       });
-      const [lv, cv] = await Promise.all([l.data(), c.data()]);
-      tf.dispose([l, c]);
+      const [lv, cv, pv] = await Promise.all([
+        l.data(),
+        c.data(),
+        probs.data(),
+      ]);
+      tf.dispose([l, c, probs]);
       lossSum += lv[0];
       correct += cv[0];
       count += ys.shape[0];
+      parts.push(pv as Float32Array);
     } finally {
       tf.dispose([xs, ys]);
     }
   }
-  return count === 0
-    ? { loss: NaN, accuracy: NaN, count }
-    : { loss: lossSum / count, accuracy: correct / count, count };
+  const probabilities = new Float32Array(
+    parts.reduce((n, p) => n + p.length, 0),
+  );
+  parts.reduce((off, p) => (probabilities.set(p, off), off + p.length), 0);
+  return count === 0 ? { loss: NaN, accuracy: NaN, count, probabilities } : {
+    loss: lossSum / count,
+    accuracy: correct / count,
+    count,
+    probabilities,
+  };
 }
 
 /**
@@ -166,8 +186,19 @@ async function epochLoop(
   const callbacks = opts.callbacks ?? [];
   const first = opts.initialEpoch ?? 0;
   const rows: MetricsRow[] = [];
+  // The last validation pass's probabilities while the weights are unchanged.
+  let fresh: Float32Array | undefined;
+  const end = (
+    stopReason: StopReason,
+    detail?: string,
+  ): FitResult => ({
+    rows,
+    stopReason,
+    ...(detail === undefined ? {} : { detail }),
+    ...(fresh ? { validationProbabilities: fresh } : {}),
+  });
   for (let epoch = first; epoch < first + opts.epochs; epoch++) {
-    if (opts.signal?.aborted) return { rows, stopReason: "interrupted" };
+    if (opts.signal?.aborted) return end("interrupted");
     const started = performance.now();
     for (const cb of callbacks) await cb.onEpochBegin?.(epoch);
     let lossSum = 0;
@@ -177,6 +208,7 @@ async function epochLoop(
     for await (const { xs, ys } of train.batches(epoch)) {
       let out: number | number[];
       const size = ys.shape[0];
+      fresh = undefined;
       try {
         out = await model.trainOnBatch(xs, ys);
       } finally {
@@ -184,13 +216,12 @@ async function epochLoop(
       }
       const [loss, accuracy] = Array.isArray(out) ? out : [out, NaN];
       if (!Number.isFinite(loss)) {
-        return {
-          rows,
-          stopReason: "non-finite-loss",
-          detail: `loss became ${loss} at epoch ${epoch + 1}, batch ${
+        return end(
+          "non-finite-loss",
+          `loss became ${loss} at epoch ${epoch + 1}, batch ${
             index + 1
           }/${train.numBatches}`,
-        };
+        );
       }
       lossSum += loss * size;
       accSum += accuracy * size;
@@ -201,12 +232,13 @@ async function epochLoop(
       index++;
       // A stop after the epoch's last batch still validates and records it.
       if (opts.signal?.aborted && index < train.numBatches) {
-        return { rows, stopReason: "interrupted" };
+        return end("interrupted");
       }
     }
     const val = validation && validation.count > 0
       ? await evaluateLoss(model, validation)
-      : { loss: NaN, accuracy: NaN };
+      : { loss: NaN, accuracy: NaN, probabilities: undefined };
+    fresh = val.probabilities;
     const row: MetricsRow = {
       epoch: epoch + 1,
       loss: lossSum / seen,
@@ -226,7 +258,7 @@ async function epochLoop(
       }, row);
     }
     const stop = callbacks.map((cb) => cb.shouldStop?.()).find((s) => s);
-    if (stop) return { rows, stopReason: "early-stopped", detail: stop };
+    if (stop) return end("early-stopped", stop);
   }
-  return { rows, stopReason: "completed" };
+  return end("completed");
 }

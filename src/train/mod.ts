@@ -22,3 +22,5 @@ export * from "./stages.ts";
 export * from "./evaluate.ts";
 export * from "./validate.ts";
 export * from "./frozen_engine.ts";
+export * from "./early_stopping.ts";
+export * from "./best_checkpoint.ts";

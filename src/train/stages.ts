@@ -23,6 +23,14 @@ import {
   type FitResult,
 } from "./fit.ts";
 import type { TrainingInputs } from "./inputs.ts";
+import {
+  earlyStoppingCallback,
+  type EarlyStoppingRecord,
+} from "./early_stopping.ts";
+import {
+  bestCheckpointCallback,
+  type BestCheckpointRecord,
+} from "./best_checkpoint.ts";
 
 /** Context of {@link trainStages} beyond its config slice. */
 export interface TrainStagesOptions {
@@ -40,6 +48,20 @@ export interface TrainStagesOptions {
   signal?: AbortSignal;
   /** Extra hooks, called after the run's own in every stage. */
   callbacks?: FitCallbacks[];
+  /**
+   * Saves the model of a new best epoch (`output.saveBest`); null/absent:
+   * no best-model checkpoint.
+   */
+  saveBest?: ((epoch: number, row: MetricsRow) => Promise<void>) | null;
+}
+
+/** What {@link trainStages} resolves to. */
+export interface StagesResult
+  extends Pick<FitResult, "stopReason" | "detail" | "validationProbabilities"> {
+  /** Early stopping in each stage where it was on, in stage order. */
+  earlyStopping: (EarlyStoppingRecord & { stage: string })[];
+  /** The best-model checkpoint, when `saveBest` was given. */
+  bestCheckpoint: BestCheckpointRecord | null;
 }
 
 /** Runs the frozen stage and, if enabled and not stopped, fine-tuning. */
@@ -48,10 +70,16 @@ export async function trainStages(
   model: BuiltModel,
   inputs: TrainingInputs,
   opts: TrainStagesOptions,
-): Promise<Pick<FitResult, "stopReason" | "detail">> {
+): Promise<StagesResult> {
   const fineTuning = config.fineTune.enabled;
   const totalEpochs = config.train.epochs +
     (fineTuning ? config.fineTune.epochs : 0);
+  const es = config.train.earlyStopping;
+  const earlyStopping: StagesResult["earlyStopping"] = [];
+  // One checkpoint for the whole run: Keras' best value carries across fits.
+  const checkpoint = opts.saveBest
+    ? bestCheckpointCallback(opts.saveBest, { monitor: es.monitor })
+    : null;
   const stage = async (
     trained: tf.LayersModel,
     train: BatchSource,
@@ -65,19 +93,37 @@ export async function trainStages(
       writer: opts.progress,
       isTty: opts.isTty,
     });
-    const result = await fitLoop(trained, train, val, {
-      epochs,
-      initialEpoch: opts.rows.length,
-      stage: fineTuning ? name : undefined,
-      signal: opts.signal,
-      callbacks: [
-        bar,
-        { onEpochEnd: (_e, _l, row) => opts.onEpoch(row) },
-        ...(opts.callbacks ?? []),
-      ],
-    });
-    bar.onTrainEnd();
-    return result;
+    // Early stopping watches validation metrics: only with validation data.
+    const stopper = es.enabled && val.count > 0
+      ? earlyStoppingCallback(trained, es, opts.log)
+      : null;
+    try {
+      const result = await fitLoop(trained, train, val, {
+        epochs,
+        initialEpoch: opts.rows.length,
+        stage: fineTuning ? name : undefined,
+        signal: opts.signal,
+        callbacks: [
+          bar,
+          { onEpochEnd: (_e, _l, row) => opts.onEpoch(row) },
+          ...(stopper ? [stopper] : []),
+          ...(checkpoint ? [checkpoint] : []),
+          ...(opts.callbacks ?? []),
+        ],
+      });
+      bar.onTrainEnd();
+      if (stopper) {
+        const record = stopper.record();
+        earlyStopping.push({ ...record, stage: name });
+        // Restored weights are not the ones the last validation pass saw.
+        if (record.restoredEpoch !== null) {
+          delete result.validationProbabilities;
+        }
+      }
+      return result;
+    } finally {
+      stopper?.dispose();
+    }
   };
 
   // The optimizers belong to the run: disposed when training ends (the
@@ -97,7 +143,9 @@ export async function trainStages(
       config.train.epochs,
       "frozen",
     );
-    if (fineTuning && result.stopReason === "completed") {
+    const next = result.stopReason === "completed" ||
+      result.stopReason === "early-stopped";
+    if (fineTuning && next) {
       const from = model.fineTuneFrom;
       unfreezeFrom(model.base, from);
       opts.log(
@@ -122,7 +170,11 @@ export async function trainStages(
         "fine_tune",
       );
     }
-    return result;
+    return {
+      ...result,
+      earlyStopping,
+      bestCheckpoint: checkpoint?.record() ?? null,
+    };
   } finally {
     optimizers.forEach((o) => o.dispose());
   }

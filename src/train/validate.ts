@@ -1,30 +1,44 @@
 /**
- * The evaluate step of a run: the confusion matrix and per-class report of
- * the trained classifier on the validation set (on cached features when the
- * head alone trained, on images otherwise).
+ * The evaluate step of a run: the confusion matrix, per-class report and
+ * per-image probabilities of the trained classifier on the validation set.
+ * The last epoch's validation pass already computed those probabilities;
+ * they are reused unless the weights changed since (best weights restored,
+ * or an interrupt mid-epoch), so the validation set is not run twice.
  *
  * @module
  */
 
 import type { Config } from "../config/schema.ts";
 import type { BuiltModel } from "../model/build.ts";
-import { evaluateModel, type Evaluation } from "./evaluate.ts";
+import {
+  evaluateModel,
+  evaluateProbabilities,
+  type Evaluation,
+} from "./evaluate.ts";
 import type { StopReason } from "./fit.ts";
 import type { TrainingInputs } from "./inputs.ts";
 
 /**
- * Evaluates on the validation set, or answers null when there is none or
- * training diverged (non-finite loss).
+ * Evaluates on the validation set (labels in source order), or answers null
+ * when there is none or training diverged (non-finite loss).
  */
 export async function evaluateValidation(
   config: Pick<Config, "fineTune">,
   model: BuiltModel,
   inputs: TrainingInputs,
-  stopReason: StopReason,
-  classNames: string[],
+  stop: { stopReason: StopReason; validationProbabilities?: Float32Array },
+  data: { validation: { labels: ArrayLike<number> }; classNames: string[] },
 ): Promise<Evaluation | null> {
-  if (inputs.validation.count === 0 || stopReason === "non-finite-loss") {
+  const { validation, classNames } = data;
+  if (inputs.validation.count === 0 || stop.stopReason === "non-finite-loss") {
     return null;
+  }
+  if (stop.validationProbabilities) {
+    return evaluateProbabilities(
+      stop.validationProbabilities,
+      validation.labels,
+      classNames,
+    );
   }
   const onHead = inputs.trainModel === model.head && !config.fineTune.enabled;
   return await evaluateModel(
