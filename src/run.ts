@@ -160,7 +160,7 @@ export async function prepareCaches(
   const data = await prepareData({ ...config.data, ...ctx });
   const plan = planFeatures(config);
   const images = { train: data.train.count, validation: data.validation.count };
-  if (plan.mode !== "cached") {
+  if (plan.mode !== "cached" && plan.mode !== "cached-flips") {
     ctx.log(`features: not cached, ${plan.reason}; decoded images are cached`);
     return {
       plan,

@@ -537,7 +537,10 @@ Deno.test("prepare e2e (cpu): prepareCaches warms decode and features, then a ru
   }
 
   const augmented = await prepareCaches(
-    env.config({ data: { cacheDir }, augment: { flip: "horizontal" } }),
+    env.config({
+      data: { cacheDir },
+      augment: { flip: "horizontal", rotation: 0.1 },
+    }),
     { log: () => {} },
   );
   assert.equal(augmented.plan.mode, "per-batch");
@@ -633,6 +636,53 @@ Deno.test("train e2e (cpu): frozen-head training on ONNX Runtime features matche
         assert.ok(d <= 1e-4, `epoch ${i + 1} ${k}: |Δ| = ${d}`);
       }
     }
+  } finally {
+    runs.forEach((r) => r.model.dispose());
+  }
+});
+
+Deno.test("train e2e (cpu): flip-only augmentation from cached mirror features equals augmenting every batch", async () => {
+  const runs: Run[] = [];
+  for (const flip of ["horizontal", "horizontal_and_vertical"] as const) {
+    for (const cacheFeatures of [true, false]) {
+      runs.push(
+        await run({
+          data: { cacheDir: join(env.dir, `cache-flips-${flip}`) },
+          train: { epochs: 4, cacheFeatures },
+          augment: { flip },
+          engine: { frozen: "tfjs" },
+        }),
+      );
+    }
+  }
+  try {
+    for (let pair = 0; pair < 2; pair++) {
+      const [cached, uncached] = [runs[2 * pair], runs[2 * pair + 1]];
+      assert.equal(cached.summary.featureCache.used, true);
+      assert.match(cached.summary.featureCache.reason, /flip-only/);
+      assert.equal(uncached.summary.featureCache.used, false);
+      const mirrors = pair === 0 ? ["h"] : ["h", "v", "hv"];
+      for (const m of mirrors) {
+        assert.match(
+          cached.logs.join("\n"),
+          new RegExp(`features: train \\(flip ${m}\\)`),
+        );
+      }
+      for (const [i, u] of uncached.rows.entries()) {
+        const c = cached.rows[i];
+        for (const k of ["loss", "accuracy", "val_loss"] as const) {
+          assert.ok(
+            close(u[k], c[k], 1e-5),
+            `${mirrors} epoch ${i + 1} ${k}: per batch ${u[k]}, cached ${c[k]}`,
+          );
+        }
+      }
+    }
+    // The flips change the training: not the same as no augmentation.
+    assert.notDeepEqual(
+      runs[0].rows.map((r) => r.loss),
+      runs[2].rows.map((r) => r.loss),
+    );
   } finally {
     runs.forEach((r) => r.model.dispose());
   }

@@ -145,6 +145,62 @@ export function isAugmentEnabled(opts: AugmentOptions): boolean {
     n.tw > 0;
 }
 
+/** A mirror of a whole image: none, horizontal, vertical or both. */
+export type FlipVariant = "none" | "h" | "v" | "hv";
+
+/**
+ * When the augmentation is flips only (no rotation, zoom or translation),
+ * every image comes out as one of a few exact mirrors, so a frozen base's
+ * features of each mirror can be computed once and cached. Returns the
+ * mirrors that can occur and `choose`, which says — with the very draws
+ * {@link augmentBatch} makes for that (seed, epoch, batch) — which mirror
+ * each image of a batch gets (an index into `variants`). Null when any other
+ * transform is on, or nothing is.
+ */
+export function flipOnlyVariants(opts: AugmentOptions): {
+  variants: FlipVariant[];
+  choose: (key: AugmentKey, batchSize: number) => Uint8Array;
+} | null {
+  const n = normalize(opts);
+  if (n.rotation > 0 || n.zoom > 0 || n.th > 0 || n.tw > 0) return null;
+  if (!n.flipH && !n.flipV) return null;
+  const variants: FlipVariant[] = n.flipH && n.flipV
+    ? ["none", "h", "v", "hv"]
+    : ["none", n.flipH ? "h" : "v"];
+  return {
+    variants,
+    choose(key, batchSize) {
+      const rng = augmentRng(key);
+      const out = new Uint8Array(batchSize);
+      for (let i = 0; i < batchSize; i++) {
+        const uFlip = rng();
+        for (let k = 0; k < 4; k++) rng(); // angle, zoom, dy, dx
+        // The same decision augmentTransforms makes from uFlip.
+        const h = n.flipH && (n.flipV ? ((uFlip * 4) | 0) & 1 : uFlip < 0.5);
+        const v = n.flipV && (n.flipH ? ((uFlip * 4) | 0) & 2 : uFlip < 0.5);
+        out[i] = variants.indexOf(
+          (h ? (v ? "hv" : "h") : (v ? "v" : "none")) as FlipVariant,
+        );
+      }
+      return out;
+    },
+  };
+}
+
+/** Mirrors a `[b, h, w, c]` batch as `variant` says (a new tensor). */
+export function flipImages(x: tf.Tensor4D, variant: FlipVariant): tf.Tensor4D {
+  switch (variant) {
+    case "none":
+      return tf.clone(x);
+    case "h":
+      return tf.reverse(x, 2);
+    case "v":
+      return tf.reverse(x, 1);
+    case "hv":
+      return tf.reverse(x, [1, 2]);
+  }
+}
+
 /** 32-bit mix (murmur3 finalizer). */
 function mix32(h: number): number {
   h = Math.imul(h ^ (h >>> 16), 0x85ebca6b);

@@ -8,12 +8,17 @@
  */
 
 import { join } from "node:path";
-import type { tf } from "../deps.ts";
+import { tf } from "../deps.ts";
 import type { Config } from "../config/schema.ts";
 import { mobileNetV2Preprocess } from "../data/batches.ts";
 import type { ImageSet } from "../data/decode.ts";
 import type { BuiltModel } from "../model/build.ts";
-import { makeAugmenter } from "./augment.ts";
+import {
+  flipImages,
+  flipOnlyVariants,
+  type FlipVariant,
+  makeAugmenter,
+} from "./augment.ts";
 import type { BatchSource } from "./fit.ts";
 import { cachedFeatures } from "./features.ts";
 import type { FeaturePlan } from "./plan.ts";
@@ -75,7 +80,7 @@ export async function trainingInputs(
     }),
   };
   const featureCache = {
-    used: plan.mode === "cached",
+    used: plan.mode === "cached" || plan.mode === "cached-flips",
     reused: false,
     reason: plan.reason,
   };
@@ -118,6 +123,7 @@ export async function trainingInputs(
       forward,
       data,
       opts,
+      plan.mode === "cached-flips",
     );
     return {
       ...sources,
@@ -133,13 +139,18 @@ export async function trainingInputs(
   }
 }
 
-/** Pooled features of both splits from the feature cache (computed on a miss). */
+/**
+ * Pooled features of both splits from the feature cache (computed on a
+ * miss); with `flips`, the training split's features of every mirror the
+ * flip-only augmentation can produce, picked per image and epoch.
+ */
 async function cachedSources(
-  config: Pick<Config, "data" | "model">,
+  config: Pick<Config, "data" | "model" | "augment">,
   model: BuiltModel,
   forward: FrozenForward,
   data: { train: ImageSet; validation: ImageSet },
   opts: TrainingInputsOptions,
+  flips: boolean,
 ) {
   const order = orderOf(config);
   const identity = {
@@ -152,29 +163,47 @@ async function cachedSources(
     preprocess: "mobilenet_v2",
   };
   const dir = join(opts.cacheDir, "features");
-  const featuresOf = (split: "train" | "validation") =>
+  const featuresOf = (split: "train" | "validation", flip: FlipVariant) =>
     cachedFeatures(forward, data[split], {
       dir,
-      identity,
+      identity: flip === "none" ? identity : { ...identity, flip },
       batchSize: config.data.batchSize,
-      preprocess: mobileNetV2Preprocess,
+      preprocess: flip === "none"
+        ? mobileNetV2Preprocess
+        : (x) => tf.tidy(() => flipImages(mobileNetV2Preprocess(x), flip)),
       onProgress: (done, total) => {
         if (done === total || done % (config.data.batchSize * 10) === 0) {
-          opts.log(`features: ${split} ${done}/${total}`);
+          const what = flip === "none" ? split : `${split} (flip ${flip})`;
+          opts.log(`features: ${what} ${done}/${total}`);
         }
       },
       signal: opts.signal,
       warn: (m) => opts.log(`warning: ${m}`),
     });
-  const train = await featuresOf("train");
-  const val = await featuresOf("validation");
+  const mirrors = flips ? flipOnlyVariants(config.augment) : null;
+  const trains = [];
+  for (const flip of mirrors?.variants ?? ["none" as const]) {
+    trains.push(await featuresOf("train", flip));
+  }
+  const train = {
+    set: trains.map((t) => t.set),
+    cached: trains.every((t) => t.cached),
+  };
+  const val = await featuresOf("validation", "none");
   opts.log(
     `features: ${train.cached ? "reused" : "computed"} train, ${
       val.cached ? "reused" : "computed"
     } validation (${dir})`,
   );
+  const seed = config.data.seed;
   return {
-    train: featureSource(train.set, order),
+    train: featureSource(
+      train.set,
+      order,
+      mirrors
+        ? (epoch, batch, size) => mirrors.choose({ seed, epoch, batch }, size)
+        : undefined,
+    ),
     validation: featureSource(val.set, { ...order, shuffle: false }),
     reused: train.cached && val.cached,
   };

@@ -5,6 +5,10 @@
  * - `cached`: the base cannot change and sees each image as decoded, so its
  *   pooled features are computed once, kept on disk, and only the head
  *   trains (exact: same losses as running the base every batch).
+ * - `cached-flips`: the augmentation is flips only, so every image is one of
+ *   a few exact mirrors: the features of each mirror are cached, and each
+ *   epoch picks one per image with the same seeded draws the augmentation
+ *   would make (exact too).
  * - `per-batch`: the base is frozen but sees different pixels every epoch
  *   (augmentation) or caching is off: it runs on every batch outside the
  *   gradient tape, and only the head trains.
@@ -15,10 +19,10 @@
  */
 
 import type { Config } from "../config/schema.ts";
-import { isAugmentEnabled } from "./augment.ts";
+import { flipOnlyVariants, isAugmentEnabled } from "./augment.ts";
 
 /** How the frozen stage feeds the model; see the module doc. */
-export type FeatureMode = "cached" | "per-batch" | "images";
+export type FeatureMode = "cached" | "cached-flips" | "per-batch" | "images";
 
 /** The decision and why it was made (written to `summary.json`). */
 export interface FeaturePlan {
@@ -37,6 +41,12 @@ export function planFeatures(
   }
   if (!config.train.cacheFeatures) {
     return { mode: "per-batch", reason: "train.cacheFeatures is false" };
+  }
+  if (flipOnlyVariants(config.augment)) {
+    return {
+      mode: "cached-flips",
+      reason: "flip-only augmentation: the features of each mirror are cached",
+    };
   }
   if (isAugmentEnabled(config.augment)) {
     return { mode: "per-batch", reason: "augmentation is on" };

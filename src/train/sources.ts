@@ -76,11 +76,19 @@ export interface FeatureSet {
   numClasses: number;
 }
 
-/** Batches of cached features, in the same order an {@link imageSource} of the same set would give. */
+/**
+ * Batches of cached features, in the same order an {@link imageSource} of
+ * the same set would give. With several `sets` (the features of each flip
+ * of the same images), `pick(epoch, batch, size)` says which set each image
+ * of a batch comes from — the exact cache of flip-only augmentation.
+ */
 export function featureSource(
-  set: FeatureSet,
+  sets: FeatureSet | readonly FeatureSet[],
   opts: SourceOptions,
+  pick?: (epoch: number, batch: number, size: number) => Uint8Array,
 ): BatchSource {
+  const all = Array.isArray(sets) ? sets : [sets as FeatureSet];
+  const set = all[0];
   const count = set.labels.length;
   const { featureSize: f, numClasses: k } = set;
   return {
@@ -90,10 +98,12 @@ export function featureSource(
       const order = epochOrder(count, epoch, opts);
       for (let start = 0; start < count; start += opts.batchSize) {
         const idx = order.slice(start, start + opts.batchSize);
+        const from = pick?.(epoch, start / opts.batchSize, idx.length);
         const xs = new Float32Array(idx.length * f);
         const ys = new Float32Array(idx.length * k);
         idx.forEach((i, b) => {
-          xs.set(set.features.subarray(i * f, (i + 1) * f), b * f);
+          const src = all[from ? from[b] : 0].features;
+          xs.set(src.subarray(i * f, (i + 1) * f), b * f);
           ys[b * k + set.labels[i]] = 1;
         });
         yield {
