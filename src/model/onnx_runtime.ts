@@ -9,8 +9,9 @@
  * so that callers can fall back to TF.js.
  *
  * Sessions use graph optimisation level `"all"` (Conv + Relu/Clip fusion,
- * blocked NCHWc layouts), sequential execution, and
- * `navigator.hardwareConcurrency` intra-op threads unless told otherwise.
+ * blocked NCHWc layouts), sequential execution,
+ * `navigator.hardwareConcurrency` intra-op threads and no spinning of idle
+ * threads, unless told otherwise.
  *
  * @example
  * ```ts
@@ -116,10 +117,11 @@ export interface OnnxEngineOptions {
   /** Graph optimisation level. Default `"all"`. */
   graphOptimizationLevel?: "disabled" | "basic" | "extended" | "all";
   /**
-   * Let idle intra-op threads spin for a moment after each op (ONNX
-   * Runtime's default, `session.intra_op.allow_spinning`). Default true;
-   * false leaves the cores to other work (TF.js, decode workers) between
-   * runs.
+   * Let idle intra-op threads spin for a while after each op
+   * (`session.intra_op.allow_spinning`, on in ONNX Runtime itself). Default
+   * false: spinning burnt ~30 % more CPU per image in
+   * `bench/onnx_forward.ts` and was slower whenever other work (TF.js,
+   * decode workers, other processes) wanted the same cores.
    */
   allowSpinning?: boolean;
   /** An already loaded runtime; default: {@link tryLoadOnnxRuntime}'s (throws with its reason if it failed). */
@@ -178,7 +180,7 @@ export async function createOnnxEngine(
     executionMode: "sequential",
     extra: {
       session: {
-        intra_op: { allow_spinning: opts.allowSpinning === false ? "0" : "1" },
+        intra_op: { allow_spinning: opts.allowSpinning ? "1" : "0" },
       },
     },
   });
