@@ -8,9 +8,11 @@ import {
 } from "../src/data/batches.ts";
 import type { ImageSet } from "../src/data/decode.ts";
 import { imageSource } from "../src/train/sources.ts";
-import type { XYBatch as XY } from "../src/train/fit.ts";
 
 await tf.setBackend("cpu");
+
+/** An image batch as `imageSource` yields it. */
+type XY = { xs: tf.Tensor4D; ys: tf.Tensor2D };
 
 /** A synthetic set: image i is filled with value (i * 7) % 256, label i % classes. */
 function syntheticSet(count: number, classes: number, h = 4, w = 5): ImageSet {

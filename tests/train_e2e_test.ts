@@ -687,3 +687,75 @@ Deno.test("train e2e (cpu): flip-only augmentation from cached mirror features e
     runs.forEach((r) => r.model.dispose());
   }
 });
+
+Deno.test("train e2e (cpu): fine-tuning on the cached frozen prefix equals fine-tuning on images (1e-5)", async () => {
+  const cacheDir = join(env.dir, "cache-prefix");
+  const runs: Run[] = [];
+  for (const cacheFeatures of [true, false]) {
+    runs.push(
+      await run({
+        data: { cacheDir },
+        train: { epochs: 2, cacheFeatures },
+        fineTune: { enabled: true, fromLayer: 100, epochs: 3 },
+        engine: { frozen: "tfjs" },
+      }),
+    );
+  }
+  const [cached, images] = runs;
+  try {
+    const logs = cached.logs.join("\n");
+    assert.match(
+      logs,
+      /prefix: computed train, computed validation — block_10_project_BN \+ block_11_expand_BN before layer 100/,
+    );
+    assert.match(logs, /fine-tuning: .*cached outputs of base layers 0\.\.99/);
+    assert.doesNotMatch(images.logs.join("\n"), /prefix:/);
+    assert.equal(cached.rows.length, 5);
+    for (const [i, u] of images.rows.entries()) {
+      const c = cached.rows[i];
+      assert.equal(c.stage, u.stage);
+      for (
+        const k of ["loss", "accuracy", "val_loss", "val_accuracy"] as const
+      ) {
+        assert.ok(
+          close(u[k], c[k], 1e-5),
+          `epoch ${i + 1} (${u.stage}) ${k}: images ${u[k]}, prefix ${c[k]}`,
+        );
+      }
+    }
+    // Fine-tuning changed the base's top layers in the classifier itself.
+    assert.notDeepEqual(
+      cached.rows[1].val_loss,
+      cached.rows[4].val_loss,
+    );
+    assert.deepEqual(
+      cached.summary.evaluation!.matrix,
+      images.summary.evaluation!.matrix,
+    );
+    // The classifier saved after training its suffix reloads and predicts
+    // like the trained one (the suffix's extra layer calls are not saved).
+    const saved = await loadModel(cached.dir);
+    const { xs } = await validationImages(cached.config);
+    const d = maxAbsDiff(
+      await predict(saved.model, xs),
+      await predict(cached.model, xs),
+    );
+    xs.dispose();
+    saved.model.dispose();
+    assert.ok(d < 1e-6, `reloaded vs trained: ${d}`);
+    // A second run reuses the prefix.
+    const again = await run({
+      data: { cacheDir },
+      train: { epochs: 1 },
+      fineTune: { enabled: true, fromLayer: 100, epochs: 1 },
+      engine: { frozen: "tfjs" },
+    });
+    again.model.dispose();
+    assert.match(
+      again.logs.join("\n"),
+      /prefix: reused train, reused validation/,
+    );
+  } finally {
+    runs.forEach((r) => r.model.dispose());
+  }
+});

@@ -189,7 +189,8 @@ Deno.test("evaluateModel: tiny real model, batch by batch, nothing leaks", async
   const ev = await evaluateModel(model, batches(), ["a", "b", "c"]);
   assert.equal(tf.memory().numTensors, before);
   assert.ok(
-    seen.length === 3 && seen.every((b) => b.xs.isDisposed && b.ys.isDisposed),
+    seen.length === 3 &&
+      seen.every((b) => (b.xs as tf.Tensor).isDisposed && b.ys.isDisposed),
   );
 
   assert.equal(ev.count, 7);
@@ -215,7 +216,7 @@ Deno.test("evaluateModel: tiny real model, batch by batch, nothing leaks", async
   });
   assert.deepEqual(ev2.matrix, ev.matrix);
   assert.ok(Math.abs(ev2.loss - ev.loss) < 1e-6);
-  assert.ok(kept.every((b) => !b.xs.isDisposed));
+  assert.ok(kept.every((b) => !(b.xs as tf.Tensor).isDisposed));
   tf.dispose(kept.flatMap((b) => [b.xs, b.ys]));
   assert.equal(tf.memory().numTensors, before);
 

@@ -63,3 +63,49 @@ Deno.test("planFeatures: the cache/feature decision for every combination that m
     assert.match(plan.reason, reason, what);
   }
 });
+
+Deno.test("planFeatures: fine-tuning trains on the cached prefix exactly when nothing changes its input", () => {
+  const table: [string, Record<string, unknown>, string, RegExp][] = [
+    ["off", {}, "none", /fineTune\.enabled is false/],
+    [
+      "on (the tutorial without augmentation)",
+      {
+        fineTune: { enabled: true },
+      },
+      "prefix",
+      /frozen layers' outputs are cached/,
+    ],
+    [
+      "with augmentation",
+      {
+        fineTune: { enabled: true },
+        augment: { flip: "horizontal" },
+      },
+      "images",
+      /augmentation is on/,
+    ],
+    [
+      "cache off",
+      {
+        fineTune: { enabled: true },
+        train: { cacheFeatures: false },
+      },
+      "images",
+      /cacheFeatures is false/,
+    ],
+    [
+      "trainable base",
+      {
+        fineTune: { enabled: true },
+        model: { trainable: true },
+      },
+      "images",
+      /trainable/,
+    ],
+  ];
+  for (const [what, raw, mode, reason] of table) {
+    const plan = planFeatures(parseConfig(raw)).fineTune;
+    assert.equal(plan.mode, mode, what);
+    assert.match(plan.reason, reason, what);
+  }
+});

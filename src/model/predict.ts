@@ -193,7 +193,7 @@ export async function evaluateFolder(
   // With an engine (ONNX Runtime), the batches arrive as probabilities.
   const result = opts.forward
     ? await evaluateModel(
-      { predict: (probs) => probs.clone() },
+      { predict: (probs) => (probs as tf.Tensor).clone() },
       onTheFlyFeatures(source, opts.forward).batches(0),
       saved.classNames,
     )

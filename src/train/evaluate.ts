@@ -160,13 +160,13 @@ export function formatClassificationReport(
 /** Anything with `predict` returning class probabilities (e.g. a LayersModel). */
 export interface Predictor {
   /** `[batch, numClasses]` probabilities, or `[batch, 1]` sigmoid for 2 classes. */
-  predict(x: tf.Tensor): tf.Tensor | tf.Tensor[];
+  predict(x: tf.Tensor | tf.Tensor[]): tf.Tensor | tf.Tensor[];
 }
 
 /** A labelled batch: images and one-hot `[batch, k]` or index `[batch]` labels. */
 export interface LabelledBatch {
-  /** Model input. */
-  xs: tf.Tensor;
+  /** Model input (several for a multi-input model). */
+  xs: tf.Tensor | tf.Tensor[];
   /** One-hot labels `[batch, numClasses]` or class indices `[batch]`. */
   ys: tf.Tensor;
 }

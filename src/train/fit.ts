@@ -16,8 +16,8 @@ import type { MetricsRow } from "../report/metrics.ts";
 
 /** One batch of inputs (images or features) and one-hot labels. */
 export interface XYBatch {
-  /** Model input, `[b, ...]`. */
-  xs: tf.Tensor;
+  /** Model input, `[b, ...]` (several for a multi-input model). */
+  xs: tf.Tensor | tf.Tensor[];
   /** One-hot labels `[b, numClasses]`. */
   ys: tf.Tensor2D;
 }

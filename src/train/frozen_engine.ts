@@ -37,13 +37,17 @@ export interface FrozenForward {
    * `onnxruntime-node@1.30.0` or `tfjs@4.22.0/wasm`.
    */
   readonly id: string;
-  /** Length of one output row (the pooled feature size). */
+  /** Length of one output row (the pooled feature size; first output). */
   readonly outputSize: number;
+  /** Per-image shape of every output, batch dimension left out. */
+  readonly outputShapes: number[][];
   /**
    * Runs a preprocessed NHWC batch; the caller keeps (and disposes) `xs` and
-   * owns the returned `[n, outputSize]` tensor.
+   * owns the returned `[n, outputSize]` tensor (the first output).
    */
   run(xs: tf.Tensor4D): Promise<tf.Tensor2D>;
+  /** Runs a batch and returns every output's values, row-major, batch first. */
+  runAll(xs: tf.Tensor4D): Promise<Float32Array[]>;
   /** Frees the engine's resources (the ONNX session). */
   dispose(): Promise<void>;
 }
@@ -62,7 +66,19 @@ export function tfjsForward(model: tf.LayersModel): FrozenForward {
     engine: "tfjs",
     id: `tfjs@${tf.version_core}/${tf.getBackend()}`,
     outputSize: outputSizeOf(model),
-    run: (xs) => Promise.resolve(model.predict(xs) as tf.Tensor2D),
+    outputShapes: model.outputs.map((o) => o.shape.slice(1) as number[]),
+    run: (xs) => Promise.resolve(first(model.predict(xs)) as tf.Tensor2D),
+    async runAll(xs) {
+      const out = model.predict(xs);
+      const list = Array.isArray(out) ? out : [out];
+      try {
+        return await Promise.all(
+          list.map(async (t) => await t.data() as Float32Array),
+        );
+      } finally {
+        tf.dispose(list);
+      }
+    },
     dispose: () => Promise.resolve(),
   };
 }
@@ -79,13 +95,24 @@ export async function onnxForward(
     engine: "onnxruntime",
     id: ONNXRUNTIME_SPECIFIER.replace(/^npm:/, ""),
     outputSize: outputSizeOf(model),
+    outputShapes: model.outputs.map((o) => o.shape.slice(1) as number[]),
     async run(xs) {
       const input = await xs.data() as Float32Array;
       const [out] = await engine.run(input, xs.shape);
       return tf.tensor2d(out.data, [out.shape[0], out.shape[1]]);
     },
+    async runAll(xs) {
+      const input = await xs.data() as Float32Array;
+      return (await engine.run(input, xs.shape)).map((o) => o.data);
+    },
     dispose: () => engine.dispose(),
   };
+}
+
+function first(out: tf.Tensor | tf.Tensor[]): tf.Tensor {
+  if (!Array.isArray(out)) return out;
+  tf.dispose(out.slice(1));
+  return out[0];
 }
 
 /**

@@ -23,6 +23,13 @@ import type { BatchSource } from "./fit.ts";
 import { cachedFeatures } from "./features.ts";
 import type { FeaturePlan } from "./plan.ts";
 import { featureSource, imageSource, onTheFlyFeatures } from "./sources.ts";
+import {
+  cachedPrefix,
+  prefixCut,
+  prefixModel,
+  prefixSource,
+  suffixModel,
+} from "./prefix_cache.ts";
 import { sha256File } from "../util/hash.ts";
 import { type FrozenForward, selectFrozenEngine } from "./frozen_engine.ts";
 
@@ -40,6 +47,17 @@ export interface TrainingInputs {
   featureCache: { used: boolean; reused: boolean; reason: string };
   /** The engine that runs the frozen base, and why (null when the base trains). */
   frozenEngine: { engine: string; id: string; reason: string } | null;
+  /**
+   * Fine-tuning on the cached frozen prefix: the suffix model (sharing the
+   * classifier's layers) and its batch sources; null when fine-tuning runs
+   * on images (or is off).
+   */
+  fineTune: {
+    model: tf.LayersModel;
+    train: BatchSource;
+    validation: BatchSource;
+    reason: string;
+  } | null;
   /** Frees the frozen engine (call when training is done). */
   dispose(): Promise<void>;
 }
@@ -91,6 +109,7 @@ export async function trainingInputs(
       images,
       featureCache,
       frozenEngine: null,
+      fineTune: null,
       dispose: () => Promise.resolve(),
     };
   }
@@ -102,6 +121,17 @@ export async function trainingInputs(
   const frozenEngine = { engine: forward.engine, id: forward.id, reason };
   opts.log(`frozen engine: ${forward.id} (${reason})`);
   const dispose = () => forward.dispose();
+  // The suffix model of fine-tuning shares every weight with the classifier:
+  // it is never disposed itself (disposing it would free the classifier's).
+  let fineTune: TrainingInputs["fineTune"] = null;
+  if (plan.fineTune.mode === "prefix") {
+    try {
+      fineTune = await prefixInputs(config, model, data, opts);
+    } catch (err) {
+      await dispose();
+      throw err;
+    }
+  }
   if (plan.mode === "per-batch") {
     // The base runs on every batch of every epoch, as Keras does, but outside
     // the gradient tape (only the head trains), so memory stays that of
@@ -113,6 +143,7 @@ export async function trainingInputs(
       images,
       featureCache,
       frozenEngine,
+      fineTune,
       dispose,
     };
   }
@@ -131,6 +162,7 @@ export async function trainingInputs(
       images,
       featureCache: { ...featureCache, reused },
       frozenEngine,
+      fineTune,
       dispose,
     };
   } catch (err) {
@@ -154,9 +186,7 @@ async function cachedSources(
 ) {
   const order = orderOf(config);
   const identity = {
-    weights: model.weightsPath === null
-      ? `random:${opts.initSeed}`
-      : await fileIdentity(model.weightsPath),
+    weights: await weightsIdentity(model, opts),
     alpha: config.model.alpha,
     imageSize: config.data.imageSize,
     interpolation: config.data.interpolation,
@@ -215,6 +245,86 @@ function orderOf(config: Pick<Config, "data">) {
     shuffle: config.data.shuffle,
     seed: config.data.seed,
   };
+}
+
+/**
+ * The frozen prefix of fine-tuning, cached (see `prefix_cache.ts`): the
+ * crossing tensors of both splits, and the suffix model that trains on them.
+ * Null (fine-tuning on images, with a log line) when nothing before
+ * `fineTune.fromLayer` is worth caching.
+ */
+async function prefixInputs(
+  config: Pick<Config, "data" | "model" | "engine">,
+  model: BuiltModel,
+  data: { train: ImageSet; validation: ImageSet },
+  opts: TrainingInputsOptions,
+): Promise<TrainingInputs["fineTune"]> {
+  const from = model.fineTuneFrom;
+  if (from < 2) {
+    opts.log(
+      `fine-tuning: from layer ${from} nothing stays frozen; training on images`,
+    );
+    return null;
+  }
+  const cut = prefixCut(model.base, from);
+  const { forward } = await selectFrozenEngine(
+    config.engine.frozen,
+    opts.backend,
+    prefixModel(model.base, cut),
+  );
+  try {
+    const identity = {
+      weights: await weightsIdentity(model, opts),
+      alpha: config.model.alpha,
+      imageSize: config.data.imageSize,
+      interpolation: config.data.interpolation,
+      preprocess: "mobilenet_v2",
+    };
+    const dir = join(opts.cacheDir, "prefix");
+    const prefixOf = (split: "train" | "validation") =>
+      cachedPrefix(forward, cut, data[split], {
+        dir,
+        identity,
+        batchSize: config.data.batchSize,
+        preprocess: mobileNetV2Preprocess,
+        onProgress: (done, total) => {
+          if (done === total || done % (config.data.batchSize * 10) === 0) {
+            opts.log(`prefix: ${split} ${done}/${total}`);
+          }
+        },
+        warn: (m) => opts.log(`warning: ${m}`),
+        signal: opts.signal,
+      });
+    const train = await prefixOf("train");
+    const val = await prefixOf("validation");
+    opts.log(
+      `prefix: ${train.cached ? "reused" : "computed"} train, ${
+        val.cached ? "reused" : "computed"
+      } validation — ${cut.names.join(" + ")} before layer ${from} (${dir})`,
+    );
+    const order = orderOf(config);
+    const k = data.train.classNames.length;
+    return {
+      model: suffixModel(model, cut),
+      train: prefixSource(train, data.train.labels, k, order),
+      validation: prefixSource(val, data.validation.labels, k, {
+        ...order,
+        shuffle: false,
+      }),
+      reason: `cached outputs of base layers 0..${from - 1}`,
+    };
+  } finally {
+    await forward.dispose();
+  }
+}
+
+async function weightsIdentity(
+  model: BuiltModel,
+  opts: TrainingInputsOptions,
+): Promise<string> {
+  return model.weightsPath === null
+    ? `random:${opts.initSeed}`
+    : await fileIdentity(model.weightsPath);
 }
 
 /** Identifies a weights file by its content (SHA-256). */

@@ -24,3 +24,4 @@ export * from "./validate.ts";
 export * from "./frozen_engine.ts";
 export * from "./early_stopping.ts";
 export * from "./best_checkpoint.ts";
+export * from "./prefix_cache.ts";

@@ -24,32 +24,68 @@ import { flipOnlyVariants, isAugmentEnabled } from "./augment.ts";
 /** How the frozen stage feeds the model; see the module doc. */
 export type FeatureMode = "cached" | "cached-flips" | "per-batch" | "images";
 
+/** How the fine-tuning stage is fed. */
+export type FineTuneMode = "none" | "prefix" | "images";
+
 /** The decision and why it was made (written to `summary.json`). */
 export interface FeaturePlan {
   /** How the frozen stage runs. */
   mode: FeatureMode;
   /** Why, in words. */
   reason: string;
+  /**
+   * Fine-tuning: `prefix` trains the suffix on the cached outputs of the
+   * frozen layers before `fineTune.fromLayer` (exact: the prefix never
+   * changes without augmentation); `images` runs the whole model on images.
+   */
+  fineTune: { mode: FineTuneMode; reason: string };
 }
 
 /** Decides the {@link FeaturePlan} from the config keys that matter. */
 export function planFeatures(
-  config: Pick<Config, "train" | "model" | "augment">,
+  config: Pick<Config, "train" | "model" | "augment" | "fineTune">,
 ): FeaturePlan {
+  const fineTune = planFineTune(config);
   if (config.model.trainable) {
-    return { mode: "images", reason: "the base is trainable" };
+    return { mode: "images", reason: "the base is trainable", fineTune };
   }
   if (!config.train.cacheFeatures) {
-    return { mode: "per-batch", reason: "train.cacheFeatures is false" };
+    return {
+      mode: "per-batch",
+      reason: "train.cacheFeatures is false",
+      fineTune,
+    };
   }
   if (flipOnlyVariants(config.augment)) {
     return {
       mode: "cached-flips",
       reason: "flip-only augmentation: the features of each mirror are cached",
+      fineTune,
     };
   }
   if (isAugmentEnabled(config.augment)) {
-    return { mode: "per-batch", reason: "augmentation is on" };
+    return { mode: "per-batch", reason: "augmentation is on", fineTune };
   }
-  return { mode: "cached", reason: "frozen base, no augmentation" };
+  return { mode: "cached", reason: "frozen base, no augmentation", fineTune };
+}
+
+function planFineTune(
+  config: Pick<Config, "train" | "model" | "augment" | "fineTune">,
+): FeaturePlan["fineTune"] {
+  if (!config.fineTune.enabled) {
+    return { mode: "none", reason: "fineTune.enabled is false" };
+  }
+  if (config.model.trainable) {
+    return { mode: "images", reason: "the base is trainable" };
+  }
+  if (!config.train.cacheFeatures) {
+    return { mode: "images", reason: "train.cacheFeatures is false" };
+  }
+  if (isAugmentEnabled(config.augment)) {
+    return { mode: "images", reason: "augmentation is on" };
+  }
+  return {
+    mode: "prefix",
+    reason: "no augmentation: the frozen layers' outputs are cached",
+  };
 }

@@ -138,7 +138,7 @@ export function onTheFlyFeatures(
           ys.dispose();
           throw err;
         } finally {
-          xs.dispose();
+          tf.dispose(xs);
         }
         yield { xs: pooled, ys };
       }

@@ -148,24 +148,32 @@ export async function trainStages(
     if (fineTuning && next) {
       const from = model.fineTuneFrom;
       unfreezeFrom(model.base, from);
+      // On the cached prefix, the suffix model (the classifier's own layers
+      // from `from` on) trains; otherwise the whole classifier on images.
+      const ft = inputs.fineTune ?? {
+        model: model.model,
+        train: inputs.images.train,
+        validation: inputs.images.validation,
+        reason: "on images",
+      };
       opts.log(
         `fine-tuning: unfroze base layers ${from}..${
           model.base.layers.length - 1
         } (from ${
           model.base.layers[from].name
-        }), learning rate ${config.fineTune.learningRate}`,
+        }), learning rate ${config.fineTune.learningRate}, ${ft.reason}`,
       );
       optimizers.push(
         compile(
-          model.model,
+          ft.model,
           config.fineTune.optimizer,
           config.fineTune.learningRate,
         ),
       );
       result = await stage(
-        model.model,
-        inputs.images.train,
-        inputs.images.validation,
+        ft.model,
+        ft.train,
+        ft.validation,
         config.fineTune.epochs,
         "fine_tune",
       );
