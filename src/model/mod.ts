@@ -1,9 +1,13 @@
 /**
  * Model stage: MobileNetV2 as Keras builds it (mobilenet_v2.ts) with
- * BatchNormalization that stays frozen (batch_norm.ts), the classifier on top
- * (classifier.ts), Keras HDF5 weights (keras_weights.ts), the build step of a
- * run (build.ts), saving and loading a trained model (model_io.ts) and
- * prediction (predict.ts).
+ * BatchNormalization that stays frozen (batch_norm.ts), the classifier on
+ * top (classifier.ts), Keras weights in legacy .h5, Keras 3 .weights.h5 and
+ * .keras (keras_weights.ts with keras_h5.ts, keras_match.ts,
+ * keras_archive.ts, keras_imagenet.ts), the build step of a run (build.ts),
+ * saving and loading a trained model (model_io.ts), prediction (predict.ts),
+ * and the frozen graph for other engines: its IR with BatchNormalization
+ * folded (frozen_graph.ts), ONNX export (onnx_export.ts) and ONNX Runtime
+ * (onnx_runtime.ts).
  *
  * @module
  */
@@ -15,3 +19,6 @@ export * from "./keras_weights.ts";
 export * from "./build.ts";
 export * from "./model_io.ts";
 export * from "./predict.ts";
+export * from "./frozen_graph.ts";
+export * from "./onnx_export.ts";
+export * from "./onnx_runtime.ts";
