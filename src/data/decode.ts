@@ -4,10 +4,15 @@
  * (`decode_pool.ts`, codecs in `codecs.ts`, resizing in `resize.ts`), with an
  * on-disk cache of the results.
  *
- * Results are cached as raw `h*w*3` bytes under a key made of the file's
- * SHA-256, the size and the interpolation (failures too, as `.bad` files
- * holding the reason); entries are written to a temporary file and renamed,
- * so an interrupted run leaves no corrupt entry.
+ * Results are cached as verified cache files (`src/util/cache_file.ts`: a
+ * header with the key, length and SHA-256 of the `h*w*3` RGB bytes) under a
+ * key made of {@link DECODE_CACHE_VERSION}, {@link DECODER_VERSION}, the
+ * size, the interpolation and the file's SHA-256 — failures too, as `.bad`
+ * entries holding the reason. Entries are written atomically, so an
+ * interrupted or concurrent run never leaves or reads half an entry; an
+ * entry that fails verification on read (bit rot, truncation, another
+ * format) is decoded again, and all such entries of a call are reported in
+ * one warning.
  *
  * @module
  */
@@ -18,13 +23,23 @@ import type { Interpolation } from "./resize.ts";
 import { DecodePool, defaultWorkerCount } from "./decode_pool.ts";
 import { DecodeFailure } from "./codecs.ts";
 import { sha256Hex } from "../util/hash.ts";
-import { writeFileAtomic } from "../util/fs.ts";
+import { readCacheFile, writeCacheFile } from "../util/cache_file.ts";
 
 /** What to do with files that cannot be decoded. */
 export type BadImagePolicy = "warn" | "error";
 
-/** Bumped whenever decoding or resizing changes, so old cache entries are not reused. */
-export const DECODE_CACHE_VERSION = 1;
+/**
+ * Bumped whenever our decoding, resizing or the entry format changes, so old
+ * cache entries are not reused. 2: verified entries, decoder in the key.
+ */
+export const DECODE_CACHE_VERSION = 2;
+
+/**
+ * The third-party decoders whose output the cache holds (the versions
+ * pinned in `src/deps_codecs.ts`; a test checks they agree). Part of the
+ * cache key: another decoder version decodes into other entries.
+ */
+export const DECODER_VERSION = "imagescript@1.3.1+tiff@7.1.3";
 
 /** An image file that could not be used, and why. */
 export interface BadImage {
@@ -76,8 +91,11 @@ export interface ImageSet {
   paths: string[];
   /** Files skipped because they could not be decoded. */
   skipped: BadImage[];
-  /** Files decoded now, and files answered by the cache (incl. known-bad ones). */
-  stats: { decoded: number; cached: number };
+  /**
+   * Files decoded now, files answered by the cache (incl. known-bad ones),
+   * and cache entries that failed verification and were decoded again.
+   */
+  stats: { decoded: number; cached: number; rejected?: number };
 }
 
 /** Progress of {@link decodeImages}. */
@@ -118,7 +136,43 @@ export interface DecodeImagesOptions {
   signal?: AbortSignal;
 }
 
-/** Where the decoded cache keeps the result for one file content, size and interpolation. */
+/**
+ * The decode cache's folder for one size and interpolation:
+ * `v<DECODE_CACHE_VERSION>-<h>x<w>-<interpolation>-<DECODER_VERSION>`,
+ * e.g. `v2-160x160-bilinear-imagescript@1.3.1+tiff@7.1.3`.
+ */
+export function decodeCacheFolder(
+  height: number,
+  width: number,
+  interpolation: Interpolation,
+): string {
+  return `v${DECODE_CACHE_VERSION}-${height}x${width}-${interpolation}-${DECODER_VERSION}`;
+}
+
+/** What a decode cache folder name says; null when it is not one. */
+export function parseDecodeCacheFolder(name: string): {
+  version: number;
+  height: number;
+  width: number;
+  interpolation: string;
+  decoder: string | null;
+} | null {
+  const m = /^v(\d+)-(\d+)x(\d+)-([a-z]+)(?:-(.+))?$/.exec(name);
+  if (!m) return null;
+  return {
+    version: Number(m[1]),
+    height: Number(m[2]),
+    width: Number(m[3]),
+    interpolation: m[4],
+    decoder: m[5] ?? null,
+  };
+}
+
+/**
+ * Where the decode cache keeps the result for one file content, size and
+ * interpolation: `<cacheDir>/<decodeCacheFolder>/<sha[0:2]>/<sha>.rgb` (a
+ * failure: the same path + `.bad`).
+ */
 export function decodeCachePath(
   cacheDir: string,
   sha256: string,
@@ -128,30 +182,60 @@ export function decodeCachePath(
 ): string {
   return join(
     cacheDir,
-    `v${DECODE_CACHE_VERSION}-${height}x${width}-${interpolation}`,
+    decodeCacheFolder(height, width, interpolation),
     sha256.slice(0, 2),
     `${sha256}.rgb`,
   );
 }
 
-async function readCached(
-  path: string,
-  size: number,
-): Promise<Uint8Array | null> {
-  try {
-    const data = await Deno.readFile(path);
-    return data.length === size ? data : null;
-  } catch {
-    return null;
-  }
+/** The key a decode cache entry is stored under (checked on read). */
+export function decodeCacheKey(
+  sha256: string,
+  height: number,
+  width: number,
+  interpolation: Interpolation,
+): string {
+  return `decoded/${decodeCacheFolder(height, width, interpolation)}/${sha256}`;
 }
 
-async function readBadMarker(cachePath: string): Promise<string | null> {
-  try {
-    return await Deno.readTextFile(`${cachePath}.bad`);
-  } catch {
-    return null;
+/** One cache entry that failed verification. */
+export interface RejectedEntry {
+  /** The entry file. */
+  path: string;
+  /** Why (from `readCacheFile`). */
+  reason: string;
+}
+
+/** The kind of a verification failure, for counting: the reason without paths, keys and numbers. */
+function rejectionKind(reason: string, path: string): string {
+  const r = reason.startsWith(`${path}: `)
+    ? reason.slice(path.length + 2)
+    : reason;
+  if (r.startsWith("holds key")) return "another key";
+  if (/^\d+ bytes, header says/.test(r)) return "wrong length";
+  if (r.startsWith("Cannot read")) return "unreadable";
+  return r;
+}
+
+/**
+ * One warning for every cache entry of a call that failed verification:
+ * how many, of which kinds, and the first one in full.
+ */
+export function formatRejectedEntries(
+  rejected: readonly RejectedEntry[],
+): string {
+  const kinds = new Map<string, number>();
+  for (const r of rejected) {
+    const k = rejectionKind(r.reason, r.path);
+    kinds.set(k, (kinds.get(k) ?? 0) + 1);
   }
+  const n = rejected.length;
+  const first = rejected[0];
+  return `decode cache: ${n} entr${
+    n === 1 ? "y" : "ies"
+  } failed verification and ${n === 1 ? "was" : "were"} decoded again (${
+    [...kinds].map(([k, c]) => `${k}: ${c}`).join(", ")
+  }); first: ${first.reason}`;
 }
 
 /**
@@ -179,7 +263,12 @@ export async function decodeImages(
   const pixels = new Uint8Array(total * stride);
   const ok = new Uint8Array(total);
   const bad: BadImage[] = [];
-  const stats = { decoded: 0, cached: 0 };
+  const stats = { decoded: 0, cached: 0, rejected: 0 };
+  const rejected: RejectedEntry[] = [];
+  const noteRejected = (path: string, reason: string) => {
+    rejected.push({ path, reason });
+    stats.rejected++;
+  };
   const ownPool = opts.pool
     ? null
     : new DecodePool(opts.workers ?? defaultWorkerCount());
@@ -208,6 +297,7 @@ export async function decodeImages(
       return;
     }
     let cachePath: string | null = null;
+    let key = "";
     if (opts.cacheDir) {
       const sha = sha256Hex(bytes);
       cachePath = decodeCachePath(
@@ -217,18 +307,36 @@ export async function decodeImages(
         width,
         interpolation,
       );
-      const hit = await readCached(cachePath, stride);
-      if (hit) {
-        pixels.set(hit, i * stride);
+      key = decodeCacheKey(sha, height, width, interpolation);
+      const hit = await readCacheFile(cachePath, key);
+      if (hit.ok && hit.data.length === stride) {
+        pixels.set(hit.data, i * stride);
         ok[i] = 1;
         stats.cached++;
         return;
       }
-      const knownBad = await readBadMarker(cachePath);
-      if (knownBad !== null) {
-        bad.push({ path: item.path, reason: knownBad });
-        stats.cached++;
-        return;
+      if (hit.ok) {
+        noteRejected(
+          cachePath,
+          `${cachePath}: ${hit.data.length} bytes, expected ${stride}`,
+        );
+      } else if (!hit.missing) noteRejected(cachePath, hit.reason);
+      else {
+        const knownBad = await readCacheFile(
+          `${cachePath}.bad`,
+          `${key}.bad`,
+        );
+        if (knownBad.ok) {
+          bad.push({
+            path: item.path,
+            reason: new TextDecoder().decode(knownBad.data),
+          });
+          stats.cached++;
+          return;
+        }
+        if (!knownBad.missing) {
+          noteRejected(`${cachePath}.bad`, knownBad.reason);
+        }
       }
     }
     let rgb: Uint8Array;
@@ -238,8 +346,9 @@ export async function decodeImages(
       if (e instanceof DecodeFailure) {
         bad.push({ path: item.path, reason: e.message });
         if (cachePath) {
-          await writeFileAtomic(
+          await writeCacheFile(
             `${cachePath}.bad`,
+            `${key}.bad`,
             new TextEncoder().encode(e.message),
           );
         }
@@ -250,7 +359,7 @@ export async function decodeImages(
     pixels.set(rgb, i * stride);
     ok[i] = 1;
     stats.decoded++;
-    if (cachePath) await writeFileAtomic(cachePath, rgb);
+    if (cachePath) await writeCacheFile(cachePath, key, rgb);
   };
 
   const runner = async () => {
@@ -273,6 +382,10 @@ export async function decodeImages(
     ownPool?.close();
   }
 
+  if (rejected.length > 0) {
+    rejected.sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
+    (opts.warn ?? console.warn)(formatRejectedEntries(rejected));
+  }
   bad.sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
   if (bad.length > 0) {
     if (opts.onBadImage === "error") throw new BadImageError(bad);
