@@ -104,6 +104,7 @@ const { values: args } = parseArgs({
     // Internal: run one training job in this process.
     engine: { type: "string", default: "auto" },
     augment: { type: "string", default: "false" },
+    "fine-tune": { type: "string", default: "false" },
     child: { type: "string" },
     "cache-dir": { type: "string" },
     "out-dir": { type: "string" },
@@ -157,6 +158,16 @@ async function child(): Promise<void> {
       ? { flip: "horizontal", rotation: 0.2 }
       : {},
     engine: { frozen: args.engine as "auto" | "onnxruntime" | "tfjs" },
+    // The tutorial's fine-tuning: from layer 100, RMSprop 1e-5, 10 epochs.
+    fineTune: args["fine-tune"] === "true"
+      ? {
+        enabled: true,
+        fromLayer: 100,
+        epochs: Number(args.epochs),
+        optimizer: "rmsprop",
+        learningRate: 1e-5,
+      }
+      : {},
     backend,
     output: { dir: args["out-dir"], saveModel: true },
   });
@@ -210,6 +221,7 @@ async function runChild(
     cache: boolean;
     engine?: string;
     augment?: boolean;
+    fineTune?: boolean;
   },
 ): Promise<ChildOutcome> {
   const resultPath = join(opts.outDir, `${name}.result.json`);
@@ -247,6 +259,8 @@ async function runChild(
       opts.engine ?? "auto",
       "--augment",
       String(opts.augment ?? false),
+      "--fine-tune",
+      String(opts.fineTune ?? false),
       "--result",
       resultPath,
     ],
@@ -416,7 +430,11 @@ async function main(): Promise<void> {
 
   const jobs: JobRow[] = [];
   const engines = args.engines.split(",").map((s) => s.trim());
-  if (["cached", "uncached", "augmented"].some((c) => cases.includes(c))) {
+  if (
+    ["cached", "uncached", "augmented", "fine-tune"].some((c) =>
+      cases.includes(c)
+    )
+  ) {
     const t = performance.now();
     const ds = await writeReferenceDataset(args.data, {
       trainPerClass: Number(args["train-per-class"]),
@@ -460,6 +478,22 @@ async function main(): Promise<void> {
           label:
             `${engine}: cached, second run (decoded images + features reused)`,
           r: await runChild(`cached-second-${engine}`, run),
+        });
+      }
+      for (const engine of engines) {
+        if (!cases.includes("fine-tune")) break;
+        jobs.push({
+          label:
+            `${engine}: fine-tuning (10 frozen + 10 from layer 100, prefix cached)`,
+          r: await runChild(`fine-tune-${engine}`, {
+            cacheDir: join(work, `cache-ft-${engine}`),
+            outDir,
+            epochs,
+            batchSize: 32,
+            cache: true,
+            engine,
+            fineTune: true,
+          }),
         });
       }
       for (const engine of engines) {
