@@ -226,6 +226,8 @@ export interface Keras3Slot {
   layer: Layer;
   /** Layer names from the top model down, e.g. `mobilenetv2_0.35_96/Conv1`. */
   label: string;
+  /** Its index in its own model's layers, as Keras counts them (`base.layers[i]`). */
+  index: number;
 }
 
 /** The layers Keras 3 lists for a model: a Sequential's input layer is not one of them. */
@@ -248,7 +250,7 @@ export function keras3Paths(model: tf.LayersModel): Keras3Slot[] {
   const visited = new Set<Layer>();
   const walk = (m: tf.LayersModel, prefix: string, label: string) => {
     const used = new Map<string, number>();
-    for (const layer of keras3Layers(m)) {
+    for (const [index, layer] of keras3Layers(m).entries()) {
       const base = kerasSnakeCase(keras3ClassName(layer));
       const n = used.get(base);
       used.set(base, n == null ? 0 : n + 1);
@@ -257,7 +259,7 @@ export function keras3Paths(model: tf.LayersModel): Keras3Slot[] {
       visited.add(layer);
       const name = label ? `${label}/${layer.name}` : layer.name;
       if (layer instanceof tf.LayersModel) walk(layer, `${path}/`, name);
-      else out.push({ path, layer, label: name });
+      else out.push({ path, layer, label: name, index });
     }
   };
   walk(model, "", "");
@@ -299,8 +301,8 @@ export function planKeras3(
     }
   }
   const taken = new Set<string>();
-  slots.forEach(({ path, layer, label }, index) => {
-    if (layer.weights.length === 0) return;
+  for (const { path, layer, label, index } of slots) {
+    if (layer.weights.length === 0) continue;
     const expected = kerasWeightOrder(layer);
     const kind = keras3ClassName(layer);
     let stored: Keras3Vars | undefined;
@@ -308,7 +310,7 @@ export function planKeras3(
       const found = named.get(layer.name) ?? [];
       if (found.length === 0) {
         plan.skipped.push(label);
-        return;
+        continue;
       }
       if (found.length > 1) {
         problems.push(
@@ -316,7 +318,7 @@ export function planKeras3(
             found.map((v) => v.path).join(", ")
           })`,
         );
-        return;
+        continue;
       }
       stored = found[0];
     } else stored = file.vars.get(path);
@@ -333,7 +335,7 @@ export function planKeras3(
           expected.map((v) => fmtShape(v.shape)).join(" ")
         }, the file has none at ${path}/vars`,
       );
-      return;
+      continue;
     }
     taken.add(stored.path);
     plan.layers.push({ model: label, file: stored.path });
@@ -345,7 +347,7 @@ export function planKeras3(
           stored.weights.map((w) => fmtShape(w.shape)).join(" ")
         }`,
       );
-      return;
+      continue;
     }
     expected.forEach((v, i) => {
       const w = stored.weights[i];
@@ -359,7 +361,7 @@ export function planKeras3(
         );
       }
     });
-  });
+  }
   if (!named) {
     for (const v of file.vars.values()) {
       if (v.weights.length === 0 || taken.has(v.path)) continue;
