@@ -1,11 +1,19 @@
 /**
  * Step 1 of the data pipeline: download a URL into a cache folder.
  *
- * The body streams into `<file>.<random>.part` (one per download, so two
- * processes filling one cache never share it), which is renamed only once
- * every byte has arrived (and the SHA-256 matches, when one is given), so an interrupted
- * download never leaves a file that looks complete. A file already in the
- * cache is reused without touching the network.
+ * The body streams into `<file>.<random>.part` (one per download, locked by
+ * its writer: see `src/util/staging.ts`), which becomes `<file>` only once
+ * every byte has arrived (and the SHA-256 matches, when one is given), so an
+ * interrupted download never leaves a file that looks complete. A file
+ * already in the cache is reused without touching the network.
+ *
+ * Several processes may fill one cache at once: the finished download is
+ * hard-linked into place, never renamed over a file another process
+ * finished first (that one is used instead), so a cached file never changes
+ * under a process that is reading or extracting it. `.part` files left by
+ * killed processes are removed by the next download of the same file.
+ * File-system failures (unwritable folder, disk full) name the path and the
+ * cause; network failures name the URL.
  *
  * @example
  * ```ts
@@ -20,8 +28,10 @@
  * @module
  */
 
-import { createSha256, sha256File } from "../util/hash.ts";
+import { createSha256, sha256File, sha256Hex } from "../util/hash.ts";
 import { removeQuietly, statOrNull, writeAll } from "../util/fs.ts";
+import { errorCode, fsError } from "../util/fs_errors.ts";
+import { createStagingFile, removeIfStale } from "../util/staging.ts";
 import { basename, join } from "node:path";
 import type { FetchProgress } from "../report/progress.ts";
 
@@ -75,11 +85,32 @@ export class FetchError extends Error {
 const HINT =
   "Check data.url, or download the archive yourself and point data.path at the .zip or the extracted folder.";
 
+/** Options of {@link fileNameForUrl}. */
+export interface FileNameOptions {
+  /**
+   * Add a short hash of the whole URL before the extension
+   * (`name-<8 hex>.ext`), so that two URLs ending in the same file name get
+   * two cache files. Default false.
+   */
+  hashed?: boolean;
+}
+
+/** Extensions kept whole when a hash goes in front of them. */
+const COMPOUND_EXTENSIONS = [".weights.h5", ".tar.gz", ".tar.bz2", ".tar.xz"];
+
+/** Length of the URL hash {@link fileNameForUrl} adds with `hashed`. */
+export const URL_HASH_LENGTH = 8;
+
 /**
  * The cache file name for a URL: its last path segment, URL-decoded, with
- * characters that are unsafe in file names replaced by `_`.
+ * characters that are unsafe in file names replaced by `_`; with `hashed`,
+ * `<stem>-<first 8 hex of SHA-256(url)><ext>`, e.g.
+ * `mobilenet_v2_weights_tf_dim_ordering_tf_kernels_1.0_160_no_top-1a2b3c4d.h5`.
  */
-export function fileNameForUrl(url: string): string {
+export function fileNameForUrl(
+  url: string,
+  options: FileNameOptions = {},
+): string {
   let segment = "";
   try {
     const parsed = new URL(url);
@@ -94,8 +125,26 @@ export function fileNameForUrl(url: string): string {
     segment,
     (ch) => ch.charCodeAt(0) < 0x20 || '\\/:*?"<>|'.includes(ch) ? "_" : ch,
   ).join("");
-  if (segment === "" || segment === "." || segment === "..") return "download";
-  return segment;
+  if (segment === "" || segment === "." || segment === "..") {
+    segment = "download";
+  }
+  if (!options.hashed) return segment;
+  const hash = sha256Hex(url).slice(0, URL_HASH_LENGTH);
+  const lower = segment.toLowerCase();
+  const compound = COMPOUND_EXTENSIONS.find((e) =>
+    lower.endsWith(e) && lower.length > e.length
+  );
+  const dot = segment.lastIndexOf(".");
+  const extLength = compound?.length ??
+    (dot > 0 && dot >= segment.length - 10 ? segment.length - dot : 0);
+  const stem = segment.slice(0, segment.length - extLength);
+  return `${stem}-${hash}${segment.slice(segment.length - extLength)}`;
+}
+
+/** Matches the `.part` files of downloads into `fileName`. */
+export function partFilePattern(fileName: string): RegExp {
+  const escaped = fileName.replace(/[.*+?^$|()[\]{}\\]/g, "\\$&");
+  return new RegExp(`^${escaped}\\.[0-9a-f]{8}\\.part$`);
 }
 
 function describeCause(e: unknown): string {
@@ -107,11 +156,67 @@ function describeCause(e: unknown): string {
 }
 
 /**
+ * Removes the `.part` files of earlier downloads into `dest` whose writer is
+ * gone (killed mid-download); parts being written by live processes stay.
+ */
+async function removeStaleParts(dir: string, fileName: string): Promise<void> {
+  const pattern = partFilePattern(fileName);
+  try {
+    for await (const e of Deno.readDir(dir)) {
+      if (e.isFile && pattern.test(e.name)) {
+        await removeIfStale(join(dir, e.name));
+      }
+    }
+  } catch {
+    // best effort: a folder we cannot list fails below with a clear error
+  }
+}
+
+/** Marks a failure of the local file (not of the network) while downloading. */
+class LocalWriteError extends Error {}
+
+/**
+ * Puts the finished `part` in place as `dest`: hard-linked, so that a file
+ * another process put there meanwhile is never replaced (it is used
+ * instead, after checking its SHA-256 when one is expected). Resolves to
+ * whether `part`'s bytes became `dest`.
+ */
+async function publish(
+  part: string,
+  dest: string,
+  expected: string | null,
+): Promise<boolean> {
+  try {
+    await Deno.link(part, dest);
+    return true;
+  } catch (e) {
+    if (e instanceof Deno.errors.AlreadyExists) {
+      if (expected === null || await sha256File(dest) === expected) {
+        return false;
+      }
+      await Deno.rename(part, dest); // the other copy is wrong; ours is checked
+      return true;
+    }
+    const code = errorCode(e);
+    if (
+      e instanceof Deno.errors.NotSupported || code === "EPERM" ||
+      code === "EXDEV" || code === "EMLINK"
+    ) {
+      // No hard links here: a plain rename (last writer wins).
+      await Deno.rename(part, dest);
+      return true;
+    }
+    throw e;
+  }
+}
+
+/**
  * Downloads `url` into `opts.cacheDir` (or reuses the cached copy) and
  * resolves to its path. Errors name the URL and the HTTP status or network
- * cause, and hint at `data.path`. With `sha256`, a mismatching download is
- * removed and rejected; a mismatching cached file is removed and downloaded
- * again.
+ * cause, and hint at `data.path`; local failures (folder not writable, disk
+ * full) name the file and the cause. With `sha256`, a mismatching download
+ * is removed and rejected; a mismatching cached file is removed and
+ * downloaded again.
  */
 export async function fetchFile(
   url: string,
@@ -124,7 +229,11 @@ export async function fetchFile(
     );
   }
   const expected = opts.sha256 ? opts.sha256.toLowerCase() : null;
-  await Deno.mkdir(opts.cacheDir, { recursive: true });
+  try {
+    await Deno.mkdir(opts.cacheDir, { recursive: true });
+  } catch (e) {
+    throw fsError("create the download folder", opts.cacheDir, e);
+  }
   const dest = join(opts.cacheDir, fileName);
 
   const existing = await statOrNull(dest);
@@ -137,10 +246,10 @@ export async function fetchFile(
       return { path: dest, cached: true, bytes: existing.size, sha256: actual };
     }
     // A cached file that no longer matches: drop it and download again.
-    await Deno.remove(dest);
+    await removeQuietly(dest);
   }
+  await removeStaleParts(opts.cacheDir, fileName);
 
-  const part = `${dest}.${crypto.randomUUID().slice(0, 8)}.part`;
   let response: Response;
   try {
     response = await fetch(url, { signal: opts.signal });
@@ -186,55 +295,94 @@ export async function fetchFile(
     });
   };
 
+  const part = `${dest}.${crypto.randomUUID().slice(0, 8)}.part`;
+  // The part file is created with the first bytes (a run killed before any
+  // arrive leaves nothing) and stays open until the end: its lock tells
+  // other processes it is being written.
+  let file: Deno.FsFile | null = null;
+  const openPart = async (): Promise<Deno.FsFile> => {
+    if (file) return file;
+    try {
+      file = await createStagingFile(part);
+    } catch (e) {
+      throw new LocalWriteError("create", { cause: e });
+    }
+    return file;
+  };
   try {
-    const file = await Deno.open(part, {
-      write: true,
-      create: true,
-      truncate: true,
-    });
     try {
       if (response.body) {
         report(false);
         for await (const chunk of response.body) {
-          await writeAll(file, chunk);
+          const out = await openPart();
+          try {
+            await writeAll(out, chunk);
+          } catch (e) {
+            throw new LocalWriteError("write", { cause: e });
+          }
           hash.update(chunk);
           bytes += chunk.length;
           report(false);
         }
       }
-      await file.syncData();
-    } finally {
-      file.close();
+      const out = await openPart();
+      try {
+        await out.syncData();
+      } catch (e) {
+        throw new LocalWriteError("sync", { cause: e });
+      }
+    } catch (e) {
+      if (e instanceof LocalWriteError) {
+        await response.body?.cancel().catch(() => {});
+        throw fsError(
+          e.message === "create"
+            ? "create the download file"
+            : "write the download file",
+          part,
+          e.cause,
+        );
+      }
+      if (opts.signal?.aborted) throw e;
+      throw new FetchError(
+        `Download interrupted: GET ${url} after ${bytes} bytes${
+          total !== null ? ` of ${total}` : ""
+        }: ${describeCause(e)}. ${HINT}`,
+        url,
+        { cause: e },
+      );
     }
-  } catch (e) {
-    await removeQuietly(part);
-    if (opts.signal?.aborted) throw e;
-    throw new FetchError(
-      `Download interrupted: GET ${url} after ${bytes} bytes${
-        total !== null ? ` of ${total}` : ""
-      }: ${describeCause(e)}. ${HINT}`,
-      url,
-      { cause: e },
-    );
-  }
 
-  if (total !== null && bytes !== total) {
+    if (total !== null && bytes !== total) {
+      throw new FetchError(
+        `Download incomplete: GET ${url} ended after ${bytes} of ${total} bytes. ${HINT}`,
+        url,
+      );
+    }
+    const actual = hash.hex();
+    if (expected !== null && actual !== expected) {
+      throw new FetchError(
+        `SHA-256 mismatch for ${url}: expected ${expected}, got ${actual}; the download was removed. ` +
+          `Fix data.sha256 (or set it to null), or check data.url / data.path.`,
+        url,
+      );
+    }
+    let ours: boolean;
+    try {
+      ours = await publish(part, dest, expected);
+    } catch (e) {
+      throw fsError("move the download into place as", dest, e);
+    }
+    report(true);
+    if (ours) return { path: dest, cached: false, bytes, sha256: actual };
+    const info = await Deno.stat(dest);
+    return {
+      path: dest,
+      cached: true,
+      bytes: info.size,
+      sha256: expected ?? undefined,
+    };
+  } finally {
+    (file as Deno.FsFile | null)?.close();
     await removeQuietly(part);
-    throw new FetchError(
-      `Download incomplete: GET ${url} ended after ${bytes} of ${total} bytes. ${HINT}`,
-      url,
-    );
   }
-  const actual = hash.hex();
-  if (expected !== null && actual !== expected) {
-    await removeQuietly(part);
-    throw new FetchError(
-      `SHA-256 mismatch for ${url}: expected ${expected}, got ${actual}; the download was removed. ` +
-        `Fix data.sha256 (or set it to null), or check data.url / data.path.`,
-      url,
-    );
-  }
-  await Deno.rename(part, dest);
-  report(true);
-  return { path: dest, cached: false, bytes, sha256: actual };
 }

@@ -12,6 +12,12 @@
  * console.log(data.train.count, data.validation.count, data.classNames);
  * ```
  *
+ * Before anything else the cache folder is checked (created, and a file
+ * written and removed), so an unusable `data.cacheDir` fails at once with
+ * the path and the cause, and leftovers of killed runs (`.part` downloads,
+ * partial extractions, unfinished cache writes) are removed; what other
+ * live runs are writing is left alone, so several runs can share one cache.
+ *
  * @module
  */
 
@@ -33,6 +39,8 @@ import {
   type ImageSet,
 } from "./decode.ts";
 import { DecodePool, defaultWorkerCount } from "./decode_pool.ts";
+import { removeLeftovers } from "./cache_inventory.ts";
+import { checkWritableDir } from "../util/fs_errors.ts";
 import type { Interpolation } from "./resize.ts";
 
 /** Options of {@link prepareData}; each maps onto a `data.*` config key. */
@@ -134,6 +142,19 @@ export async function prepareData(
 ): Promise<PreparedData> {
   const log = opts.log ?? ((line: string) => console.error(line));
   const cacheDir = resolveCacheDir(opts.cacheDir);
+  const usesCache = !opts.path || opts.decodeCache !== false ||
+    !(await statOrNull(opts.path))?.isDirectory;
+  if (usesCache) {
+    await checkWritableDir(cacheDir, "data.cacheDir");
+    const removed = await removeLeftovers(cacheDir);
+    if (removed > 0) {
+      log(
+        `data: removed ${removed} leftover${
+          removed === 1 ? "" : "s"
+        } of interrupted runs from ${cacheDir}`,
+      );
+    }
+  }
   const [height, width] = opts.imageSize;
   const seconds = { fetch: 0, unzip: 0, dataset: 0, decode: 0 };
   let t = performance.now();
@@ -199,7 +220,9 @@ export async function prepareData(
         dest,
         signal: opts.signal,
         onProgress: (p) => {
-          if (p.entries === p.total || p.entries - lastLogged >= 1000) {
+          // A line per quarter (at most every 1000 files), and at the end.
+          const step = p.total < 200 ? Infinity : Math.min(1000, p.total / 4);
+          if (p.entries === p.total || p.entries - lastLogged >= step) {
             lastLogged = p.entries;
             log(`data: extracted ${p.entries}/${p.total} files`);
           }

@@ -2,11 +2,17 @@
  * Step 2 of the data pipeline: extract a zip archive with `@zip.js/zip.js`,
  * streaming each entry to disk.
  *
- * Extraction happens in a `<dest>.partial-*` folder that is renamed to
+ * Extraction happens in a `<dest>.partial-<random>` folder of its own
+ * (locked by its writer: see `src/util/staging.ts`) that is renamed to
  * `<dest>` after a completion marker is written into it, so `<dest>` is
  * either absent or complete; a re-run with the same archive skips the work.
- * Entries whose path would escape the destination are refused before
- * anything is written.
+ * Processes extracting the same archive at once each fill their own folder;
+ * the first rename wins and the others use its result (a complete
+ * extraction is never removed from under a process reading it). Partial
+ * folders of killed processes are removed by the next extraction; those of
+ * live ones are left alone. Entries whose path would escape the destination
+ * are refused before anything is written. Local failures (disk full, folder
+ * not writable) are reported as such ("io"), never as a corrupt archive.
  *
  * @example
  * ```ts
@@ -21,6 +27,12 @@
 import { basename, dirname, join, resolve, sep } from "node:path";
 import { zipjs } from "../deps.ts";
 import { removeQuietly, writeAll } from "../util/fs.ts";
+import { errorCode, fsError } from "../util/fs_errors.ts";
+import {
+  createStagingDir,
+  removeIfStale,
+  type StagingDir,
+} from "../util/staging.ts";
 
 /** File name of the completion marker written last into an extracted folder. */
 export const UNZIP_MARKER = ".deno-transfer-unzip.json";
@@ -51,7 +63,7 @@ export interface UnzipResult {
   dir: string;
   /** Where to resolve `trainDir` / `validationDir`: the archive's single top folder, else `dir`. */
   root: string;
-  /** False when a previous complete extraction was reused. */
+  /** False when a complete extraction (an earlier one, or another process' finished meanwhile) was used. */
   extracted: boolean;
   /** Number of files in the archive. */
   files: number;
@@ -83,13 +95,22 @@ export class UnzipError extends Error {
   }
 }
 
-interface Marker {
+/** What the completion marker of an extraction records. */
+export interface UnzipMarker {
+  /** Marker format. */
   version: 1;
+  /** Size of the archive extracted. */
   zipSize: number;
+  /** Modification time (ms) of the archive extracted. */
   zipMtime: number | null;
+  /** Files in the archive. */
   files: number;
+  /** The archive's single top folder, if any. */
   top: string | null;
+  /** Absolute path of the archive extracted (absent in older markers). */
+  zipPath?: string;
 }
+type Marker = UnzipMarker;
 
 /**
  * Why an entry name is unsafe to extract (absolute path, drive letter,
@@ -134,7 +155,8 @@ class FileRangeReader extends zipjs.Reader<null> {
   }
 }
 
-async function readMarker(dir: string): Promise<Marker | null> {
+/** The completion marker of the extraction in `dir`, or null when there is none (or it is unreadable). */
+export async function readUnzipMarker(dir: string): Promise<Marker | null> {
   try {
     const marker = JSON.parse(
       await Deno.readTextFile(join(dir, UNZIP_MARKER)),
@@ -147,10 +169,15 @@ async function readMarker(dir: string): Promise<Marker | null> {
 
 async function isEmptyOrMissing(dir: string): Promise<boolean> {
   try {
+    if (!(await Deno.lstat(dir)).isDirectory) return false;
     for await (const _ of Deno.readDir(dir)) return false;
     return true;
   } catch (e) {
-    if (e instanceof Deno.errors.NotFound) return true;
+    // Missing, or below a file (then the extraction fails creating it).
+    if (
+      e instanceof Deno.errors.NotFound ||
+      e instanceof Deno.errors.NotADirectory
+    ) return true;
     throw e;
   }
 }
@@ -161,6 +188,106 @@ function firstSegment(name: string): string {
 
 function describe(e: unknown): string {
   return e instanceof Error ? e.message : String(e);
+}
+
+/** What separates a destination's name from the random part of its staging folders. */
+export const PARTIAL_INFIX = ".partial-";
+/** What separates a destination's name from the random part of a replaced extraction set aside. */
+export const ASIDE_INFIX = ".stale-";
+
+function ioError(zipPath: string, e: Error): UnzipError {
+  return new UnzipError(e.message, zipPath, { kind: "io", cause: e });
+}
+
+async function mkdirOrFail(zipPath: string, dir: string): Promise<void> {
+  try {
+    await Deno.mkdir(dir, { recursive: true });
+  } catch (e) {
+    throw ioError(zipPath, fsError("create the folder", dir, e));
+  }
+}
+
+/**
+ * Removes staging folders of `name` in `parent` left by killed processes
+ * (partial extractions, replaced extractions set aside); those of live
+ * processes stay.
+ */
+async function removeStaleStaging(parent: string, name: string) {
+  const prefixes = [`${name}${PARTIAL_INFIX}`, `${name}${ASIDE_INFIX}`];
+  try {
+    for await (const e of Deno.readDir(parent)) {
+      if (prefixes.some((p) => e.name.startsWith(p))) {
+        await removeIfStale(join(parent, e.name));
+      }
+    }
+  } catch {
+    // best effort
+  }
+}
+
+function isNotEmpty(e: unknown): boolean {
+  const code = errorCode(e);
+  return code === "ENOTEMPTY" || code === "EEXIST" ||
+    e instanceof Deno.errors.AlreadyExists;
+}
+
+/**
+ * Renames the complete `partial` to `dest`. When `dest` appeared meanwhile:
+ * a complete extraction of the same archive is used (and `partial`
+ * removed; resolves false); an extraction of another archive is set aside
+ * and replaced; anything else is refused.
+ */
+async function publish(
+  zipPath: string,
+  partial: string,
+  dest: string,
+  marker: Marker,
+): Promise<boolean> {
+  for (let attempt = 0;; attempt++) {
+    try {
+      await Deno.rename(partial, dest);
+      return true;
+    } catch (e) {
+      if (!isNotEmpty(e) || attempt >= 3) {
+        throw ioError(zipPath, fsError(`move ${partial} to`, dest, e));
+      }
+    }
+    const current = await readUnzipMarker(dest);
+    if (
+      current && current.zipSize === marker.zipSize &&
+      current.zipMtime === marker.zipMtime
+    ) {
+      await removeQuietly(partial);
+      return false;
+    }
+    if (current === null) {
+      throw new UnzipError(
+        `Cannot extract ${zipPath} into ${dest}: that folder appeared during the extraction and was not made by one. ` +
+          `Move it away or choose another destination.`,
+        zipPath,
+        { kind: "exists" },
+      );
+    }
+    // An extraction of another archive: set it aside, then retry.
+    const aside = `${dest}${ASIDE_INFIX}${crypto.randomUUID().slice(0, 8)}`;
+    try {
+      await Deno.rename(dest, aside);
+    } catch (e) {
+      if (!(e instanceof Deno.errors.NotFound)) {
+        throw ioError(zipPath, fsError(`move ${dest} to`, aside, e));
+      }
+    }
+    try {
+      await Deno.rename(partial, dest);
+      return true;
+    } catch (e) {
+      if (!isNotEmpty(e)) {
+        throw ioError(zipPath, fsError(`move ${partial} to`, dest, e));
+      }
+    } finally {
+      await removeQuietly(aside);
+    }
+  }
 }
 
 /** The destination {@link unzip} uses by default for `zipPath`. */
@@ -175,7 +302,8 @@ export function defaultUnzipDest(zipPath: string): string {
 /**
  * Extracts `zipPath` into `opts.dest` (default: beside the zip, without the
  * `.zip`), or reuses a previous complete extraction of the same archive
- * (same size and modification time). Refuses entries that escape the
+ * (same size and modification time); either way, staging folders of
+ * `dest` left by killed processes are removed. Refuses entries that escape the
  * destination, and fails with an {@link UnzipError} on truncated or corrupt
  * archives, leaving nothing marked complete.
  */
@@ -195,10 +323,11 @@ export async function unzip(
     );
   }
   const zipMtime = stat.mtime?.getTime() ?? null;
-  const previous = await readMarker(dest);
+  const previous = await readUnzipMarker(dest);
   if (
     previous && previous.zipSize === stat.size && previous.zipMtime === zipMtime
   ) {
+    await removeStaleStaging(dirname(dest), basename(dest));
     return {
       dir: dest,
       root: previous.top ? join(dest, previous.top) : dest,
@@ -216,15 +345,13 @@ export async function unzip(
     );
   }
 
-  // Leftovers of interrupted runs.
   const parent = dirname(dest);
-  await Deno.mkdir(parent, { recursive: true });
-  const partialPrefix = `${basename(dest)}.partial-`;
-  for await (const e of Deno.readDir(parent)) {
-    if (e.name.startsWith(partialPrefix)) {
-      await removeQuietly(join(parent, e.name));
-    }
+  try {
+    await Deno.mkdir(parent, { recursive: true });
+  } catch (e) {
+    throw ioError(zipPath, fsError("create the folder", parent, e));
   }
+  await removeStaleStaging(parent, basename(dest));
 
   using file = await Deno.open(zipPath, { read: true });
   const reader = new zipjs.ZipReader(new FileRangeReader(file, stat.size), {
@@ -276,37 +403,58 @@ export async function unzip(
 
   const partial = join(
     parent,
-    `${partialPrefix}${crypto.randomUUID().slice(0, 8)}`,
+    `${basename(dest)}${PARTIAL_INFIX}${crypto.randomUUID().slice(0, 8)}`,
   );
   const files = entries.filter((e) => !e.directory).length;
   let written = 0;
   let bytes = 0;
+  let staging: StagingDir;
   try {
-    await Deno.mkdir(partial, { recursive: true });
+    staging = await createStagingDir(partial);
+  } catch (e) {
+    await reader.close();
+    throw ioError(zipPath, fsError("create the folder", partial, e));
+  }
+  let extracted: boolean;
+  try {
     for (const entry of entries) {
       opts.signal?.throwIfAborted();
       const target = join(partial, entry.filename);
       if (entry.directory) {
-        await Deno.mkdir(target, { recursive: true });
+        await mkdirOrFail(zipPath, target);
         continue;
       }
-      await Deno.mkdir(dirname(target), { recursive: true });
-      const out = await Deno.open(target, {
-        write: true,
-        create: true,
-        truncate: true,
-      });
+      await mkdirOrFail(zipPath, dirname(target));
+      let out: Deno.FsFile;
+      try {
+        out = await Deno.open(target, {
+          write: true,
+          create: true,
+          truncate: true,
+        });
+      } catch (e) {
+        throw ioError(zipPath, fsError("create the file", target, e));
+      }
+      let writeFailure: unknown = null;
       try {
         await entry.getData(
           new WritableStream<Uint8Array>({
             async write(chunk) {
-              await writeAll(out, chunk);
+              try {
+                await writeAll(out, chunk);
+              } catch (e) {
+                writeFailure = e;
+                throw e;
+              }
               bytes += chunk.length;
             },
           }),
           { signal: opts.signal, checkCrc32: true, useWebWorkers: false },
         );
       } catch (e) {
+        if (writeFailure !== null) {
+          throw ioError(zipPath, fsError("write", target, writeFailure));
+        }
         if (opts.signal?.aborted) throw e;
         throw new UnzipError(
           `Cannot extract entry "${entry.filename}" of ${zipPath} (${
@@ -327,18 +475,31 @@ export async function unzip(
       zipMtime,
       files,
       top: singleTop,
+      zipPath: resolve(zipPath),
     };
-    await Deno.writeTextFile(
-      join(partial, UNZIP_MARKER),
-      JSON.stringify(marker),
-    );
-    await removeQuietly(dest);
-    await Deno.rename(partial, dest);
+    const markerPath = join(partial, UNZIP_MARKER);
+    try {
+      await Deno.writeTextFile(markerPath, JSON.stringify(marker));
+      await staging.removeOwner();
+    } catch (e) {
+      throw ioError(zipPath, fsError("write", markerPath, e));
+    }
+    extracted = await publish(zipPath, partial, dest, marker);
   } catch (e) {
+    staging.close();
     await removeQuietly(partial);
     throw e;
   } finally {
+    staging.close();
     await reader.close();
+  }
+  if (!extracted) {
+    return {
+      dir: dest,
+      root: singleTop ? join(dest, singleTop) : dest,
+      extracted: false,
+      files,
+    };
   }
   return {
     dir: dest,
