@@ -10,15 +10,17 @@
  * max|Keras| over its outputs. Float32 sums in another order drift by ~1e-7
  * per layer and grow to ~2e-5 after 52 BatchNormalized layers of random
  * weights (measured: cpu 1.7e-5, wasm 2.1e-5 at out_relu), so 1e-4 passes
- * float noise and fails any real difference (a wrong weight order, padding,
- * epsilon or BN statistic moves these layers by 1e-2 or more).
+ * float noise and fails real differences (e.g. BatchNormalization epsilon
+ * 1e-5 instead of Keras' 1e-3 gives out_relu a relative error of 1).
  *
  * Training tolerance (per-epoch mean loss, absolute): the features feeding
  * the head differ from Keras' by ~1e-5 relative, which moves a loss of ~0.7
  * by ~1e-6; Adam and RMSprop take steps of about the learning rate whatever
  * the gradient's size, so components whose gradient sign is float noise can
  * drift by up to 2·lr per step. Measured: frozen stage ≤ 3e-6, fine-tuning ≤
- * 7e-5 (cpu). Bounds: 2e-5 (frozen, lr 1e-3 over 12 steps) and 5e-4
+ * 7e-5 (cpu; the same from Keras' own frozen head, so it is the fine-tuning's
+ * float noise, and ±1e-6 on the head alone moves those losses by 1.4e-4).
+ * Bounds: 2e-5 (frozen, lr 1e-3 over 12 steps) and 5e-4
  * (fine-tuning, ~100k parameters moving): several times the noise, and far
  * below what a real difference does — one epoch's loss change is ≥ 0.06, and
  * running BatchNormalization on batch statistics instead of moving ones
