@@ -166,3 +166,23 @@ Deno.test("unzip: two extractions of one archive at once both succeed; live part
   assert.deepEqual(await listDir(dir), ["tiny", "tiny.zip"]);
   await Deno.remove(dir, { recursive: true });
 });
+
+Deno.test("fetch: a weights download names its own settings on a SHA-256 mismatch", async () => {
+  const server = serve({ "/w.h5": new Uint8Array(1000).fill(3) });
+  const cacheDir = await Deno.makeTempDir();
+  try {
+    const err = await fetchFile(`${server.url}/w.h5`, {
+      cacheDir,
+      fileName: fileNameForUrl(`${server.url}/w.h5`, { hashed: true }),
+      sha256: "0".repeat(64),
+      sha256Setting: "model.sha256",
+      hint: "Check model.weights.",
+    }).then(() => assert.fail("accepted"), (e) => e);
+    assert.match(err.message, /Fix model\.sha256 \(or set it to null\)/);
+    assert.match(err.message, /Check model\.weights\.$/);
+    assert.doesNotMatch(err.message, /data\./);
+    assert.deepEqual(await listDir(cacheDir), [], "the download was removed");
+  } finally {
+    await server.close();
+  }
+});

@@ -430,7 +430,7 @@ function groupItems(items: readonly CacheItem[]) {
 }
 
 /** Sums of items. */
-export function totals(
+export function cacheTotals(
   items: readonly CacheItem[],
 ): { bytes: number; files: number } {
   return {
@@ -476,7 +476,7 @@ export function formatInventory(inv: CacheInventory): string {
   lines.push(fmt(head), ...rows.map(fmt));
   const stale = inv.items.filter((i) => i.status === "stale");
   if (stale.length > 0) {
-    const t = totals(stale);
+    const t = cacheTotals(stale);
     lines.push(
       `Stale: ${formatBytes(t.bytes)} in ${
         t.files.toLocaleString("en-US")
@@ -540,7 +540,7 @@ async function removeItems(
     }
     removed.push(item);
   }
-  return { removed, kept, ...totals(removed) };
+  return { removed, kept, ...cacheTotals(removed) };
 }
 
 /**

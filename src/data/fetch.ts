@@ -47,6 +47,13 @@ export interface FetchOptions {
   fileName?: string;
   /** Called as bytes arrive, and once more with `done: true`. */
   onProgress?: (p: FetchProgress) => void;
+  /**
+   * What to suggest after a failed download (default: check `data.url` or
+   * use `data.path`); e.g. for weights: check `model.weights`.
+   */
+  hint?: string;
+  /** The setting that holds `sha256`, named in a mismatch error. Default "data.sha256". */
+  sha256Setting?: string;
   /** Aborts the download (the `.part` file is removed). */
   signal?: AbortSignal;
 }
@@ -82,7 +89,7 @@ export class FetchError extends Error {
   }
 }
 
-const HINT =
+const DEFAULT_HINT =
   "Check data.url, or download the archive yourself and point data.path at the .zip or the extracted folder.";
 
 /** Options of {@link fileNameForUrl}. */
@@ -229,6 +236,7 @@ export async function fetchFile(
     );
   }
   const expected = opts.sha256 ? opts.sha256.toLowerCase() : null;
+  const hint = opts.hint ?? DEFAULT_HINT;
   try {
     await Deno.mkdir(opts.cacheDir, { recursive: true });
   } catch (e) {
@@ -256,7 +264,7 @@ export async function fetchFile(
   } catch (e) {
     if (opts.signal?.aborted) throw e;
     throw new FetchError(
-      `Download failed: GET ${url}: ${describeCause(e)}. ${HINT}`,
+      `Download failed: GET ${url}: ${describeCause(e)}. ${hint}`,
       url,
       { cause: e },
     );
@@ -266,7 +274,7 @@ export async function fetchFile(
     throw new FetchError(
       `Download failed: GET ${url} answered HTTP ${response.status}${
         response.statusText ? ` ${response.statusText}` : ""
-      }. ${HINT}`,
+      }. ${hint}`,
       url,
       { status: response.status },
     );
@@ -346,7 +354,7 @@ export async function fetchFile(
       throw new FetchError(
         `Download interrupted: GET ${url} after ${bytes} bytes${
           total !== null ? ` of ${total}` : ""
-        }: ${describeCause(e)}. ${HINT}`,
+        }: ${describeCause(e)}. ${hint}`,
         url,
         { cause: e },
       );
@@ -354,7 +362,7 @@ export async function fetchFile(
 
     if (total !== null && bytes !== total) {
       throw new FetchError(
-        `Download incomplete: GET ${url} ended after ${bytes} of ${total} bytes. ${HINT}`,
+        `Download incomplete: GET ${url} ended after ${bytes} of ${total} bytes. ${hint}`,
         url,
       );
     }
@@ -362,7 +370,9 @@ export async function fetchFile(
     if (expected !== null && actual !== expected) {
       throw new FetchError(
         `SHA-256 mismatch for ${url}: expected ${expected}, got ${actual}; the download was removed. ` +
-          `Fix data.sha256 (or set it to null), or check data.url / data.path.`,
+          `Fix ${
+            opts.sha256Setting ?? "data.sha256"
+          } (or set it to null), or check where it points. ${hint}`,
         url,
       );
     }
