@@ -233,20 +233,24 @@ export async function startTrain(config: string): Promise<TrainChild> {
   };
 }
 
-/** The one run folder in `outDir`: its metrics rows and summary. */
-export async function readRun(
-  outDir: string,
+/** A finished run folder: its metrics rows and summary. */
+export async function readRunDir(
+  dir: string,
 ): Promise<
-  { dir: string; rows: MetricsRow[]; summary: Record<string, unknown> }[]
+  { dir: string; rows: MetricsRow[]; summary: Record<string, unknown> }
 > {
+  return {
+    dir,
+    rows: await readMetricsCsv(join(dir, "metrics.csv")),
+    summary: JSON.parse(await Deno.readTextFile(join(dir, "summary.json"))),
+  };
+}
+
+/** Every run folder in `outDir` (all finished), in name order. */
+export async function readRun(outDir: string) {
   const runs = [];
   for (const name of await listDir(outDir)) {
-    const dir = join(outDir, name);
-    runs.push({
-      dir,
-      rows: await readMetricsCsv(join(dir, "metrics.csv")),
-      summary: JSON.parse(await Deno.readTextFile(join(dir, "summary.json"))),
-    });
+    runs.push(await readRunDir(join(outDir, name)));
   }
   return runs;
 }
