@@ -1,5 +1,7 @@
 /**
- * Where deno-transfer keeps downloads, extracted archives and decoded images.
+ * Where deno-transfer keeps downloads, extracted archives, decoded images,
+ * features and weights (the layout is described, listed and tidied by
+ * `cache_inventory.ts` and `deno task cache`).
  *
  * @module
  */
