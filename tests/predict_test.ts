@@ -238,7 +238,7 @@ Deno.test("deno task predict: ONNX Runtime engine with --allow-ffi, TF.js fallba
     assert.equal(tfjs.code, 0, tfjs.stderr);
     assert.match(
       tfjs.stderr,
-      /engine: tfjs@[\d.]+\/cpu \(auto: ONNX Runtime unavailable \(.*--allow-ffi/,
+      /engine: tfjs-fused\.\d+@[\d.]+\/cpu \(auto: ONNX Runtime unavailable \(.*--allow-ffi/,
     );
     const ort = await runPredict(["--model", runDir, "--json", folder], [
       "--allow-ffi",

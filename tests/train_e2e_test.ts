@@ -697,7 +697,9 @@ Deno.test("train e2e (cpu): fine-tuning on the cached frozen prefix equals fine-
         data: { cacheDir },
         train: { epochs: 2, cacheFeatures },
         fineTune: { enabled: true, fromLayer: 100, epochs: 3 },
-        engine: { frozen: "tfjs" },
+        // Like for like: the prefix from the same layers model the
+        // image path runs (fused ops differ by float rounding, ~1e-6).
+        engine: { frozen: "tfjs", fused: false },
       }),
     );
   }
@@ -748,13 +750,44 @@ Deno.test("train e2e (cpu): fine-tuning on the cached frozen prefix equals fine-
       data: { cacheDir },
       train: { epochs: 1 },
       fineTune: { enabled: true, fromLayer: 100, epochs: 1 },
-      engine: { frozen: "tfjs" },
+      engine: { frozen: "tfjs", fused: false },
     });
     again.model.dispose();
     assert.match(
       again.logs.join("\n"),
       /prefix: reused train, reused validation/,
     );
+  } finally {
+    runs.forEach((r) => r.model.dispose());
+  }
+});
+
+Deno.test("train e2e (cpu): engine.fused false (plain layers model) and true (fused ops) train alike (1e-5)", async () => {
+  const cacheDir = join(env.dir, "cache-fused");
+  const runs: Run[] = [];
+  for (const fused of [false, true]) {
+    runs.push(
+      await run({
+        data: { cacheDir },
+        train: { epochs: 3, learningRate: 1e-4 },
+        engine: { frozen: "tfjs", fused },
+      }),
+    );
+  }
+  const [plain, fused] = runs;
+  try {
+    assert.match(plain.summary.frozenEngine!.id, /^tfjs@/);
+    assert.match(plain.summary.frozenEngine!.reason, /layers model/);
+    assert.match(fused.summary.frozenEngine!.id, /^tfjs-fused\.\d+@/);
+    assert.match(fused.summary.frozenEngine!.reason, /fused/);
+    // Separate cache entries (the engine id is in the key).
+    assert.equal(fused.summary.featureCache.reused, false);
+    for (let i = 0; i < 3; i++) {
+      for (const k of ["loss", "val_loss"] as const) {
+        const d = Math.abs(plain.rows[i][k] - fused.rows[i][k]);
+        assert.ok(d <= 1e-5, `epoch ${i + 1} ${k}: |Δ| = ${d}`);
+      }
+    }
   } finally {
     runs.forEach((r) => r.model.dispose());
   }

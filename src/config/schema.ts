@@ -77,7 +77,7 @@ const ModelSchema = z.strictObject({
   alpha: z.union(MOBILENET_V2_ALPHAS.map((a) => z.literal(a))).default(1.0)
     .describe("MobileNetV2 width multiplier."),
   weights: z.string().min(1).nullable().default("imagenet").describe(
-    '"imagenet" (Keras\' published weights), a URL or local path to a Keras .h5 weights file, or null for random initialisation.',
+    '"imagenet" (Keras\' published weights), a URL or local path to a Keras weights file (legacy .h5, Keras 3 .weights.h5 or a whole .keras model), or null for random initialisation.',
   ),
   trainable: z.boolean().default(false).describe(
     "Train the base too; false freezes it (weights fixed, BatchNormalization in inference mode).",
@@ -122,6 +122,9 @@ const TrainSchema = z.strictObject({
   earlyStopping: EarlyStoppingSchema.prefault({}).describe(
     "Keras' EarlyStopping, in the frozen stage and (separately) in fine-tuning.",
   ),
+  optimizerRule: z.enum(["keras", "tfjs"]).default("keras").describe(
+    'Update rule of adam and rmsprop in both stages: "keras" (Keras 3\'s, epsilon added to sqrt(v) with the bias-corrected step) or "tfjs" (TF.js\' own).',
+  ),
 });
 
 const FineTuneSchema = z.strictObject({
@@ -137,6 +140,10 @@ const FineTuneSchema = z.strictObject({
   learningRate: z.number().positive().default(1e-5).describe(
     "Fine-tuning learning rate (keep it small).",
   ),
+  batchNorm: z.enum(["inference", "batch-stats"]).default("inference")
+    .describe(
+      'BatchNormalization of the unfrozen layers: "inference" keeps the moving statistics (what the TensorFlow tutorial intends, and Keras 2 did); "batch-stats" normalises with batch statistics and updates them, which is what Keras 3 does despite base(x, training=False).',
+    ),
 });
 
 const AugmentSchema = z.strictObject({
@@ -156,6 +163,9 @@ const AugmentSchema = z.strictObject({
 });
 
 const EngineSchema = z.strictObject({
+  fused: z.boolean().default(true).describe(
+    "When TF.js runs the frozen base: as fused ops from the frozen graph (BatchNormalization, padding and ReLU6 folded into the convolutions; fewer kernels). false: the plain layers model.",
+  ),
   frozen: z.enum(["auto", "onnxruntime", "tfjs"]).default("auto").describe(
     'What runs the frozen base (features, augmented batches): "onnxruntime" (CPU, needs --allow-ffi), "tfjs" (the TF.js backend), or "auto": TF.js on a hardware WebGPU adapter, ONNX Runtime otherwise (TF.js if it cannot load).',
   ),

@@ -22,3 +22,4 @@ export * from "./predict.ts";
 export * from "./frozen_graph.ts";
 export * from "./onnx_export.ts";
 export * from "./onnx_runtime.ts";
+export * from "./fused_graph.ts";

@@ -117,6 +117,7 @@ export async function trainingInputs(
     config.engine.frozen,
     opts.backend,
     model.features,
+    { fused: config.engine.fused },
   );
   const frozenEngine = { engine: forward.engine, id: forward.id, reason };
   opts.log(`frozen engine: ${forward.id} (${reason})`);
@@ -271,6 +272,7 @@ async function prefixInputs(
     config.engine.frozen,
     opts.backend,
     prefixModel(model.base, cut),
+    { fused: config.engine.fused },
   );
   try {
     const identity = {

@@ -25,3 +25,4 @@ export * from "./frozen_engine.ts";
 export * from "./early_stopping.ts";
 export * from "./best_checkpoint.ts";
 export * from "./prefix_cache.ts";
+export * from "./keras_optimizers.ts";

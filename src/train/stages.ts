@@ -23,6 +23,7 @@ import {
   type FitResult,
 } from "./fit.ts";
 import type { TrainingInputs } from "./inputs.ts";
+import { kerasOptimizer } from "./keras_optimizers.ts";
 import {
   earlyStoppingCallback,
   type EarlyStoppingRecord,
@@ -133,6 +134,7 @@ export async function trainStages(
       inputs.trainModel,
       config.train.optimizer,
       config.train.learningRate,
+      config.train.optimizerRule,
     ),
   ];
   try {
@@ -147,7 +149,7 @@ export async function trainStages(
       result.stopReason === "early-stopped";
     if (fineTuning && next) {
       const from = model.fineTuneFrom;
-      unfreezeFrom(model.base, from);
+      unfreezeFrom(model.base, from, config.fineTune.batchNorm);
       // On the cached prefix, the suffix model (the classifier's own layers
       // from `from` on) trains; otherwise the whole classifier on images.
       const ft = inputs.fineTune ?? {
@@ -168,6 +170,7 @@ export async function trainStages(
           ft.model,
           config.fineTune.optimizer,
           config.fineTune.learningRate,
+          config.train.optimizerRule,
         ),
       );
       result = await stage(
@@ -189,18 +192,35 @@ export async function trainStages(
 }
 
 /**
- * Makes base layers `from..` trainable and the ones before frozen, with every
- * BatchNormalization kept in inference mode (as the Keras tutorial calls the
- * base with `training=False`).
+ * Makes base layers `from..` trainable and the ones before frozen. With
+ * `batchNorm: "inference"` (default) every BatchNormalization keeps its
+ * moving statistics, as the TensorFlow tutorial intends by calling the base
+ * with `training=False` (and as Keras 2 did); `"batch-stats"` lets the
+ * unfrozen ones normalise with batch statistics and update them, which is
+ * what Keras 3 does.
  */
-export function unfreezeFrom(base: tf.LayersModel, from: number): void {
+export function unfreezeFrom(
+  base: tf.LayersModel,
+  from: number,
+  batchNorm: "inference" | "batch-stats" = "inference",
+): void {
   setTrainable(base, true);
   base.layers.slice(0, from).forEach((l) => (l.trainable = false));
-  setBatchNormInference(base, true);
+  setBatchNormInference(base, batchNorm === "inference");
 }
 
-/** The optimizer `name` ("adam", "sgd", "rmsprop") at learning rate `lr`. */
-export function makeOptimizer(name: string, lr: number): tf.Optimizer {
+/**
+ * The optimizer `name` ("adam", "sgd", "rmsprop") at learning rate `lr`,
+ * with Keras 3's update rules (`rule: "keras"`, the default) or TF.js' own.
+ */
+export function makeOptimizer(
+  name: string,
+  lr: number,
+  rule: "keras" | "tfjs" = "keras",
+): tf.Optimizer {
+  if (rule === "keras") {
+    return kerasOptimizer(name as "adam" | "sgd" | "rmsprop", lr);
+  }
   switch (name) {
     case "sgd":
       return tf.train.sgd(lr);
@@ -215,8 +235,9 @@ function compile(
   model: tf.LayersModel,
   optimizer: string,
   lr: number,
+  rule: "keras" | "tfjs",
 ): tf.Optimizer {
-  const instance = makeOptimizer(optimizer, lr);
+  const instance = makeOptimizer(optimizer, lr, rule);
   model.compile({
     optimizer: instance,
     loss: "categoricalCrossentropy",
