@@ -792,3 +792,29 @@ Deno.test("train e2e (cpu): engine.fused false (plain layers model) and true (fu
     runs.forEach((r) => r.model.dispose());
   }
 });
+
+Deno.test("train e2e (cpu): Keras 3 .weights.h5 and .keras files made by real Keras train end to end through model.weights", async () => {
+  const keras = new URL("../fixtures/keras/", import.meta.url);
+  for (
+    const file of [
+      "mobilenet_v2_0.35_96.weights.h5",
+      "mobilenet_v2_0.35_96.keras",
+    ]
+  ) {
+    const r = await run({
+      data: { imageSize: [96, 96] },
+      model: { alpha: 0.35, weights: new URL(file, keras).pathname },
+      train: { epochs: 2 },
+    });
+    try {
+      assert.equal(r.rows.length, 2, file);
+      assert.ok(r.rows.every((row) => Number.isFinite(row.loss)), file);
+      assert.match(
+        r.logs.join("\n"),
+        new RegExp(`weights .*${file.replace(".", "\\.")}`),
+      );
+    } finally {
+      r.model.dispose();
+    }
+  }
+});
