@@ -35,6 +35,7 @@ import type { MetricsRow } from "./report/metrics.ts";
 import { RunOutputs } from "./report/run_outputs.ts";
 import type { RunSummary, StepSeconds } from "./report/summary.ts";
 import { StepTimer } from "./util/timer.ts";
+import { checkWritableDir } from "./util/fs_errors.ts";
 
 export type { RunSummary } from "./report/summary.ts";
 
@@ -91,6 +92,7 @@ export async function runTraining(
   const ctx = stepContext(config, opts);
   const { log } = ctx;
 
+  await checkWritableDir(config.output.dir, "output.dir");
   const backend = await startBackend(config, log);
   const data = await prepareData({ ...config.data, ...ctx });
   const { classNames } = data;

@@ -3,6 +3,7 @@ import { join } from "node:path";
 import { tf } from "../src/deps.ts";
 import {
   BadImageError,
+  decodeCacheFolder,
   decodeImages,
   type ImageSet,
 } from "../src/data/decode.ts";
@@ -263,7 +264,7 @@ Deno.test("decode: a second run reads the cache; damaged or unfinished entries a
 
   // Simulate an interrupted run: a half-written entry and a stray temp file.
   const entries = (await listFiles(cacheDir)).filter((p) =>
-    p.includes("v1-20x20-bilinear") && p.endsWith(".rgb")
+    p.includes(decodeCacheFolder(20, 20, "bilinear")) && p.endsWith(".rgb")
   );
   assert.equal(entries.length, folder.items.length - 1);
   const victim = entries[0];

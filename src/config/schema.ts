@@ -79,6 +79,10 @@ const ModelSchema = z.strictObject({
   weights: z.string().min(1).nullable().default("imagenet").describe(
     '"imagenet" (Keras\' published weights), a URL or local path to a Keras weights file (legacy .h5, Keras 3 .weights.h5 or a whole .keras model), or null for random initialisation.',
   ),
+  sha256: z.string().regex(/^[0-9a-fA-F]{64}$/, "expected 64 hex digits")
+    .nullable().default(null).describe(
+      "Expected SHA-256 of the weights file (downloaded or local); a mismatching download is deleted and the run fails.",
+    ),
   trainable: z.boolean().default(false).describe(
     "Train the base too; false freezes it (weights fixed, BatchNormalization in inference mode).",
   ),

@@ -18,3 +18,4 @@ export * from "./resize.ts";
 export * from "./batches.ts";
 export * from "./cache_dir.ts";
 export * from "./prepare.ts";
+export * from "./cache_inventory.ts";

@@ -50,6 +50,7 @@ export async function buildModel(
     cacheDir: opts.cacheDir,
     signal: opts.signal,
     warn: opts.warn,
+    sha256: config.model.sha256,
   });
   const clf = await buildClassifier({
     imageSize: [rows, cols],

@@ -8,13 +8,15 @@
  * @module
  */
 
-import { basename } from "node:path";
+import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import {
   fetchFile as defaultFetchFile,
   type FetchOptions,
   type FetchResult,
+  fileNameForUrl,
 } from "../data/fetch.ts";
+import { sha256File } from "../util/hash.ts";
 import { KerasWeightsError } from "./keras_h5.ts";
 
 /** Folder of Keras' published MobileNetV2 weights. */
@@ -121,6 +123,8 @@ export interface ResolveWeightsOptions {
   warn?: (message: string) => void;
   /** The download step; default `fetchFile` of `src/data/fetch.ts` (replaceable in tests). */
   fetchFile?: (url: string, opts: FetchOptions) => Promise<FetchResult>;
+  /** Expected SHA-256 of the weights file (`model.sha256`), downloaded or local. */
+  sha256?: string | null;
 }
 
 /**
@@ -137,10 +141,16 @@ export async function resolveWeightsSource(
 ): Promise<string | null> {
   if (weights == null) return null;
   const fetchFile = options.fetchFile ?? defaultFetchFile;
-  const download = async (url: string, fileName?: string) =>
+  // One file per URL (a short hash of the URL in the name), so two URLs
+  // ending in the same file name never share a download.
+  const download = async (url: string) =>
     (await fetchFile(url, {
-      cacheDir: options.cacheDir,
-      fileName,
+      cacheDir: join(options.cacheDir, "weights"),
+      fileName: fileNameForUrl(url, { hashed: true }),
+      sha256: options.sha256,
+      sha256Setting: "model.sha256",
+      hint:
+        'Check model.weights ("imagenet", a URL or a local path), or download the file and set model.weights to its path.',
       onProgress: options.onProgress,
       signal: options.signal,
     })).path;
@@ -151,7 +161,7 @@ export async function resolveWeightsSource(
       options.includeTop ?? false,
       { cols: options.cols, warn: options.warn },
     );
-    return await download(url, basename(new URL(url).pathname));
+    return await download(url);
   }
   if (/^https?:\/\//i.test(weights)) return await download(weights);
   const path = /^file:/i.test(weights) ? fileURLToPath(weights) : weights;
@@ -168,6 +178,14 @@ export async function resolveWeightsSource(
   }
   if (!info.isFile) {
     throw new KerasWeightsError(`model.weights: not a file: ${path}`);
+  }
+  if (options.sha256) {
+    const actual = await sha256File(path);
+    if (actual !== options.sha256.toLowerCase()) {
+      throw new KerasWeightsError(
+        `model.sha256: ${path} has SHA-256 ${actual}, expected ${options.sha256.toLowerCase()}; fix model.sha256 (or set it to null) or model.weights`,
+      );
+    }
   }
   return path;
 }

@@ -116,7 +116,7 @@ export async function cachedFeatures(
     featureSize,
     version: FEATURE_CACHE_VERSION,
   }, set);
-  const path = join(opts.dir, `${key}.f32`);
+  const path = join(opts.dir, `v${FEATURE_CACHE_VERSION}-${key}.f32`);
   const toSet = (bytes: Uint8Array): FeatureSet => ({
     features: new Float32Array(
       bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength),

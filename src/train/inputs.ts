@@ -30,7 +30,7 @@ import {
   prefixSource,
   suffixModel,
 } from "./prefix_cache.ts";
-import { sha256File } from "../util/hash.ts";
+import { weightsSha256 } from "../util/weights_identity.ts";
 import { type FrozenForward, selectFrozenEngine } from "./frozen_engine.ts";
 
 /** What the training stages consume. */
@@ -326,10 +326,7 @@ async function weightsIdentity(
 ): Promise<string> {
   return model.weightsPath === null
     ? `random:${opts.initSeed}`
-    : await fileIdentity(model.weightsPath);
-}
-
-/** Identifies a weights file by its content (SHA-256). */
-function fileIdentity(path: string): Promise<string> {
-  return sha256File(path).then((sha) => `sha256:${sha}`);
+    : `sha256:${await weightsSha256(model.weightsPath, {
+      cacheDir: opts.cacheDir,
+    })}`;
 }

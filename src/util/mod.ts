@@ -11,3 +11,7 @@ export * from "./fs.ts";
 export * from "./format.ts";
 export * from "./rng.ts";
 export * from "./timer.ts";
+export * from "./cache_file.ts";
+export * from "./fs_errors.ts";
+export * from "./staging.ts";
+export * from "./weights_identity.ts";
