@@ -18,11 +18,7 @@
  * are the IR's (internal NCHW tensors get a `:nchw` suffix), so graph inputs
  * and outputs keep the Keras layer names.
  *
- * Encoding: a small hand-written protobuf writer covering the handful of
- * messages and fields needed (field numbers from `onnx/onnx.proto`, which
- * proto2 keeps stable). It avoids a runtime dependency and a schema load for
- * what is a write-only job; the npm packages with generated ONNX protos
- * (`onnx-proto`) pin an old protobufjs 6 and are not actively maintained.
+ * The protobuf encoding is `onnx_proto.ts`.
  *
  * @example
  * ```ts
@@ -40,6 +36,11 @@ import {
   type FrozenGraph,
   type FrozenNode,
 } from "./frozen_graph.ts";
+import {
+  encodeOnnxModel,
+  type Initializer,
+  type OnnxNode,
+} from "./onnx_proto.ts";
 
 /** Options of {@link frozenGraphToOnnx}. */
 export interface OnnxOptions {
@@ -63,194 +64,6 @@ export function exportOnnx(
 ): Uint8Array {
   return frozenGraphToOnnx(extractFrozenGraph(model, opts), opts);
 }
-
-// ---------------------------------------------------------------------------
-// Protobuf writer
-
-/** Appends protobuf wire-format fields to a growable buffer. */
-class Writer {
-  #buf = new Uint8Array(64);
-  #len = 0;
-
-  #reserve(n: number) {
-    if (this.#len + n <= this.#buf.length) return;
-    let size = this.#buf.length * 2;
-    while (size < this.#len + n) size *= 2;
-    const next = new Uint8Array(size);
-    next.set(this.#buf.subarray(0, this.#len));
-    this.#buf = next;
-  }
-
-  #varint(v: number | bigint) {
-    this.#reserve(10);
-    // int64 as two's complement, 10 bytes when negative.
-    let x = BigInt.asUintN(64, BigInt(v));
-    do {
-      let byte = Number(x & 0x7fn);
-      x >>= 7n;
-      if (x !== 0n) byte |= 0x80;
-      this.#buf[this.#len++] = byte;
-    } while (x !== 0n);
-  }
-
-  #tag(field: number, wire: 0 | 2 | 5) {
-    this.#varint((field << 3) | wire);
-  }
-
-  /** varint field (int32, int64, enum). */
-  int(field: number, v: number): this {
-    this.#tag(field, 0);
-    this.#varint(v);
-    return this;
-  }
-
-  /** fixed32 float field. */
-  float(field: number, v: number): this {
-    this.#tag(field, 5);
-    this.#reserve(4);
-    new DataView(this.#buf.buffer).setFloat32(this.#len, v, true);
-    this.#len += 4;
-    return this;
-  }
-
-  /** Length-delimited bytes field. */
-  bytes(field: number, v: Uint8Array): this {
-    this.#tag(field, 2);
-    this.#varint(v.length);
-    this.#reserve(v.length);
-    this.#buf.set(v, this.#len);
-    this.#len += v.length;
-    return this;
-  }
-
-  /** UTF-8 string field. */
-  string(field: number, v: string): this {
-    return this.bytes(field, new TextEncoder().encode(v));
-  }
-
-  /** Embedded message field. */
-  message(field: number, build: (w: Writer) => void): this {
-    const w = new Writer();
-    build(w);
-    return this.bytes(field, w.finish());
-  }
-
-  /** The bytes written so far. */
-  finish(): Uint8Array {
-    return this.#buf.slice(0, this.#len);
-  }
-}
-
-// Field numbers, from onnx.proto.
-const MODEL = {
-  irVersion: 1,
-  producerName: 2,
-  producerVersion: 3,
-  docString: 6,
-  graph: 7,
-  opsetImport: 8,
-};
-const OPSET = { domain: 1, version: 2 };
-const GRAPH = { node: 1, name: 2, initializer: 5, input: 11, output: 12 };
-const NODE = { input: 1, output: 2, name: 3, opType: 4, attribute: 5 };
-const ATTR = { name: 1, f: 2, i: 3, s: 4, ints: 8, type: 20 };
-const ATTR_TYPE = { FLOAT: 1, INT: 2, STRING: 3, INTS: 7 };
-const TENSOR = { dims: 1, dataType: 2, name: 8, rawData: 9 };
-const DTYPE = { FLOAT: 1, INT64: 7 };
-const VALUE_INFO = { name: 1, type: 2 };
-const TYPE = { tensorType: 1 };
-const TYPE_TENSOR = { elemType: 1, shape: 2 };
-const SHAPE = { dim: 1 };
-const DIM = { value: 1, param: 2 };
-
-const LITTLE_ENDIAN = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
-
-function floatBytes(data: Float32Array): Uint8Array {
-  if (LITTLE_ENDIAN) {
-    return new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
-  }
-  const out = new Uint8Array(data.length * 4);
-  const view = new DataView(out.buffer);
-  data.forEach((v, i) => view.setFloat32(i * 4, v, true));
-  return out;
-}
-
-function int64Bytes(data: number[]): Uint8Array {
-  const out = new Uint8Array(data.length * 8);
-  const view = new DataView(out.buffer);
-  data.forEach((v, i) => view.setBigInt64(i * 8, BigInt(v), true));
-  return out;
-}
-
-type AttrValue = number | number[] | string | { float: number };
-
-interface OnnxNode {
-  op: string;
-  name: string;
-  inputs: string[];
-  outputs: string[];
-  attrs?: Record<string, AttrValue>;
-}
-
-interface Initializer {
-  name: string;
-  dims: number[];
-  type: "float" | "int64";
-  data: Float32Array | number[];
-}
-
-function writeNode(w: Writer, n: OnnxNode) {
-  for (const i of n.inputs) w.string(NODE.input, i);
-  for (const o of n.outputs) w.string(NODE.output, o);
-  w.string(NODE.name, n.name);
-  w.string(NODE.opType, n.op);
-  for (const [key, v] of Object.entries(n.attrs ?? {})) {
-    w.message(NODE.attribute, (a) => {
-      a.string(ATTR.name, key);
-      if (typeof v === "number") {
-        a.int(ATTR.i, v).int(ATTR.type, ATTR_TYPE.INT);
-      } else if (typeof v === "string") {
-        a.string(ATTR.s, v).int(ATTR.type, ATTR_TYPE.STRING);
-      } else if (Array.isArray(v)) {
-        for (const x of v) a.int(ATTR.ints, x);
-        a.int(ATTR.type, ATTR_TYPE.INTS);
-      } else {
-        a.float(ATTR.f, v.float).int(ATTR.type, ATTR_TYPE.FLOAT);
-      }
-    });
-  }
-}
-
-function writeInitializer(w: Writer, t: Initializer) {
-  for (const d of t.dims) w.int(TENSOR.dims, d);
-  w.int(TENSOR.dataType, t.type === "float" ? DTYPE.FLOAT : DTYPE.INT64);
-  w.string(TENSOR.name, t.name);
-  w.bytes(
-    TENSOR.rawData,
-    t.type === "float"
-      ? floatBytes(t.data as Float32Array)
-      : int64Bytes(t.data as number[]),
-  );
-}
-
-function writeValueInfo(w: Writer, name: string, dims: (number | string)[]) {
-  w.string(VALUE_INFO.name, name);
-  w.message(VALUE_INFO.type, (t) =>
-    t.message(TYPE.tensorType, (tt) => {
-      tt.int(TYPE_TENSOR.elemType, DTYPE.FLOAT);
-      tt.message(TYPE_TENSOR.shape, (s) => {
-        for (const d of dims) {
-          s.message(SHAPE.dim, (dim) => {
-            if (typeof d === "number") dim.int(DIM.value, d);
-            else dim.string(DIM.param, d);
-          });
-        }
-      });
-    }));
-}
-
-// ---------------------------------------------------------------------------
-// Graph translation
 
 /** Conv weight `[out, in / group, kh, kw]` from TF's HWIO or depthwise `[kh, kw, C, M]`. */
 function onnxConvWeight(
@@ -584,34 +397,19 @@ export function frozenGraphToOnnx(
     const d = shape.map((s, i) => (i === 0 ? batchDim : s ?? `d${i}`));
     return nchw && d.length === 4 ? [d[0], d[3], d[1], d[2]] : d;
   };
-  const model = new Writer();
-  model.int(MODEL.irVersion, 8);
-  model.string(MODEL.producerName, "deno-transfer");
-  model.string(MODEL.producerVersion, "frozen_graph");
-  model.message(
-    MODEL.opsetImport,
-    (o) => o.string(OPSET.domain, "").int(OPSET.version, opset),
-  );
-  model.message(MODEL.graph, (g) => {
-    for (const n of nodes) g.message(GRAPH.node, (w) => writeNode(w, n));
-    g.string(GRAPH.name, graph.name);
-    for (const t of inits) {
-      g.message(GRAPH.initializer, (w) => writeInitializer(w, t));
-    }
-    for (const i of graph.inputs) {
-      g.message(
-        GRAPH.input,
-        (w) =>
-          writeValueInfo(w, i.name, dimsOf(i.shape, inputLayout === "nchw")),
-      );
-    }
-    for (const o of graph.outputs) {
-      g.message(
-        GRAPH.output,
-        (w) =>
-          writeValueInfo(w, o.name, dimsOf(o.shape, outputLayout === "nchw")),
-      );
-    }
+  return encodeOnnxModel({
+    graphName: graph.name,
+    opset,
+    producer: { name: "deno-transfer", version: "frozen_graph" },
+    nodes,
+    initializers: inits,
+    inputs: graph.inputs.map((i) => ({
+      name: i.name,
+      dims: dimsOf(i.shape, inputLayout === "nchw"),
+    })),
+    outputs: graph.outputs.map((o) => ({
+      name: o.name,
+      dims: dimsOf(o.shape, outputLayout === "nchw"),
+    })),
   });
-  return model.finish();
 }
