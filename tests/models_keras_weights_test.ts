@@ -1,3 +1,4 @@
+import { createHash } from "node:crypto";
 /**
  * Keras `.h5` weights: files generated in Keras' legacy layout (by the
  * fixture generator, and one written by hand here with h5wasm directly) load
@@ -438,12 +439,14 @@ Deno.test("resolveWeightsSource: null, paths, file URLs, 'imagenet' and http(s) 
       asked[0][0],
       "https://storage.googleapis.com/tensorflow/keras-applications/mobilenet_v2/mobilenet_v2_weights_tf_dim_ordering_tf_kernels_1.0_224_no_top.h5",
     );
-    assert.equal(asked[0][1].cacheDir, opts.cacheDir);
-    assert.equal(
-      p,
-      join(
-        opts.cacheDir,
-        "mobilenet_v2_weights_tf_dim_ordering_tf_kernels_1.0_224_no_top.h5",
+    // Downloads go to <cacheDir>/weights/, one file per URL.
+    assert.equal(asked[0][1].cacheDir, join(opts.cacheDir, "weights"));
+    assert.match(
+      p!,
+      new RegExp(
+        `^${
+          join(opts.cacheDir, "weights")
+        }/mobilenet_v2_weights_tf_dim_ordering_tf_kernels_1\\.0_224_no_top-[0-9a-f]{8}\\.h5$`,
       ),
     );
     assert.equal(warnings.length, 1);
@@ -465,6 +468,30 @@ Deno.test("resolveWeightsSource: null, paths, file URLs, 'imagenet' and http(s) 
       assert.deepEqual(await Deno.readFile(got!), bytes);
       assert.equal(await resolveWeightsSource(url, opts), got);
       assert.equal(hits, 1);
+      // Another URL ending in the same file name gets its own file.
+      const other =
+        `http://127.0.0.1:${server.addr.port}/elsewhere/${fileName}`;
+      const got2 = await resolveWeightsSource(other, opts);
+      assert.notEqual(got2, got);
+      assert.equal(hits, 2);
+      // model.sha256: checked for downloads and local files alike.
+      const sha = createHash("sha256").update(bytes).digest("hex");
+      assert.equal(
+        await resolveWeightsSource(local, { ...opts, sha256: sha }),
+        local,
+      );
+      await assert.rejects(
+        () => resolveWeightsSource(local, { ...opts, sha256: "0".repeat(64) }),
+        /model\.sha256: .* has SHA-256 [0-9a-f]{64}, expected 0{64}/,
+      );
+      await assert.rejects(
+        () =>
+          resolveWeightsSource(`${url}?v=2`, {
+            ...opts,
+            sha256: "0".repeat(64),
+          }),
+        /model\.sha256/,
+      );
       const m = mobileNetV2({
         inputShape: [32, 32, 3],
         alpha: 0.35,
