@@ -1,20 +1,12 @@
 /**
- * What a cache folder holds, and tidying it: the listing behind
- * `deno task cache --list`, and what `--prune` and `--clear` remove.
+ * What a cache folder holds: the inventory behind `deno task cache --list`,
+ * every entry with its kind, size and status (current, stale, or being
+ * written by a live process), which `--prune` and `--clear` act on.
  *
- * Layout of a cache folder (`data.cacheDir`):
- *
- * ```
- * <name>.zip                     downloads (data.url)
- * <name>/                        its extraction (completion marker inside)
- * extracted/<name>-<hash>/       extractions of local zips (data.path)
- * decoded/v2-160x160-bilinear-imagescript@1.3.1+tiff@7.1.3/ab/<sha>.rgb
- *                                decoded images per size, interpolation,
- *                                cache version and decoder version
- * features/<key>.f32             pooled features of the frozen base
- * weights/<name>-<hash>.h5       downloaded weights (also <name>.h5 at the top)
- * weights-sha256/<hash>.json     remembered SHA-256 of weights files
- * ```
+ * The layout of the folder and the names of leftovers are
+ * `cache_layout.ts`; the `--list` table is `cache_inventory_format.ts`;
+ * removing entries (`--prune`, `--clear`, the start-of-run leftover sweep)
+ * is `cache_prune.ts`.
  *
  * Stale, and removed by {@link pruneCache}: leftovers of killed processes
  * (`*.part` downloads, `.*.tmp` cache writes, `*.partial-*` extractions,
@@ -28,7 +20,6 @@
  */
 
 import { basename, join, relative } from "node:path";
-import { formatBytes } from "../util/format.ts";
 import { CACHE_FILE_MAGIC } from "../util/cache_file.ts";
 import { stagingState } from "../util/staging.ts";
 import { WEIGHTS_MEMO_DIR } from "../util/weights_identity.ts";
@@ -37,7 +28,25 @@ import {
   DECODER_VERSION,
   parseDecodeCacheFolder,
 } from "./decode.ts";
-import { ASIDE_INFIX, PARTIAL_INFIX, readUnzipMarker } from "./unzip.ts";
+import { readUnzipMarker } from "./unzip.ts";
+import {
+  DECODED,
+  EXTRACTED,
+  FEATURES,
+  leftoverKind,
+  listDir,
+  WEIGHTS,
+} from "./cache_layout.ts";
+
+export { leftoverKind } from "./cache_layout.ts";
+export { formatInventory } from "./cache_inventory_format.ts";
+export {
+  clearCache,
+  pruneCache,
+  type RemovalOptions,
+  type RemovalResult,
+  removeLeftovers,
+} from "./cache_prune.ts";
 
 /** What a cache entry is. */
 export type CacheKind =
@@ -95,47 +104,7 @@ export interface InventoryOptions {
   featureCacheVersion?: number;
 }
 
-/** Top-level folders with a meaning of their own. */
-const DECODED = "decoded";
-const FEATURES = "features";
-const EXTRACTED = "extracted";
-const WEIGHTS = "weights";
-
-const PART = /\.[0-9a-f]{8}\.part$/;
-const TMP = /^\.[0-9a-f]{8}\.tmp$/;
-const STAGING_DIR = new RegExp(
-  `(${PARTIAL_INFIX.replace(".", "\\.")}|${
-    ASIDE_INFIX.replace(".", "\\.")
-  })[0-9a-f]{8}$`,
-);
 const WEIGHTS_FILE = /\.(h5|keras)$/i;
-
-/** Why a name is a leftover of an interrupted write, or null. */
-export function leftoverKind(name: string, isDir: boolean): string | null {
-  if (isDir) {
-    if (!STAGING_DIR.test(name)) return null;
-    return name.includes(PARTIAL_INFIX)
-      ? "interrupted extraction"
-      : "replaced extraction set aside";
-  }
-  if (PART.test(name)) return "interrupted download";
-  if (TMP.test(name)) return "unfinished cache write";
-  return null;
-}
-
-async function listDir(dir: string): Promise<Deno.DirEntry[]> {
-  const out: Deno.DirEntry[] = [];
-  try {
-    for await (const e of Deno.readDir(dir)) out.push(e);
-  } catch (e) {
-    if (
-      e instanceof Deno.errors.NotFound ||
-      e instanceof Deno.errors.NotADirectory
-    ) return out;
-    throw e;
-  }
-  return out.sort((a, b) => a.name < b.name ? -1 : a.name > b.name ? 1 : 0);
-}
 
 /** Bytes and files under `path` (a file or a folder; links not followed). */
 export async function diskUsage(
@@ -295,9 +264,7 @@ export async function inventoryCache(
       "",
     );
   }
-  const bytes = items.reduce((a, i) => a + i.bytes, 0);
-  const files = items.reduce((a, i) => a + i.files, 0);
-  return { dir, exists, items, bytes, files };
+  return { dir, exists, items, ...cacheTotals(items) };
 }
 
 type Add = (
@@ -384,51 +351,6 @@ async function featureItems(
   }
 }
 
-const KIND_LABELS: Record<CacheKind, string> = {
-  download: "downloads",
-  extracted: "extracted",
-  decoded: "decoded images",
-  features: "features",
-  weights: "weights",
-  "weights-memo": "weights SHA-256",
-  leftover: "leftovers",
-  other: "other",
-};
-const KIND_ORDER: CacheKind[] = [
-  "download",
-  "extracted",
-  "decoded",
-  "features",
-  "weights",
-  "weights-memo",
-  "leftover",
-  "other",
-];
-
-/** Groups items of one kind, status and detail (many feature files → one line). */
-function groupItems(items: readonly CacheItem[]) {
-  const groups = new Map<
-    string,
-    { first: CacheItem; count: number; bytes: number; files: number }
-  >();
-  for (const i of items) {
-    const many = i.kind === "features" || i.kind === "weights-memo";
-    const k = many
-      ? `${i.kind}\0${i.status}\0${i.detail}`
-      : `${i.kind}\0${i.path}`;
-    const g = groups.get(k);
-    if (g) {
-      g.count++;
-      g.bytes += i.bytes;
-      g.files += i.files;
-    } else groups.set(k, { first: i, count: 1, ...i });
-  }
-  return [...groups.values()].sort((a, b) =>
-    KIND_ORDER.indexOf(a.first.kind) - KIND_ORDER.indexOf(b.first.kind) ||
-    (a.first.rel < b.first.rel ? -1 : a.first.rel > b.first.rel ? 1 : 0)
-  );
-}
-
 /** Sums of items. */
 export function cacheTotals(
   items: readonly CacheItem[],
@@ -437,186 +359,4 @@ export function cacheTotals(
     bytes: items.reduce((a, i) => a + i.bytes, 0),
     files: items.reduce((a, i) => a + i.files, 0),
   };
-}
-
-/** The `--list` table: one line per entry (feature files grouped), then the stale total. */
-export function formatInventory(inv: CacheInventory): string {
-  if (!inv.exists) return `Cache folder ${inv.dir} does not exist (empty).`;
-  const lines = [
-    `Cache folder ${inv.dir}: ${formatBytes(inv.bytes)} in ${
-      inv.files.toLocaleString("en-US")
-    } files`,
-  ];
-  const rows = groupItems(inv.items).map((g) => [
-    KIND_LABELS[g.first.kind],
-    formatBytes(g.bytes),
-    g.files.toLocaleString("en-US"),
-    g.first.status,
-    g.count === 1
-      ? `${g.first.rel}${g.first.detail ? `: ${g.first.detail}` : ""}`
-      : `${g.count} entries: ${g.first.detail}`,
-  ]);
-  if (rows.length === 0) {
-    lines.push("  (empty)");
-    return lines.join("\n");
-  }
-  const head = ["what", "size", "files", "status", "entry"];
-  const widths = head.map((h, c) =>
-    Math.max(h.length, ...rows.map((r) => r[c].length))
-  );
-  const fmt = (r: string[]) =>
-    "  " +
-    r.map((cell, c) =>
-      c === 4
-        ? cell
-        : c === 1 || c === 2
-        ? cell.padStart(widths[c])
-        : cell.padEnd(widths[c])
-    ).join("  ");
-  lines.push(fmt(head), ...rows.map(fmt));
-  const stale = inv.items.filter((i) => i.status === "stale");
-  if (stale.length > 0) {
-    const t = cacheTotals(stale);
-    lines.push(
-      `Stale: ${formatBytes(t.bytes)} in ${
-        t.files.toLocaleString("en-US")
-      } files (deno task cache --prune removes them).`,
-    );
-  }
-  const busy = inv.items.filter((i) => i.status === "in-use");
-  if (busy.length > 0) {
-    lines.push(
-      `${busy.length} entr${
-        busy.length === 1 ? "y is" : "ies are"
-      } being written by a running process.`,
-    );
-  }
-  return lines.join("\n");
-}
-
-/** What {@link pruneCache} or {@link clearCache} removed (or, with `dryRun`, would remove). */
-export interface RemovalResult {
-  /** The entries removed. */
-  removed: CacheItem[];
-  /** Entries left because a live process is writing them. */
-  kept: CacheItem[];
-  /** Bytes removed. */
-  bytes: number;
-  /** Files removed. */
-  files: number;
-}
-
-/** Options of {@link pruneCache} and {@link clearCache}. */
-export interface RemovalOptions extends InventoryOptions {
-  /** Only say what would be removed. */
-  dryRun?: boolean;
-  /** Told about each entry as it is removed (or would be). */
-  onRemove?: (item: CacheItem) => void;
-}
-
-async function removeItems(
-  items: CacheItem[],
-  opts: RemovalOptions,
-): Promise<RemovalResult> {
-  const removed: CacheItem[] = [];
-  const kept: CacheItem[] = [];
-  for (const item of items) {
-    if (item.kind === "leftover") {
-      // Judge again right before removing: its writer may have finished.
-      const state = await stagingState(item.path);
-      if (state === "gone") continue;
-      if (state === "in-use") {
-        kept.push(item);
-        continue;
-      }
-    }
-    opts.onRemove?.(item);
-    if (!opts.dryRun) {
-      try {
-        await Deno.remove(item.path, { recursive: true });
-      } catch (e) {
-        if (!(e instanceof Deno.errors.NotFound)) throw e;
-      }
-    }
-    removed.push(item);
-  }
-  return { removed, kept, ...cacheTotals(removed) };
-}
-
-/**
- * Removes the stale entries of the cache folder `dir`: leftovers of killed
- * processes, decoded images and features of other versions, extractions of
- * archives that are gone or changed. Entries live processes are writing
- * stay.
- */
-export async function pruneCache(
-  dir: string,
-  opts: RemovalOptions = {},
-): Promise<RemovalResult> {
-  const inv = await inventoryCache(dir, opts);
-  const result = await removeItems(
-    inv.items.filter((i) => i.status === "stale"),
-    opts,
-  );
-  result.kept.push(...inv.items.filter((i) => i.status === "in-use"));
-  return result;
-}
-
-/**
- * Removes everything in the cache folder `dir` except what live processes
- * are writing (the folder itself stays). Do not run it while a training run
- * reads the cache.
- */
-export async function clearCache(
-  dir: string,
-  opts: RemovalOptions = {},
-): Promise<RemovalResult> {
-  const inv = await inventoryCache(dir, opts);
-  const result = await removeItems(
-    inv.items.filter((i) => i.status !== "in-use"),
-    opts,
-  );
-  result.kept.push(...inv.items.filter((i) => i.status === "in-use"));
-  return result;
-}
-
-/**
- * Removes leftovers of killed processes from the places a run writes to
- * (top level, `extracted/`, `weights/`, `weights-sha256/`, `features/`, and
- * the shards of the current decode folders) — cheap enough to run at the
- * start of every run: it reads folder listings, and opens only files whose
- * names mark them as staging files. Resolves to the number removed.
- */
-export async function removeLeftovers(dir: string): Promise<number> {
-  let removed = 0;
-  const sweep = async (parent: string) => {
-    for (const e of await listDir(parent)) {
-      if (leftoverKind(e.name, e.isDirectory) === null) continue;
-      const path = join(parent, e.name);
-      if (await stagingState(path) !== "stale") continue;
-      try {
-        await Deno.remove(path, { recursive: true });
-        removed++;
-      } catch (err) {
-        if (!(err instanceof Deno.errors.NotFound)) throw err;
-      }
-    }
-  };
-  await sweep(dir);
-  for (const sub of [EXTRACTED, WEIGHTS, WEIGHTS_MEMO_DIR, FEATURES]) {
-    await sweep(join(dir, sub));
-  }
-  for (const e of await listDir(join(dir, DECODED))) {
-    const parsed = parseDecodeCacheFolder(e.name);
-    if (
-      !e.isDirectory || parsed?.version !== DECODE_CACHE_VERSION ||
-      parsed.decoder !== DECODER_VERSION
-    ) continue;
-    const folder = join(dir, DECODED, e.name);
-    await sweep(folder);
-    for (const shard of await listDir(folder)) {
-      if (shard.isDirectory) await sweep(join(folder, shard.name));
-    }
-  }
-  return removed;
 }
