@@ -28,7 +28,7 @@ import {
   DECODER_VERSION,
   parseDecodeCacheFolder,
 } from "./decode.ts";
-import { readUnzipMarker } from "./unzip.ts";
+import { readUnzipMarker } from "./unzip_marker.ts";
 import {
   DECODED,
   EXTRACTED,

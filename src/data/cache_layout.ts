@@ -23,7 +23,7 @@
  * @module
  */
 
-import { ASIDE_INFIX, PARTIAL_INFIX } from "./unzip.ts";
+import { ASIDE_INFIX, PARTIAL_INFIX } from "./unzip_marker.ts";
 
 /** Top-level folder of decoded images. */
 export const DECODED = "decoded";

@@ -13,6 +13,7 @@
  * live ones are left alone. Entries whose path would escape the destination
  * are refused before anything is written. Local failures (disk full, folder
  * not writable) are reported as such ("io"), never as a corrupt archive.
+ * The completion marker and the staging folder names are `unzip_marker.ts`.
  *
  * @example
  * ```ts
@@ -28,14 +29,23 @@ import { basename, dirname, join, resolve, sep } from "node:path";
 import { zipjs } from "../deps.ts";
 import { removeQuietly, writeAll } from "../util/fs.ts";
 import { errorCode, fsError } from "../util/fs_errors.ts";
+import { createStagingDir, type StagingDir } from "../util/staging.ts";
 import {
-  createStagingDir,
-  removeIfStale,
-  type StagingDir,
-} from "../util/staging.ts";
+  ASIDE_INFIX,
+  PARTIAL_INFIX,
+  readUnzipMarker,
+  removeStaleStaging,
+  UNZIP_MARKER,
+  type UnzipMarker,
+} from "./unzip_marker.ts";
 
-/** File name of the completion marker written last into an extracted folder. */
-export const UNZIP_MARKER = ".deno-transfer-unzip.json";
+export {
+  ASIDE_INFIX,
+  PARTIAL_INFIX,
+  readUnzipMarker,
+  UNZIP_MARKER,
+  type UnzipMarker,
+} from "./unzip_marker.ts";
 
 /** Options of {@link unzip}. */
 export interface UnzipOptions {
@@ -95,23 +105,6 @@ export class UnzipError extends Error {
   }
 }
 
-/** What the completion marker of an extraction records. */
-export interface UnzipMarker {
-  /** Marker format. */
-  version: 1;
-  /** Size of the archive extracted. */
-  zipSize: number;
-  /** Modification time (ms) of the archive extracted. */
-  zipMtime: number | null;
-  /** Files in the archive. */
-  files: number;
-  /** The archive's single top folder, if any. */
-  top: string | null;
-  /** Absolute path of the archive extracted (absent in older markers). */
-  zipPath?: string;
-}
-type Marker = UnzipMarker;
-
 /**
  * Why an entry name is unsafe to extract (absolute path, drive letter,
  * `..` component, NUL), or null when it is safe.
@@ -155,18 +148,6 @@ class FileRangeReader extends zipjs.Reader<null> {
   }
 }
 
-/** The completion marker of the extraction in `dir`, or null when there is none (or it is unreadable). */
-export async function readUnzipMarker(dir: string): Promise<Marker | null> {
-  try {
-    const marker = JSON.parse(
-      await Deno.readTextFile(join(dir, UNZIP_MARKER)),
-    ) as Marker;
-    return marker?.version === 1 ? marker : null;
-  } catch {
-    return null;
-  }
-}
-
 async function isEmptyOrMissing(dir: string): Promise<boolean> {
   try {
     if (!(await Deno.lstat(dir)).isDirectory) return false;
@@ -190,11 +171,6 @@ function describe(e: unknown): string {
   return e instanceof Error ? e.message : String(e);
 }
 
-/** What separates a destination's name from the random part of its staging folders. */
-export const PARTIAL_INFIX = ".partial-";
-/** What separates a destination's name from the random part of a replaced extraction set aside. */
-export const ASIDE_INFIX = ".stale-";
-
 function ioError(zipPath: string, e: Error): UnzipError {
   return new UnzipError(e.message, zipPath, { kind: "io", cause: e });
 }
@@ -204,24 +180,6 @@ async function mkdirOrFail(zipPath: string, dir: string): Promise<void> {
     await Deno.mkdir(dir, { recursive: true });
   } catch (e) {
     throw ioError(zipPath, fsError("create the folder", dir, e));
-  }
-}
-
-/**
- * Removes staging folders of `name` in `parent` left by killed processes
- * (partial extractions, replaced extractions set aside); those of live
- * processes stay.
- */
-async function removeStaleStaging(parent: string, name: string) {
-  const prefixes = [`${name}${PARTIAL_INFIX}`, `${name}${ASIDE_INFIX}`];
-  try {
-    for await (const e of Deno.readDir(parent)) {
-      if (prefixes.some((p) => e.name.startsWith(p))) {
-        await removeIfStale(join(parent, e.name));
-      }
-    }
-  } catch {
-    // best effort
   }
 }
 
@@ -241,7 +199,7 @@ async function publish(
   zipPath: string,
   partial: string,
   dest: string,
-  marker: Marker,
+  marker: UnzipMarker,
 ): Promise<boolean> {
   for (let attempt = 0;; attempt++) {
     try {
@@ -469,7 +427,7 @@ export async function unzip(
       written++;
       opts.onProgress?.({ entries: written, total: files, bytes });
     }
-    const marker: Marker = {
+    const marker: UnzipMarker = {
       version: 1,
       zipSize: stat.size,
       zipMtime,
