@@ -68,6 +68,9 @@ const HeadSchema = z.strictObject({
   dropout: z.number().min(0).lt(1).default(0).describe(
     "Dropout rate between the pooled features and the Dense classifier.",
   ),
+  output: z.enum(["softmax", "logit"]).default("softmax").describe(
+    '"softmax": Dense(classes, softmax) trained with categorical cross-entropy. "logit" (exactly 2 classes): the TensorFlow tutorial\'s Dense(1) logit trained with BinaryCrossentropy(from_logits=True) and accuracy at logit > 0 (about what "softmax" gives at half the learning rate); the saved model adds a sigmoid and outputs the probability of the second class, [n, 1].',
+  ),
 });
 
 const ModelSchema = z.strictObject({
@@ -116,7 +119,9 @@ const TrainSchema = z.strictObject({
     "Optimizer learning rate.",
   ),
   loss: z.literal("categoricalCrossentropy").default("categoricalCrossentropy")
-    .describe("Loss (labels are one-hot)."),
+    .describe(
+      'Loss of the "softmax" head (labels are one-hot); model.head.output "logit" trains with binary cross-entropy from logits instead.',
+    ),
   metrics: z.array(z.literal("accuracy")).default(["accuracy"]).describe(
     "Metrics reported each epoch.",
   ),
@@ -189,7 +194,7 @@ const OutputSchema = z.strictObject({
     "Validation images with the highest loss shown in report.html (0: none).",
   ),
   onnx: z.boolean().default(true).describe(
-    "Also save the whole classifier as model/model.onnx (base + head + softmax), for ONNX Runtime in Python, Node or the browser.",
+    "Also save the whole classifier as model/model.onnx (base + head + softmax, or sigmoid for the logit head), for ONNX Runtime in Python, Node or the browser.",
   ),
 });
 

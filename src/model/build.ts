@@ -9,7 +9,11 @@
 
 import type { Config } from "../config/schema.ts";
 import { resolveWeightsSource } from "./keras_weights.ts";
-import { buildClassifier, type Classifier } from "./classifier.ts";
+import {
+  buildClassifier,
+  type Classifier,
+  type HeadOutput,
+} from "./classifier.ts";
 import type { tf } from "../deps.ts";
 
 /** What {@link buildModel} returns. */
@@ -41,6 +45,7 @@ export async function buildModel(
   },
   opts: BuildModelOptions,
 ): Promise<BuiltModel> {
+  checkHeadOutput(config.model.head.output, opts.classNames);
   const [rows, cols] = config.data.imageSize;
   const weightsPath = await resolveWeightsSource(config.model.weights, {
     alpha: config.model.alpha,
@@ -58,6 +63,7 @@ export async function buildModel(
     weights: weightsPath,
     trainable: config.model.trainable,
     dropout: config.model.head.dropout,
+    output: config.model.head.output,
     numClasses: opts.classNames.length,
     seed: opts.initSeed,
   });
@@ -73,8 +79,28 @@ export async function buildModel(
 }
 
 /**
+ * Fails, naming the config key, when `model.head.output` does not fit the
+ * data's classes: the `"logit"` head is one logit of class 1 against class
+ * 0, so it needs exactly 2. Checked before any weights download.
+ */
+export function checkHeadOutput(
+  output: HeadOutput,
+  classNames: readonly string[],
+): void {
+  if (output !== "logit" || classNames.length === 2) return;
+  throw new Error(
+    `model.head.output: "logit" needs exactly 2 classes (one logit for class 1 against class 0), but the data has ${classNames.length} (${
+      classNames.join(", ")
+    }); use "softmax" for ${
+      classNames.length < 2 ? "this data" : "more than 2 classes"
+    }`,
+  );
+}
+
+/**
  * Frees a classifier: the model and its head, whose shared Dense layer would
- * otherwise outlive `model.dispose()`.
+ * otherwise outlive `model.dispose()`. (The logit head's `fitModel` and
+ * `fitHead` hold no layer of their own: nothing more to free.)
  */
 export function disposeModel(clf: Pick<Classifier, "model" | "head">): void {
   clf.head.dispose();

@@ -1,9 +1,20 @@
 /**
  * The transfer-learning classifier: input → MobileNetV2 base (no top) →
- * GlobalAveragePooling2D → Dropout → Dense(numClasses, softmax), as in the
- * TensorFlow transfer-learning tutorial. Options are plain values (the caller
- * maps its config onto them and resolves `"imagenet"`/URLs to a local file
- * with `resolveWeightsSource`).
+ * GlobalAveragePooling2D → Dropout → a Dense head. Options are plain values
+ * (the caller maps its config onto them and resolves `"imagenet"`/URLs to a
+ * local file with `resolveWeightsSource`).
+ *
+ * Two heads ({@link HeadOutput}):
+ * - `"softmax"` (default): Dense(numClasses, softmax), named `predictions`.
+ *   The model trains and is saved as it is.
+ * - `"logit"` (the TensorFlow tutorial's head; exactly 2 classes): Dense(1)
+ *   without activation, named `logits`, trained on its logit (sigmoid
+ *   cross-entropy from logits); the saved and predicting model is the same
+ *   graph plus a sigmoid Activation named `predictions`, so it outputs the
+ *   probability of class 1, `[n, 1]`. `fitModel` / `fitHead` are the logit
+ *   graphs; they end at the very tensor the sigmoid reads, so the Dense is
+ *   applied once per graph (image and features) as in the softmax head, and
+ *   disposing `model` and `head` frees it.
  *
  * @example
  * ```ts
@@ -20,6 +31,9 @@ import { tf } from "../deps.ts";
 import { setBatchNormInference } from "./batch_norm.ts";
 import { loadKerasWeights } from "./keras_weights.ts";
 import { mobileNetV2 } from "./mobilenet_v2.ts";
+
+/** The head's output: softmax probabilities, or one logit for 2 classes. */
+export type HeadOutput = "softmax" | "logit";
 
 /** Options of {@link buildClassifier}. */
 export interface ClassifierOptions {
@@ -49,9 +63,18 @@ export interface ClassifierOptions {
   batchNormInference?: boolean;
   /** Dropout rate before the Dense layer (config `model.head.dropout`). Default 0. */
   dropout?: number;
-  /** Number of classes (units of the softmax layer). */
+  /** Number of classes (units of the softmax layer; 2 for `output: "logit"`). */
   numClasses: number;
-  /** `"functional"` (default) or `"sequential"` (`tf.sequential([base, pool, dropout, dense])`). */
+  /**
+   * The head (config `model.head.output`): `"softmax"` (default) or
+   * `"logit"` (Dense(1) trained on its logit, saved with a sigmoid; needs
+   * `numClasses` 2).
+   */
+  output?: HeadOutput;
+  /**
+   * `"functional"` (default) or `"sequential"` (`tf.sequential([base, pool,
+   * dropout, dense])`, plus the sigmoid for the logit head).
+   */
   api?: "functional" | "sequential";
   /** Seed for the initial head weights (and the base's, when `weights` is null). Default: unseeded. */
   seed?: number;
@@ -59,7 +82,11 @@ export interface ClassifierOptions {
 
 /** What {@link buildClassifier} returns; all parts share the same layers and weights. */
 export interface Classifier {
-  /** The full classifier: image → class probabilities. Save and train this one. */
+  /**
+   * The full classifier: image → class probabilities (`[n, numClasses]`
+   * softmax, or `[n, 1]` sigmoid probability of class 1 for the logit head).
+   * Save and predict with this one.
+   */
   model: tf.LayersModel;
   /** The MobileNetV2 base without top (154 layers, as Keras). */
   base: tf.LayersModel;
@@ -67,6 +94,16 @@ export interface Classifier {
   features: tf.LayersModel;
   /** Pooled features → class probabilities (Dropout + Dense); trains the same Dense as `model`. */
   head: tf.LayersModel;
+  /**
+   * What training fits on images: `model` itself for the softmax head; the
+   * logit head's image → logit `[n, 1]` (no sigmoid) otherwise. Never
+   * dispose it (it owns nothing `model` does not).
+   */
+  fitModel: tf.LayersModel;
+  /** Likewise for `head`: `head` itself, or features → logit. */
+  fitHead: tf.LayersModel;
+  /** The head's output kind. */
+  output: HeadOutput;
   /** Length of a pooled feature vector (1280 for alpha ≤ 1). */
   featureSize: number;
 }
@@ -90,10 +127,21 @@ export async function buildClassifier(
     numClasses,
     api = "functional",
     seed,
+    output = "softmax",
   } = options;
   if (!Number.isInteger(numClasses) || numClasses < 1) {
     throw new RangeError(
       `numClasses must be a positive integer, got ${numClasses}`,
+    );
+  }
+  if (output !== "softmax" && output !== "logit") {
+    throw new RangeError(
+      `output must be "softmax" or "logit", got ${JSON.stringify(output)}`,
+    );
+  }
+  if (output === "logit" && numClasses !== 2) {
+    throw new RangeError(
+      `output "logit" (one logit for class 1 against class 0) needs exactly 2 classes, got ${numClasses}`,
     );
   }
   if (!(dropout >= 0 && dropout < 1)) {
@@ -116,25 +164,40 @@ export async function buildClassifier(
     name: "global_average_pooling2d",
   });
   const drop = tf.layers.dropout({ rate: dropout, name: "dropout" });
+  const logit = output === "logit";
   const dense = tf.layers.dense({
-    units: numClasses,
-    activation: "softmax",
+    units: logit ? 1 : numClasses,
+    activation: logit ? "linear" : "softmax",
     kernelInitializer: seed == null
       ? "glorotUniform"
       : tf.initializers.glorotUniform({ seed: seed + 100_000 }),
-    name: "predictions",
+    name: logit ? "logits" : "predictions",
   });
+  // The logit head's probabilities: one sigmoid layer on both logit graphs.
+  const sigmoid = logit
+    ? tf.layers.activation({ activation: "sigmoid", name: "predictions" })
+    : null;
+  const probabilities = (t: tf.SymbolicTensor) =>
+    sigmoid ? sigmoid.apply(t) as tf.SymbolicTensor : t;
 
   let model: tf.LayersModel;
+  let fitModel: tf.LayersModel;
   let pooled: tf.SymbolicTensor;
   let imageInput: tf.SymbolicTensor;
   if (api === "sequential") {
     model = tf.sequential({
-      layers: [base, pool, drop, dense],
+      layers: [base, pool, drop, dense, ...(sigmoid ? [sigmoid] : [])],
       name: "classifier",
     });
     imageInput = base.inputs[0];
     pooled = pool.getOutputAt(0) as tf.SymbolicTensor;
+    fitModel = sigmoid
+      ? tf.model({
+        inputs: imageInput,
+        outputs: dense.getOutputAt(0) as tf.SymbolicTensor,
+        name: "classifier_logits",
+      })
+      : model;
   } else {
     imageInput = tf.input({
       shape: [imageSize[0], imageSize[1], channels],
@@ -143,7 +206,18 @@ export async function buildClassifier(
     const x = base.apply(imageInput) as tf.SymbolicTensor;
     pooled = pool.apply(x) as tf.SymbolicTensor;
     const out = dense.apply(drop.apply(pooled)) as tf.SymbolicTensor;
-    model = tf.model({ inputs: imageInput, outputs: out, name: "classifier" });
+    model = tf.model({
+      inputs: imageInput,
+      outputs: probabilities(out),
+      name: "classifier",
+    });
+    fitModel = sigmoid
+      ? tf.model({
+        inputs: imageInput,
+        outputs: out,
+        name: "classifier_logits",
+      })
+      : model;
   }
   const features = tf.model({
     inputs: imageInput,
@@ -151,12 +225,25 @@ export async function buildClassifier(
     name: "features",
   });
   const featureInput = tf.input({ shape: [featureSize], name: "features" });
+  const headOut = dense.apply(drop.apply(featureInput)) as tf.SymbolicTensor;
   const head = tf.model({
     inputs: featureInput,
-    outputs: dense.apply(drop.apply(featureInput)) as tf.SymbolicTensor,
+    outputs: probabilities(headOut),
     name: "head",
   });
-  return { model, base, features, head, featureSize };
+  const fitHead = sigmoid
+    ? tf.model({ inputs: featureInput, outputs: headOut, name: "head_logits" })
+    : head;
+  return {
+    model,
+    base,
+    features,
+    head,
+    fitModel,
+    fitHead,
+    output,
+    featureSize,
+  };
 }
 
 /**

@@ -1,7 +1,8 @@
 /**
  * Prediction with a saved classifier: decode, resize and preprocess images
  * exactly as training did, and return the top class with every
- * probability. Also evaluation of a saved model on a labelled class-folder
+ * probability (a model of the logit head outputs the probability p of the
+ * second class; the first gets 1 − p). Also evaluation of a saved model on a labelled class-folder
  * tree.
  *
  * @example
@@ -24,6 +25,7 @@ import { decodeImages, type ImageSet } from "../data/decode.ts";
 import { evaluateModel, type Evaluation } from "../train/evaluate.ts";
 import type { FrozenForward } from "../train/frozen_engine.ts";
 import { imageSource, onTheFlyFeatures } from "../train/sources.ts";
+import { classProbabilities } from "../train/head_output.ts";
 
 /** One image's prediction. */
 export interface Prediction {
@@ -107,7 +109,7 @@ export async function predictFiles(
         slot.push({ file, error: (err as Error).message });
       }
     }
-    let probs: Float32Array = new Float32Array(0);
+    let probs: number[][] = [];
     if (ok.length > 0) {
       const all = new Uint8Array(ok.length * h * w * 3);
       ok.forEach((o, i) => all.set(o.pixels, i * h * w * 3));
@@ -120,8 +122,16 @@ export async function predictFiles(
         const y = opts.forward
           ? await opts.forward.run(x)
           : saved.model.predict(x) as tf.Tensor2D;
-        probs = await y.data() as Float32Array;
-        y.dispose();
+        try {
+          // [n, k] probabilities, or the logit head's sigmoid [n, 1].
+          probs = classProbabilities(
+            await y.data(),
+            ok.length,
+            saved.classNames.length,
+          );
+        } finally {
+          y.dispose();
+        }
       } finally {
         x.dispose();
       }
@@ -133,7 +143,7 @@ export async function predictFiles(
         results.push(s);
         continue;
       }
-      const p = probs.subarray(j * k, (j + 1) * k);
+      const p = probs[j];
       let top = 0;
       for (let c = 1; c < k; c++) if (p[c] > p[top]) top = c;
       results.push({

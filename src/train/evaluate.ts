@@ -163,11 +163,17 @@ export interface Predictor {
   predict(x: tf.Tensor | tf.Tensor[]): tf.Tensor | tf.Tensor[];
 }
 
-/** A labelled batch: images and one-hot `[batch, k]` or index `[batch]` labels. */
+/**
+ * A labelled batch: images and one-hot `[batch, k]`, index `[batch]` or
+ * (2 classes) 0/1 `[batch, 1]` labels.
+ */
 export interface LabelledBatch {
   /** Model input (several for a multi-input model). */
   xs: tf.Tensor | tf.Tensor[];
-  /** One-hot labels `[batch, numClasses]` or class indices `[batch]`. */
+  /**
+   * One-hot labels `[batch, numClasses]`, class indices `[batch]`, or with
+   * 2 classes the logit head's 0/1 labels `[batch, 1]`.
+   */
   ys: tf.Tensor;
 }
 
@@ -195,7 +201,7 @@ export interface Evaluation {
 
 /**
  * Runs `model` over `batches` one at a time (predicted class = argmax, or
- * p ≥ 0.5 for a single sigmoid output with 2 classes) and returns the
+ * p > 0.5 for a single sigmoid output with 2 classes) and returns the
  * confusion matrix, report, loss and accuracy. Each batch's `xs` and `ys` are
  * disposed after use (pass `{ disposeBatches: false }` to keep them), as is
  * every intermediate tensor.
@@ -223,8 +229,9 @@ export async function evaluateModel(
             `model outputs ${cols} columns for ${k} classes`,
           );
         }
-        const labels = ys.rank === 1
-          ? ys.toInt()
+        // Class indices [n], one-hot [n, k], or (2 classes) 0/1 [n, 1].
+        const labels = ys.rank === 1 || (k === 2 && ys.size === n)
+          ? ys.reshape([n]).toInt()
           : tf.argMax(ys.reshape([n, -1]), 1);
         const eps = 1e-7;
         let pred: tf.Tensor, loss: tf.Tensor;
@@ -237,7 +244,9 @@ export async function evaluateModel(
         if (sigmoid) {
           const p1 = tf.clipByValue(probs.reshape([n]), eps, 1 - eps);
           const y = labels.toFloat();
-          pred = tf.greaterEqual(probs.reshape([n]), 0.5).toInt();
+          // Keras' BinaryAccuracy: class 1 when p > 0.5 (a tie is class 0,
+          // as argmax of [1 − p, p] and a logit at threshold 0 say).
+          pred = tf.greater(probs.reshape([n]), 0.5).toInt();
           loss = tf.neg(tf.add(
             tf.mul(y, tf.log(p1)),
             tf.mul(tf.sub(1, y), tf.log(tf.sub(1, p1))),

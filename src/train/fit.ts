@@ -13,12 +13,17 @@
 
 import { tf } from "../deps.ts";
 import type { MetricsRow } from "../report/metrics.ts";
+import { batchStats } from "./head_output.ts";
+import type { HeadOutput } from "../model/classifier.ts";
 
-/** One batch of inputs (images or features) and one-hot labels. */
+/** One batch of inputs (images or features) and labels. */
 export interface XYBatch {
   /** Model input, `[b, ...]` (several for a multi-input model). */
   xs: tf.Tensor | tf.Tensor[];
-  /** One-hot labels `[b, numClasses]`. */
+  /**
+   * Labels in the head's encoding: one-hot `[b, numClasses]`, or 0/1
+   * `[b, 1]` for the logit head (see `head_output.ts`).
+   */
   ys: tf.Tensor2D;
 }
 
@@ -76,6 +81,12 @@ export interface FitOptions {
   callbacks?: FitCallbacks[];
   /** When aborted, training stops after the current batch; a partial epoch is not validated or recorded, a finished one is. */
   signal?: AbortSignal;
+  /**
+   * The head's output, for the validation loss and accuracy (must match
+   * how the model was compiled and how the labels are encoded). Default
+   * `"softmax"`.
+   */
+  output?: HeadOutput;
 }
 
 /**
@@ -107,12 +118,17 @@ export interface FitResult {
 }
 
 /**
- * Mean categorical cross-entropy (Keras' clipping at 1e-7) and accuracy of
- * `model` over every batch of `source` (epoch 0 order).
+ * Mean loss and accuracy of `model` over every batch of `source` (epoch 0
+ * order), with the class probabilities `[count, k]`: for the softmax head
+ * categorical cross-entropy (Keras' clipping at 1e-7) and argmax accuracy;
+ * for the logit head (`output: "logit"`, `model` outputs logits, labels
+ * 0/1) sigmoid cross-entropy from logits and accuracy at logit > 0 — see
+ * `head_output.ts`.
  */
 export async function evaluateLoss(
   model: tf.LayersModel,
   source: BatchSource,
+  output: HeadOutput = "softmax",
 ): Promise<
   { loss: number; accuracy: number; count: number; probabilities: Float32Array }
 > {
@@ -123,11 +139,8 @@ export async function evaluateLoss(
   for await (const { xs, ys } of source.batches(0)) {
     try {
       const [l, c, probs] = tf.tidy(() => {
-        const probs = model.predict(xs) as tf.Tensor2D;
-        const p = tf.clipByValue(probs, 1e-7, 1 - 1e-7);
-        const ce = tf.neg(tf.sum(tf.mul(ys, tf.log(p)), -1)).sum();
-        const ok = tf.equal(tf.argMax(p, -1), tf.argMax(ys, -1)).sum();
-        return [ce, ok, probs];
+        const s = batchStats(output, model.predict(xs) as tf.Tensor, ys);
+        return [s.lossSum, s.correct, s.probabilities];
       });
       const [lv, cv, pv] = await Promise.all([
         l.data(),
@@ -156,8 +169,8 @@ export async function evaluateLoss(
 }
 
 /**
- * Trains a compiled `model` (categorical cross-entropy, `metrics: ["accuracy"]`)
- * for `opts.epochs` epochs over `train`, validating on `validation` after each
+ * Trains a compiled `model` (loss and accuracy metric as `compileArgs` of
+ * `opts.output` gives them) for `opts.epochs` epochs over `train`, validating on `validation` after each
  * epoch. Every batch tensor is disposed; the tensor count is the same from
  * epoch to epoch.
  *
@@ -236,7 +249,7 @@ async function epochLoop(
       }
     }
     const val = validation && validation.count > 0
-      ? await evaluateLoss(model, validation)
+      ? await evaluateLoss(model, validation, opts.output)
       : { loss: NaN, accuracy: NaN, probabilities: undefined };
     fresh = val.probabilities;
     const row: MetricsRow = {

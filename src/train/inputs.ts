@@ -23,6 +23,7 @@ import type { BatchSource } from "./fit.ts";
 import { cachedFeatures } from "./features.ts";
 import type { FeaturePlan } from "./plan.ts";
 import { featureSource, imageSource, onTheFlyFeatures } from "./sources.ts";
+import { labelEncodingOf } from "./head_output.ts";
 import {
   cachedPrefix,
   prefixCut,
@@ -39,7 +40,10 @@ export interface TrainingInputs {
   train: BatchSource;
   /** Validation batches of the frozen stage. */
   validation: BatchSource;
-  /** The model the frozen stage trains: the head, or the whole classifier. */
+  /**
+   * The model the frozen stage trains: the head, or the whole classifier
+   * (their logit graphs, `fitHead` / `fitModel`, for the logit head).
+   */
   trainModel: tf.LayersModel;
   /** Image batches (augmented for training), for fine-tuning. */
   images: { train: BatchSource; validation: BatchSource };
@@ -105,7 +109,7 @@ export async function trainingInputs(
   if (plan.mode === "images") {
     return {
       ...images,
-      trainModel: model.model,
+      trainModel: model.fitModel,
       images,
       featureCache,
       frozenEngine: null,
@@ -140,7 +144,7 @@ export async function trainingInputs(
     return {
       train: onTheFlyFeatures(images.train, forward),
       validation: onTheFlyFeatures(images.validation, forward),
-      trainModel: model.head,
+      trainModel: model.fitHead,
       images,
       featureCache,
       frozenEngine,
@@ -159,7 +163,7 @@ export async function trainingInputs(
     );
     return {
       ...sources,
-      trainModel: model.head,
+      trainModel: model.fitHead,
       images,
       featureCache: { ...featureCache, reused },
       frozenEngine,
@@ -240,11 +244,13 @@ async function cachedSources(
   };
 }
 
-function orderOf(config: Pick<Config, "data">) {
+/** Batch order and label encoding of every source (see `head_output.ts`). */
+function orderOf(config: Pick<Config, "data" | "model">) {
   return {
     batchSize: config.data.batchSize,
     shuffle: config.data.shuffle,
     seed: config.data.seed,
+    labels: labelEncodingOf(config.model.head.output),
   };
 }
 

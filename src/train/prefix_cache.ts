@@ -29,6 +29,7 @@ import type { ImageSet } from "../data/decode.ts";
 import type { BatchSource, XYBatch } from "./fit.ts";
 import type { FrozenForward } from "./frozen_engine.ts";
 import { featureCacheKey } from "./features.ts";
+import { encodeLabels, type LabelEncoding } from "./head_output.ts";
 import { createSha256 } from "../util/hash.ts";
 import {
   removeQuietly,
@@ -73,8 +74,9 @@ export function prefixModel(base: tf.LayersModel, cut: PrefixCut) {
 }
 
 /**
- * The trainable suffix as its own model: the crossing tensors → class
- * probabilities, through base layers `cut.from..`, the pooling and the head.
+ * The trainable suffix as its own model: the crossing tensors → what the
+ * head trains on (class probabilities, or the logit head's logit), through
+ * base layers `cut.from..`, the pooling and the head (`clf.fitHead`).
  * Every layer is the classifier's own (shared weights): training the suffix
  * trains the classifier.
  */
@@ -110,8 +112,8 @@ export function suffixModel(clf: Classifier, cut: PrefixCut): tf.LayersModel {
   );
   if (!pool) throw new Error("classifier has no GlobalAveragePooling2D layer");
   const pooled = pool.apply(baseOut) as tf.SymbolicTensor;
-  const probs = clf.head.apply(pooled) as tf.SymbolicTensor;
-  return tf.model({ inputs, outputs: probs, name: "fine_tune_suffix" });
+  const out = clf.fitHead.apply(pooled) as tf.SymbolicTensor;
+  return tf.model({ inputs, outputs: out, name: "fine_tune_suffix" });
 }
 
 /** A split's prefix rows on disk, ready to be read batch by batch. */
@@ -283,13 +285,18 @@ function interleave(
 /**
  * Batches of prefix rows read from disk in the same per-epoch order as an
  * image source of the set, as `xs` = one tensor per crossing tensor and
- * one-hot `ys`. Only one batch is in memory at a time.
+ * `ys` in `opts.labels`' encoding (one-hot by default). Only one batch is in memory at a time.
  */
 export function prefixSource(
   store: PrefixStore,
   labels: Int32Array,
   numClasses: number,
-  opts: { batchSize: number; shuffle: boolean; seed: number },
+  opts: {
+    batchSize: number;
+    shuffle: boolean;
+    seed: number;
+    labels?: LabelEncoding;
+  },
 ): BatchSource {
   const sizes = store.shapes.map((s) => s.reduce((a, b) => a * b, 1));
   const rowBytes = store.rowFloats * 4;
@@ -304,7 +311,6 @@ export function prefixSource(
         const n = idx.length;
         const parts = sizes.map((size) => new Float32Array(n * size));
         const row = new Uint8Array(rowBytes);
-        const ys = new Float32Array(n * numClasses);
         for (let b = 0; b < n; b++) {
           await file.seek(idx[b] * rowBytes, Deno.SeekMode.Start);
           await readFull(file, row);
@@ -314,11 +320,14 @@ export function prefixSource(
             parts[k].set(floats.subarray(off, off + size), b * size);
             off += size;
           });
-          ys[b * numClasses + labels[idx[b]]] = 1;
         }
         yield {
           xs: parts.map((p, k) => tf.tensor(p, [n, ...store.shapes[k]])),
-          ys: tf.tensor2d(ys, [n, numClasses]),
+          ys: encodeLabels(
+            idx.map((i) => labels[i]),
+            numClasses,
+            opts.labels,
+          ),
         };
       }
     },

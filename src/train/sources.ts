@@ -9,6 +9,7 @@
 
 import { tf } from "../deps.ts";
 import {
+  type Batch,
   batchCount,
   epochOrder,
   makeBatch,
@@ -17,8 +18,9 @@ import {
 import type { ImageSet } from "../data/decode.ts";
 import type { BatchSource, XYBatch } from "./fit.ts";
 import type { FrozenForward } from "./frozen_engine.ts";
+import { encodeLabels, type LabelEncoding } from "./head_output.ts";
 
-/** Ordering options shared by both sources. */
+/** Ordering and label options shared by both sources. */
 export interface SourceOptions {
   /** Examples per batch. */
   batchSize: number;
@@ -26,6 +28,11 @@ export interface SourceOptions {
   shuffle: boolean;
   /** Seed of the shuffles. */
   seed: number;
+  /**
+   * How `ys` encodes the labels (`labelEncodingOf(model.head.output)`):
+   * one-hot `[b, k]` (default) or 0/1 `[b, 1]` for the logit head.
+   */
+  labels?: LabelEncoding;
 }
 
 /**
@@ -48,11 +55,26 @@ export function imageSource(
     *batches(epoch: number): Generator<XYBatch> {
       const order = epochOrder(set.count, epoch, opts);
       for (let b = 0; b * opts.batchSize < set.count; b++) {
-        const batch = makeBatch(
-          set,
-          order.slice(b * opts.batchSize, (b + 1) * opts.batchSize),
-          opts.preprocess,
-        );
+        const idx = order.slice(b * opts.batchSize, (b + 1) * opts.batchSize);
+        // makeBatch's labels are one-hot: other encodings replace them.
+        const ys = (opts.labels ?? "one-hot") === "one-hot"
+          ? null
+          : encodeLabels(
+            idx.map((i) => set.labels[i]),
+            set.classNames.length,
+            opts.labels,
+          );
+        let batch: Batch;
+        try {
+          batch = makeBatch(set, idx, opts.preprocess);
+        } catch (err) {
+          ys?.dispose();
+          throw err;
+        }
+        if (ys) {
+          batch.ys.dispose();
+          batch.ys = ys;
+        }
         if (opts.augment) {
           const xs = opts.augment(batch.xs, epoch, b);
           if (xs !== batch.xs) batch.xs.dispose();
@@ -72,7 +94,7 @@ export interface FeatureSet {
   featureSize: number;
   /** Class index of each row. */
   labels: Int32Array;
-  /** Number of classes (for one-hot labels). */
+  /** Number of classes (for the labels' encoding). */
   numClasses: number;
 }
 
@@ -100,16 +122,16 @@ export function featureSource(
         const idx = order.slice(start, start + opts.batchSize);
         const from = pick?.(epoch, start / opts.batchSize, idx.length);
         const xs = new Float32Array(idx.length * f);
-        const ys = new Float32Array(idx.length * k);
         idx.forEach((i, b) => {
           const src = all[from ? from[b] : 0].features;
           xs.set(src.subarray(i * f, (i + 1) * f), b * f);
-          ys[b * k + set.labels[i]] = 1;
         });
-        yield {
-          xs: tf.tensor2d(xs, [idx.length, f]),
-          ys: tf.tensor2d(ys, [idx.length, k]),
-        };
+        const ys = encodeLabels(
+          idx.map((i) => set.labels[i]),
+          k,
+          opts.labels,
+        );
+        yield { xs: tf.tensor2d(xs, [idx.length, f]), ys };
       }
     },
   };

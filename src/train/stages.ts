@@ -1,6 +1,7 @@
 /**
  * The train step of a run: the frozen stage (the head, or the whole model
- * when the base is trainable), then, when `fineTune.enabled`, the fine-tuning
+ * when the base is trainable; with `model.head.output: "logit"` their logit
+ * graphs, compiled with the loss and accuracy of `head_output.ts`), then, when `fineTune.enabled`, the fine-tuning
  * stage — base layers from `fineTune.fromLayer` on unfrozen, BatchNormalization
  * kept in inference mode, a new optimizer at the fine-tuning learning rate.
  * Epochs are numbered across stages; each finished epoch goes to the run's
@@ -24,6 +25,8 @@ import {
 } from "./fit.ts";
 import type { TrainingInputs } from "./inputs.ts";
 import { kerasOptimizer } from "./keras_optimizers.ts";
+import { compileArgs } from "./head_output.ts";
+import type { HeadOutput } from "../model/classifier.ts";
 import {
   earlyStoppingCallback,
   type EarlyStoppingRecord,
@@ -67,12 +70,15 @@ export interface StagesResult
 
 /** Runs the frozen stage and, if enabled and not stopped, fine-tuning. */
 export async function trainStages(
-  config: Pick<Config, "train" | "fineTune">,
+  config: Pick<Config, "train" | "fineTune"> & {
+    model: { head: Pick<Config["model"]["head"], "output"> };
+  },
   model: BuiltModel,
   inputs: TrainingInputs,
   opts: TrainStagesOptions,
 ): Promise<StagesResult> {
   const fineTuning = config.fineTune.enabled;
+  const output = config.model.head.output;
   const totalEpochs = config.train.epochs +
     (fineTuning ? config.fineTune.epochs : 0);
   const es = config.train.earlyStopping;
@@ -104,6 +110,7 @@ export async function trainStages(
         initialEpoch: opts.rows.length,
         stage: fineTuning ? name : undefined,
         signal: opts.signal,
+        output,
         callbacks: [
           bar,
           { onEpochEnd: (_e, _l, row) => opts.onEpoch(row) },
@@ -132,6 +139,7 @@ export async function trainStages(
   const optimizers = [
     compile(
       inputs.trainModel,
+      output,
       config.train.optimizer,
       config.train.learningRate,
       config.train.optimizerRule,
@@ -153,7 +161,7 @@ export async function trainStages(
       // On the cached prefix, the suffix model (the classifier's own layers
       // from `from` on) trains; otherwise the whole classifier on images.
       const ft = inputs.fineTune ?? {
-        model: model.model,
+        model: model.fitModel,
         train: inputs.images.train,
         validation: inputs.images.validation,
         reason: "on images",
@@ -168,6 +176,7 @@ export async function trainStages(
       optimizers.push(
         compile(
           ft.model,
+          output,
           config.fineTune.optimizer,
           config.fineTune.learningRate,
           config.train.optimizerRule,
@@ -231,18 +240,19 @@ export function makeOptimizer(
   }
 }
 
+/**
+ * Compiles `model` (the head's training graph: probabilities for the softmax
+ * head, the logit for the logit head) with the head's loss and accuracy.
+ */
 function compile(
   model: tf.LayersModel,
+  output: HeadOutput,
   optimizer: string,
   lr: number,
   rule: "keras" | "tfjs",
 ): tf.Optimizer {
   const instance = makeOptimizer(optimizer, lr, rule);
-  model.compile({
-    optimizer: instance,
-    loss: "categoricalCrossentropy",
-    metrics: ["accuracy"],
-  });
+  model.compile({ optimizer: instance, ...compileArgs(output) });
   return instance;
 }
 

@@ -3,7 +3,8 @@
  * per-image probabilities of the trained classifier on the validation set.
  * The last epoch's validation pass already computed those probabilities;
  * they are reused unless the weights changed since (best weights restored,
- * or an interrupt mid-epoch), so the validation set is not run twice.
+ * or an interrupt mid-epoch), so the validation set is not run twice. For
+ * the logit head they are `[σ(−x), σ(x)]` of each image's logit `x`.
  *
  * @module
  */
@@ -40,7 +41,10 @@ export async function evaluateValidation(
       classNames,
     );
   }
-  const onHead = inputs.trainModel === model.head && !config.fineTune.enabled;
+  // The probability models (`head`, `model`: a sigmoid for the logit head)
+  // on the sources the frozen stage trained on.
+  const onHead = inputs.trainModel === model.fitHead &&
+    !config.fineTune.enabled;
   return await evaluateModel(
     onHead ? model.head : model.model,
     (onHead ? inputs.validation : inputs.images.validation).batches(0),
