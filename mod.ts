@@ -47,6 +47,7 @@ export { mobileNetV2 } from "./src/model/mobilenet_v2.ts";
 export {
   buildClassifier,
   type Classifier,
+  type HeadOutput,
   setTrainable,
 } from "./src/model/classifier.ts";
 export { loadKerasWeights } from "./src/model/keras_weights.ts";

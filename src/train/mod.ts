@@ -26,3 +26,4 @@ export * from "./early_stopping.ts";
 export * from "./best_checkpoint.ts";
 export * from "./prefix_cache.ts";
 export * from "./keras_optimizers.ts";
+export * from "./head_output.ts";
