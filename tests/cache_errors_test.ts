@@ -8,12 +8,7 @@
 
 import assert from "node:assert/strict";
 import { join } from "node:path";
-import {
-  checkWritableDir,
-  describeFsCause,
-  FsError,
-  fsError,
-} from "../src/util/fs_errors.ts";
+import { checkWritableDir, FsError, fsError } from "../src/util/fs_errors.ts";
 import { writeCacheFile } from "../src/util/cache_file.ts";
 import { fetchFile } from "../src/data/fetch.ts";
 import { unzip, UnzipError } from "../src/data/unzip.ts";
