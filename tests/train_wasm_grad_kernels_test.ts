@@ -285,6 +285,25 @@ Deno.test(
 );
 
 Deno.test(
+  "Conv2DBackpropInput in NCHW still runs the backend's own kernel, = cpu",
+  opts,
+  async () => {
+    await wasmReady();
+    const dy = { shape: [1, 4, 3, 3], data: values(36, 21) };
+    const filter = { shape: [3, 3, 3, 4], data: values(108, 22) };
+    const attrs = {
+      strides: [2, 2],
+      pad: "same",
+      dataFormat: "NCHW",
+      inputShape: [1, 3, 6, 6],
+    };
+    const cpu = runOn("cpu", "Conv2DBackpropInput", { dy, filter }, attrs);
+    const wasm = runOn("wasm", "Conv2DBackpropInput", { dy, filter }, attrs);
+    assert.ok(relativeError(wasm, cpu) <= TOLERANCE);
+  },
+);
+
+Deno.test(
   "Tile on wasm (used by FusedBatchNorm's gradient) = cpu",
   opts,
   async () => {

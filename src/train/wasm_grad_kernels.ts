@@ -76,8 +76,8 @@ let wasmTile: tf.KernelConfig | null = null;
  * Registers the convolution gradient kernels (see the module doc) for the
  * `"wasm"` backend: `Conv2DBackpropFilter`,
  * `DepthwiseConv2dNativeBackpropFilter` and
- * `DepthwiseConv2dNativeBackpropInput`, which it lacks, and a faster
- * `Conv2DBackpropInput` in place of its own. Call it after
+ * `DepthwiseConv2dNativeBackpropInput`, which it lacks, and faster
+ * `Conv2DBackpropInput` and `Tile` in place of its own. Call it after
  * `@tensorflow/tfjs-backend-wasm` has been imported (e.g. right after
  * `selectBackend` picked wasm), since importing that package registers its own
  * `Conv2DBackpropInput` over this one. Idempotent; the backend need not be
@@ -165,9 +165,7 @@ function conv2DBackpropInput(args: KernelArgs): TensorInfo {
   const backend = args.backend as WasmBackend;
   const attrs = args.attrs ?? {};
   if (attrs.dataFormat === "NCHW" && wasmConv2DBackpropInput != null) {
-    return wasmConv2DBackpropInput.kernelFunc(
-      args as unknown as Parameters<tf.KernelFunc>[0],
-    ) as TensorInfo;
+    return delegate(wasmConv2DBackpropInput, args);
   }
   checkFloat32(name, dy, filter);
   checkNhwc(name, attrs.dataFormat);
@@ -294,10 +292,8 @@ function depthwiseBackpropFilter(args: KernelArgs): TensorInfo {
 function tile(args: KernelArgs): TensorInfo {
   const { x } = args.inputs;
   const backend = args.backend as WasmBackend;
-  if (x.dtype === "string" || x.dtype === "complex64") {
-    return wasmTile!.kernelFunc(
-      args as unknown as Parameters<tf.KernelFunc>[0],
-    ) as TensorInfo;
+  if ((x.dtype === "string" || x.dtype === "complex64") && wasmTile != null) {
+    return delegate(wasmTile, args);
   }
   const reps = (args.attrs?.reps ?? []) as number[];
   if (reps.length !== x.shape.length) {
@@ -576,6 +572,20 @@ function spreadForTransposedConv(
 
 // ---------------------------------------------------------------------------
 // Calling the backend's kernels
+//
+// Every intermediate a kernel makes (outputs, reshaped views) goes into its
+// `temps` list and is disposed before it returns; what it returns is a fresh
+// reference (a new output, or a reshape holding its own reference).
+
+/** Runs one of the backend's own kernels that these replace. */
+function delegate(kernel: tf.KernelConfig, args: KernelArgs): TensorInfo {
+  // Its setup (binding the WASM export) ran only if the backend started while
+  // it was registered.
+  kernel.setupFunc?.(args.backend as tf.KernelBackend);
+  return kernel.kernelFunc(
+    args as unknown as Parameters<tf.KernelFunc>[0],
+  ) as TensorInfo;
+}
 
 function runKernel(
   backend: WasmBackend,
