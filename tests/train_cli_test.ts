@@ -174,3 +174,37 @@ Deno.test("deno task train: SIGINT stops after the current batch, writes the out
     new RegExp(`stopped on request after ${rows.length} epochs`),
   );
 });
+
+Deno.test("deno task train on auto (WASM here): fine-tuning from layer 100 with augmentation and with the cached prefix", async () => {
+  for (const augment of [{}, { flip: "horizontal", rotation: 0.1 }]) {
+    const out = join(env.dir, `cli-ft-${crypto.randomUUID().slice(0, 6)}`);
+    const config = await writeConfig(out, {
+      backend: "auto",
+      fineTune: { enabled: true, fromLayer: 100, epochs: 2 },
+      augment,
+    });
+    const r = await finish(train([
+      "--config",
+      config,
+      "--set",
+      "train.epochs=1",
+    ], await taskFlags()));
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stderr, /^backend: wasm/m);
+    assert.match(
+      r.stderr,
+      Object.keys(augment).length
+        ? /fine-tuning: .* run per batch on .*off the gradient tape/
+        : /fine-tuning: .*cached outputs of base layers 0\.\.99/,
+    );
+    const [run] = await listDir(out);
+    const summary = JSON.parse(
+      await Deno.readTextFile(join(out, run, "summary.json")),
+    );
+    assert.equal(summary.backend, "wasm");
+    assert.equal(summary.stopReason, "completed");
+    assert.equal(summary.epochs, 3);
+    assert.equal(summary.final.stage, "fine_tune");
+    assert.ok(Number.isFinite(summary.final.loss));
+  }
+});

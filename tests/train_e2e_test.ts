@@ -688,7 +688,7 @@ Deno.test("train e2e (cpu): flip-only augmentation from cached mirror features e
   }
 });
 
-Deno.test("train e2e (cpu): fine-tuning on the cached frozen prefix equals fine-tuning on images (1e-5)", async () => {
+Deno.test("train e2e (cpu): fine-tuning on the cached frozen prefix equals running the frozen layers every batch (1e-5)", async () => {
   const cacheDir = join(env.dir, "cache-prefix");
   const runs: Run[] = [];
   for (const cacheFeatures of [true, false]) {
@@ -712,6 +712,10 @@ Deno.test("train e2e (cpu): fine-tuning on the cached frozen prefix equals fine-
     );
     assert.match(logs, /fine-tuning: .*cached outputs of base layers 0\.\.99/);
     assert.doesNotMatch(images.logs.join("\n"), /prefix:/);
+    assert.match(
+      images.logs.join("\n"),
+      /fine-tuning: .*base layers 0\.\.99 run per batch on tfjs@.*off the gradient tape/,
+    );
     assert.equal(cached.rows.length, 5);
     for (const [i, u] of images.rows.entries()) {
       const c = cached.rows[i];

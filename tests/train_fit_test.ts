@@ -91,23 +91,29 @@ Deno.test("a non-finite loss stops training at the batch that produced it", asyn
   m.dispose();
 });
 
-Deno.test("training base layers on a backend without their gradient kernels fails up front", async () => {
+Deno.test("training base layers needs convolution gradient kernels: wasm has ours, a backend without them fails up front", async () => {
   const { checkTrainingKernels } = await import("../src/train/stages.ts");
   const { parseConfig } = await import("../src/config/load.ts");
+  const { registerWasmGradientKernels } = await import(
+    "../src/train/wasm_grad_kernels.ts"
+  );
   // Importing the package registers its kernels; no need to start it.
   const { importTfWasm } = await import("../src/deps.ts");
   await importTfWasm();
+  registerWasmGradientKernels();
   const frozen = parseConfig({});
   checkTrainingKernels(frozen, "wasm"); // head-only training needs none
+  checkTrainingKernels(frozen, "no-such-backend");
   for (
     const set of [{ fineTune: { enabled: true } }, {
       model: { trainable: true },
     }]
   ) {
-    assert.throws(
-      () => checkTrainingKernels(parseConfig(set), "wasm"),
-      /trains the base's convolutions, but the wasm backend has no Conv2DBackpropFilter/,
-    );
+    checkTrainingKernels(parseConfig(set), "wasm");
     checkTrainingKernels(parseConfig(set), "cpu");
+    assert.throws(
+      () => checkTrainingKernels(parseConfig(set), "no-such-backend"),
+      /trains the base's convolutions, but the no-such-backend backend has no Conv2DBackpropFilter, DepthwiseConv2dNativeBackpropFilter, DepthwiseConv2dNativeBackpropInput kernels/,
+    );
   }
 });

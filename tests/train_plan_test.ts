@@ -81,8 +81,8 @@ Deno.test("planFeatures: fine-tuning trains on the cached prefix exactly when no
         fineTune: { enabled: true },
         augment: { flip: "horizontal" },
       },
-      "images",
-      /augmentation is on/,
+      "prefix-per-batch",
+      /augmentation is on.*per batch/,
     ],
     [
       "cache off",
@@ -90,8 +90,8 @@ Deno.test("planFeatures: fine-tuning trains on the cached prefix exactly when no
         fineTune: { enabled: true },
         train: { cacheFeatures: false },
       },
-      "images",
-      /cacheFeatures is false/,
+      "prefix-per-batch",
+      /cacheFeatures is false.*per batch/,
     ],
     [
       "trainable base",

@@ -23,6 +23,7 @@ import {
   probeWebGpu,
 } from "./webgpu_probe.ts";
 import { startWasm, threadNote } from "./wasm_backend.ts";
+import { registerWasmGradientKernels } from "./wasm_grad_kernels.ts";
 
 /** A concrete TF.js backend this project can run on. */
 export type BackendName = "webgpu" | "wasm" | "cpu";
@@ -202,6 +203,9 @@ async function activate(
     case "wasm": {
       const threads = await startWasm(opts.wasmThreads ?? "auto");
       await setBackendOrThrow("wasm");
+      // TF.js' WASM backend has no convolution gradients (tfjs#8474): ours
+      // make fine-tuning and a trainable base run on it.
+      registerWasmGradientKernels();
       return threads;
     }
   }

@@ -26,6 +26,7 @@ import { featureSource, imageSource, onTheFlyFeatures } from "./sources.ts";
 import { labelEncodingOf } from "./head_output.ts";
 import {
   cachedPrefix,
+  onTheFlyPrefix,
   prefixCut,
   prefixModel,
   prefixSource,
@@ -125,13 +126,26 @@ export async function trainingInputs(
   );
   const frozenEngine = { engine: forward.engine, id: forward.id, reason };
   opts.log(`frozen engine: ${forward.id} (${reason})`);
-  const dispose = () => forward.dispose();
+  const disposeFrozen = () => forward.dispose();
+  const dispose = () => disposeFrozen().then(() => disposePrefix());
   // The suffix model of fine-tuning shares every weight with the classifier:
   // it is never disposed itself (disposing it would free the classifier's).
   let fineTune: TrainingInputs["fineTune"] = null;
-  if (plan.fineTune.mode === "prefix") {
+  let disposePrefix = () => Promise.resolve();
+  if (
+    plan.fineTune.mode === "prefix" || plan.fineTune.mode === "prefix-per-batch"
+  ) {
     try {
-      fineTune = await prefixInputs(config, model, data, opts);
+      const prefix = await prefixInputs(
+        config,
+        model,
+        data,
+        images,
+        plan.fineTune.mode === "prefix",
+        opts,
+      );
+      fineTune = prefix?.inputs ?? null;
+      if (prefix) disposePrefix = prefix.dispose;
     } catch (err) {
       await dispose();
       throw err;
@@ -255,17 +269,26 @@ function orderOf(config: Pick<Config, "data" | "model">) {
 }
 
 /**
- * The frozen prefix of fine-tuning, cached (see `prefix_cache.ts`): the
- * crossing tensors of both splits, and the suffix model that trains on them.
- * Null (fine-tuning on images, with a log line) when nothing before
- * `fineTune.fromLayer` is worth caching.
+ * The frozen prefix of fine-tuning (see `prefix_cache.ts`): the crossing
+ * tensors of both splits — cached (`cached`), or computed per (augmented)
+ * batch — and the suffix model that trains on them. Null (fine-tuning on
+ * images, with a log line) when nothing before `fineTune.fromLayer` stays
+ * frozen.
  */
 async function prefixInputs(
   config: Pick<Config, "data" | "model" | "engine">,
   model: BuiltModel,
   data: { train: ImageSet; validation: ImageSet },
+  images: TrainingInputs["images"],
+  cached: boolean,
   opts: TrainingInputsOptions,
-): Promise<TrainingInputs["fineTune"]> {
+): Promise<
+  | {
+    inputs: NonNullable<TrainingInputs["fineTune"]>;
+    dispose(): Promise<void>;
+  }
+  | null
+> {
   const from = model.fineTuneFrom;
   if (from < 2) {
     opts.log(
@@ -280,6 +303,19 @@ async function prefixInputs(
     prefixModel(model.base, cut),
     { fused: config.engine.fused },
   );
+  if (!cached) {
+    return {
+      inputs: {
+        model: suffixModel(model, cut),
+        train: onTheFlyPrefix(images.train, forward, cut),
+        validation: onTheFlyPrefix(images.validation, forward, cut),
+        reason: `base layers 0..${
+          from - 1
+        } run per batch on ${forward.id}, off the gradient tape`,
+      },
+      dispose: () => forward.dispose(),
+    };
+  }
   try {
     const identity = {
       weights: await weightsIdentity(model, opts),
@@ -313,13 +349,16 @@ async function prefixInputs(
     const order = orderOf(config);
     const k = data.train.classNames.length;
     return {
-      model: suffixModel(model, cut),
-      train: prefixSource(train, data.train.labels, k, order),
-      validation: prefixSource(val, data.validation.labels, k, {
-        ...order,
-        shuffle: false,
-      }),
-      reason: `cached outputs of base layers 0..${from - 1}`,
+      inputs: {
+        model: suffixModel(model, cut),
+        train: prefixSource(train, data.train.labels, k, order),
+        validation: prefixSource(val, data.validation.labels, k, {
+          ...order,
+          shuffle: false,
+        }),
+        reason: `cached outputs of base layers 0..${from - 1}`,
+      },
+      dispose: () => Promise.resolve(),
     };
   } finally {
     await forward.dispose();

@@ -27,3 +27,4 @@ export * from "./best_checkpoint.ts";
 export * from "./prefix_cache.ts";
 export * from "./keras_optimizers.ts";
 export * from "./head_output.ts";
+export * from "./wasm_grad_kernels.ts";

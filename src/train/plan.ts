@@ -25,7 +25,7 @@ import { flipOnlyVariants, isAugmentEnabled } from "./augment.ts";
 export type FeatureMode = "cached" | "cached-flips" | "per-batch" | "images";
 
 /** How the fine-tuning stage is fed. */
-export type FineTuneMode = "none" | "prefix" | "images";
+export type FineTuneMode = "none" | "prefix" | "prefix-per-batch" | "images";
 
 /** The decision and why it was made (written to `summary.json`). */
 export interface FeaturePlan {
@@ -36,7 +36,10 @@ export interface FeaturePlan {
   /**
    * Fine-tuning: `prefix` trains the suffix on the cached outputs of the
    * frozen layers before `fineTune.fromLayer` (exact: the prefix never
-   * changes without augmentation); `images` runs the whole model on images.
+   * changes without augmentation); `prefix-per-batch` runs those frozen
+   * layers on every (augmented) batch outside the gradient tape and trains
+   * the suffix on their outputs; `images` runs the whole model on images
+   * (a trainable base).
    */
   fineTune: { mode: FineTuneMode; reason: string };
 }
@@ -79,10 +82,18 @@ function planFineTune(
     return { mode: "images", reason: "the base is trainable" };
   }
   if (!config.train.cacheFeatures) {
-    return { mode: "images", reason: "train.cacheFeatures is false" };
+    return {
+      mode: "prefix-per-batch",
+      reason:
+        "train.cacheFeatures is false: the frozen layers run per batch, off the gradient tape",
+    };
   }
   if (isAugmentEnabled(config.augment)) {
-    return { mode: "images", reason: "augmentation is on" };
+    return {
+      mode: "prefix-per-batch",
+      reason:
+        "augmentation is on: the frozen layers run per batch, off the gradient tape",
+    };
   }
   return {
     mode: "prefix",

@@ -342,3 +342,40 @@ async function readFull(file: Deno.FsFile, buf: Uint8Array): Promise<void> {
     off += n;
   }
 }
+
+/**
+ * The frozen prefix run per batch (when its input changes every epoch, as
+ * under augmentation): each batch's images go through the frozen `prefix`
+ * engine outside any gradient tape, and the crossing tensors come out as
+ * `xs`, so only the suffix is on the tape — training memory stays that of
+ * the trainable layers (the whole model on the tape needs ~140 MB per image
+ * on WASM at 160 px, past its 4 GB heap at batch 32).
+ */
+export function onTheFlyPrefix(
+  images: BatchSource,
+  prefix: FrozenForward,
+  cut: PrefixCut,
+): BatchSource {
+  return {
+    count: images.count,
+    numBatches: images.numBatches,
+    async *batches(epoch: number): AsyncGenerator<XYBatch> {
+      for await (const { xs, ys } of images.batches(epoch)) {
+        let outs: Float32Array[];
+        const n = (xs as tf.Tensor).shape[0];
+        try {
+          outs = await prefix.runAll(xs as tf.Tensor4D);
+        } catch (err) {
+          tf.dispose(ys);
+          throw err;
+        } finally {
+          tf.dispose(xs);
+        }
+        yield {
+          xs: outs.map((o, k) => tf.tensor(o, [n, ...cut.shapes[k]])),
+          ys,
+        };
+      }
+    },
+  };
+}

@@ -265,7 +265,8 @@ const BASE_GRADIENT_KERNELS = [
 
 /**
  * Fails before any work when the config trains base layers (`fineTune` or a
- * trainable base) on a backend that lacks their gradient kernels.
+ * trainable base) on a backend that lacks their gradient kernels (TF.js'
+ * WASM backend gets ours from `wasm_grad_kernels.ts` when it starts).
  */
 export function checkTrainingKernels(
   config: Pick<Config, "fineTune" | "model">,
@@ -282,6 +283,6 @@ export function checkTrainingKernels(
       missing.join(", ")
     } kernel${
       missing.length > 1 ? "s" : ""
-    }. Set backend to "webgpu" or "cpu" (slow), or turn ${what} off.`,
+    }. Set backend to "auto", "wasm", "webgpu" or "cpu", or turn ${what} off.`,
   );
 }
