@@ -7,6 +7,7 @@ import {
   mobileNetV2Preprocess,
 } from "../src/data/batches.ts";
 import type { ImageSet } from "../src/data/decode.ts";
+import { imageSetFromPixels } from "../src/data/image_set.ts";
 import { imageSource } from "../src/train/sources.ts";
 
 await tf.setBackend("cpu");
@@ -23,17 +24,14 @@ function syntheticSet(count: number, classes: number, h = 4, w = 5): ImageSet {
     pixels.fill((i * 7) % 256, i * stride, (i + 1) * stride);
     labels[i] = i % classes;
   }
-  return {
+  return imageSetFromPixels({
     classNames: Array.from({ length: classes }, (_, c) => `class${c}`),
     height: h,
     width: w,
-    count,
     pixels,
     labels,
     paths: Array.from({ length: count }, (_, i) => `img${i}.jpg`),
-    skipped: [],
-    stats: { decoded: count, cached: 0 },
-  };
+  });
 }
 
 /** Recovers image indices from a batch of the synthetic set (pixel value -> index). */

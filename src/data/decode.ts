@@ -14,6 +14,12 @@
  * format) is decoded again, and all such entries of a call are reported in
  * one warning.
  *
+ * With a cache folder the result holds no pixels: every image is in the
+ * cache once decoded, so the set keeps each image's entry and pixel
+ * SHA-256 and reads the pixels back per image (`image_set.ts`); the decoded
+ * set never sits in RAM, whatever its size. Without one, the pixels are
+ * kept in one in-memory buffer.
+ *
  * @module
  */
 
@@ -24,6 +30,13 @@ import { DecodePool, defaultWorkerCount } from "./decode_pool.ts";
 import { DecodeFailure } from "./codecs.ts";
 import { sha256Hex } from "../util/hash.ts";
 import { readCacheFile, writeCacheFile } from "../util/cache_file.ts";
+import {
+  type ImageSet,
+  imageSetFromCache,
+  imageSetFromPixels,
+} from "./image_set.ts";
+
+export type { ImageSet } from "./image_set.ts";
 
 /** What to do with files that cannot be decoded. */
 export type BadImagePolicy = "warn" | "error";
@@ -73,31 +86,6 @@ export function formatBadImages(bad: readonly BadImage[]): string {
   return bad.map((b) => `  ${b.path}: ${b.reason}`).join("\n");
 }
 
-/** Images of one split, decoded and resized, held as one uint8 buffer. */
-export interface ImageSet {
-  /** Class names; `labels` index into it. */
-  classNames: string[];
-  /** Image height. */
-  height: number;
-  /** Image width. */
-  width: number;
-  /** Number of images kept. */
-  count: number;
-  /** `count*height*width*3` RGB bytes, image after image. */
-  pixels: Uint8Array;
-  /** Label of each image. */
-  labels: Int32Array;
-  /** Source file of each image. */
-  paths: string[];
-  /** Files skipped because they could not be decoded. */
-  skipped: BadImage[];
-  /**
-   * Files decoded now, files answered by the cache (incl. known-bad ones),
-   * and cache entries that failed verification and were decoded again.
-   */
-  stats: { decoded: number; cached: number; rejected?: number };
-}
-
 /** Progress of {@link decodeImages}. */
 export interface DecodeProgress {
   /** Files handled so far (decoded, cached or skipped). */
@@ -124,7 +112,10 @@ export interface DecodeImagesOptions {
   workers?: number | null;
   /** A pool to reuse (not closed here). */
   pool?: DecodePool;
-  /** Folder of the decoded-image cache; null/undefined disables it. */
+  /**
+   * Folder of the decoded-image cache; null/undefined disables it. When set,
+   * the result reads its pixels from the cache instead of holding them.
+   */
   cacheDir?: string | null;
   /** "warn" (default) skips bad files with one warning; "error" throws a {@link BadImageError}. */
   onBadImage?: BadImagePolicy;
@@ -240,8 +231,10 @@ export function formatRejectedEntries(
 
 /**
  * Reads, decodes and resizes `items` into one {@link ImageSet} (same order;
- * bad files removed), using the decode cache when `cacheDir` is set and a
- * worker pool. Bad files are reported once, all together: a warning listing
+ * bad files removed), with a worker pool. With `cacheDir`, decoded images
+ * are stored in (or found in) the decode cache and the set reads them from
+ * there (`storage: "cache"`, no pixels held); without it, the set holds
+ * them in memory (`storage: "memory"`). Bad files are reported once, all together: a warning listing
  * each file and why, or a {@link BadImageError} with `onBadImage: "error"`.
  */
 export async function decodeImages(
@@ -260,7 +253,12 @@ export async function decodeImages(
   const interpolation = opts.interpolation ?? "bilinear";
   const stride = height * width * 3;
   const total = items.length;
-  const pixels = new Uint8Array(total * stride);
+  const cacheDir = opts.cacheDir || null;
+  // In memory only without a cache; with one, each image's source SHA-256
+  // (which names its entry) and pixel SHA-256 (checked on every read).
+  const pixels = cacheDir ? null : new Uint8Array(total * stride);
+  const sources: string[] = cacheDir ? new Array(total) : [];
+  const digests: string[] = cacheDir ? new Array(total) : [];
   const ok = new Uint8Array(total);
   const bad: BadImage[] = [];
   const stats = { decoded: 0, cached: 0, rejected: 0 };
@@ -298,10 +296,11 @@ export async function decodeImages(
     }
     let cachePath: string | null = null;
     let key = "";
-    if (opts.cacheDir) {
+    if (cacheDir) {
       const sha = sha256Hex(bytes);
+      sources[i] = sha;
       cachePath = decodeCachePath(
-        opts.cacheDir,
+        cacheDir,
         sha,
         height,
         width,
@@ -310,7 +309,7 @@ export async function decodeImages(
       key = decodeCacheKey(sha, height, width, interpolation);
       const hit = await readCacheFile(cachePath, key);
       if (hit.ok && hit.data.length === stride) {
-        pixels.set(hit.data, i * stride);
+        digests[i] = sha256Hex(hit.data);
         ok[i] = 1;
         stats.cached++;
         return;
@@ -356,10 +355,12 @@ export async function decodeImages(
       }
       throw e;
     }
-    pixels.set(rgb, i * stride);
+    if (cachePath) {
+      await writeCacheFile(cachePath, key, rgb);
+      digests[i] = sha256Hex(rgb);
+    } else pixels!.set(rgb, i * stride);
     ok[i] = 1;
     stats.decoded++;
-    if (cachePath) await writeCacheFile(cachePath, key, rgb);
   };
 
   const runner = async () => {
@@ -399,23 +400,49 @@ export async function decodeImages(
   const count = total - bad.length;
   const labels = new Int32Array(count);
   const paths: string[] = [];
+  const keptSources: string[] = [];
+  const keptDigests: string[] = [];
   let k = 0;
   for (let i = 0; i < total; i++) {
     if (!ok[i]) continue;
-    if (k !== i) pixels.copyWithin(k * stride, i * stride, (i + 1) * stride);
+    if (pixels && k !== i) {
+      pixels.copyWithin(k * stride, i * stride, (i + 1) * stride);
+    }
+    if (cacheDir) {
+      keptSources.push(sources[i]);
+      keptDigests.push(digests[i]);
+    }
     labels[k] = items[i].label;
     paths.push(items[i].path);
     k++;
   }
-  return {
+  const fields = {
     classNames: [...opts.classNames],
     height,
     width,
-    count,
-    pixels: count === total ? pixels : pixels.subarray(0, count * stride),
     labels,
     paths,
     skipped: bad,
     stats,
   };
+  if (!cacheDir) {
+    return imageSetFromPixels({
+      ...fields,
+      pixels: count === total ? pixels! : pixels!.subarray(0, count * stride),
+    });
+  }
+  return imageSetFromCache({
+    ...fields,
+    digests: keptDigests,
+    entry: (i) => ({
+      path: decodeCachePath(
+        cacheDir,
+        keptSources[i],
+        height,
+        width,
+        interpolation,
+      ),
+      key: decodeCacheKey(keptSources[i], height, width, interpolation),
+    }),
+  });
 }

@@ -39,6 +39,7 @@ import {
   type ImageSet,
 } from "./decode.ts";
 import { DecodePool, defaultWorkerCount } from "./decode_pool.ts";
+import { imageSetFromPixels } from "./image_set.ts";
 import { removeLeftovers } from "./cache_inventory.ts";
 import { checkWritableDir } from "../util/fs_errors.ts";
 import type { Interpolation } from "./resize.ts";
@@ -69,7 +70,11 @@ export interface PrepareDataOptions {
   onBadImage?: BadImagePolicy;
   /** `data.workers`; null = one per core, 0 = decode on the main thread. */
   workers?: number | null;
-  /** Keep decoded images in the on-disk cache. Default true. */
+  /**
+   * Keep decoded images in the on-disk cache. Default true: the sets then
+   * read their pixels from the cache per batch instead of holding them in
+   * memory; false (a local folder only) holds them in memory.
+   */
   decodeCache?: boolean;
   /** Status lines (what is happening, counts). Default: `console.error`; pass `() => {}` for silence. */
   log?: (line: string) => void;
@@ -116,17 +121,15 @@ async function statOrNull(path: string): Promise<Deno.FileInfo | null> {
 }
 
 function emptySet(classNames: string[], h: number, w: number): ImageSet {
-  return {
+  return imageSetFromPixels({
     classNames,
     height: h,
     width: w,
-    count: 0,
     pixels: new Uint8Array(0),
     labels: new Int32Array(0),
     paths: [],
-    skipped: [],
     stats: { decoded: 0, cached: 0 },
-  };
+  });
 }
 
 /**

@@ -172,6 +172,12 @@ export async function evaluateFolder(
     batchSize?: number;
     workers?: number | null;
     forward?: FrozenForward;
+    /**
+     * Decode cache folder (as `data.cacheDir/decoded`): the images are
+     * cached there and the returned set reads them back per batch instead
+     * of holding the whole folder decoded in memory. Default none.
+     */
+    cacheDir?: string | null;
   } = {},
 ): Promise<Evaluation & { skipped: number; set: ImageSet }> {
   const tree = await listClassFolder(folder);
@@ -192,6 +198,7 @@ export async function evaluateFolder(
     classNames: saved.classNames,
     interpolation: saved.preprocessing.interpolation,
     workers: opts.workers ?? undefined,
+    cacheDir: opts.cacheDir,
     onBadImage: "warn",
   });
   const source = imageSource(set, {

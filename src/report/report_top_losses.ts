@@ -142,20 +142,40 @@ export interface TopLossEntry {
   image: string | null;
 }
 
-/** The parts of a decoded image set a gallery needs (an `ImageSet` fits). */
-export interface GalleryImages {
-  /** Images in the set. */
-  count: number;
-  /** Height of every image. */
-  height: number;
-  /** Width of every image. */
-  width: number;
-  /** `count·height·width·3` RGB bytes, image after image. */
-  pixels: Uint8Array;
-  /** True class per image. */
-  labels: ArrayLike<number>;
-  /** Source file per image. */
-  paths: readonly string[];
+/**
+ * The parts of a decoded image set a gallery needs (an `ImageSet` fits):
+ * its pixels through `pixelsOf` (only the chosen images are read), or as
+ * one `count·height·width·3` buffer, image after image.
+ */
+export type GalleryImages =
+  & {
+    /** Images in the set. */
+    count: number;
+    /** Height of every image. */
+    height: number;
+    /** Width of every image. */
+    width: number;
+    /** True class per image. */
+    labels: ArrayLike<number>;
+    /** Source file per image. */
+    paths: readonly string[];
+  }
+  & (
+    | {
+      /** The `height·width·3` RGB bytes of image `i`. */
+      pixelsOf(i: number): Uint8Array;
+    }
+    | {
+      /** `count·height·width·3` RGB bytes, image after image. */
+      pixels: Uint8Array;
+    }
+  );
+
+/** Image `i`'s RGB bytes from either form of {@link GalleryImages}. */
+function galleryPixels(set: GalleryImages, i: number): Uint8Array {
+  if ("pixelsOf" in set) return set.pixelsOf(i);
+  const frame = set.height * set.width * 3;
+  return set.pixels.subarray(i * frame, (i + 1) * frame);
 }
 
 /**
@@ -171,7 +191,6 @@ export async function topLossGallery(
   opts: { count?: number; size?: number } = {},
 ): Promise<TopLossEntry[]> {
   const indices = Array.from({ length: set.count }, (_, i) => i);
-  const frame = set.height * set.width * 3;
   const top = topLosses(set.labels, probabilities, indices, opts);
   return await Promise.all(top.map(async (t) => ({
     path: set.paths[t.index],
@@ -181,7 +200,7 @@ export async function topLossGallery(
     trueProbability: t.trueProbability,
     loss: t.loss,
     image: await imageThumbnail(
-      set.pixels.subarray(t.index * frame, (t.index + 1) * frame),
+      galleryPixels(set, t.index),
       set.width,
       set.height,
       { size: opts.size },

@@ -13,19 +13,24 @@ import { sha256Hex } from "../util/hash.ts";
 import { readCacheFile, writeCacheFile } from "../util/cache_file.ts";
 import { makeBatch, type Preprocess } from "../data/batches.ts";
 import type { ImageSet } from "../data/decode.ts";
+import { imageSetDigest } from "../data/image_set.ts";
 import type { FeatureSet } from "./sources.ts";
 import type { FrozenForward } from "./frozen_engine.ts";
 
 /**
  * The cache key of a set's features: a hash of `identity` (weights, alpha,
  * image size, interpolation… — whatever determines the base's output) and of
- * the images' pixels and labels.
+ * the images' pixels and labels. The pixels enter as the hash of their
+ * per-image SHA-256s ({@link imageSetDigest}), so no pixels are read for a
+ * set kept in the decode cache. (Keys made before this digest, from one hash
+ * of all pixels, simply no longer match: such entries are recomputed once
+ * under the new key, never misread.)
  */
 export function featureCacheKey(
   identity: Record<string, unknown>,
   set: ImageSet,
 ): string {
-  const pixels = sha256Hex(set.pixels);
+  const pixels = imageSetDigest(set);
   const labels = sha256Hex(set.labels);
   return sha256Hex(JSON.stringify({ identity, pixels, labels })).slice(0, 32);
 }
