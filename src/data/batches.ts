@@ -2,9 +2,9 @@
  * Step 5 of the data pipeline: turn an {@link ImageSet} (uint8 pixels) into
  * `[batch, h, w, 3]` float32 tensors with one-hot labels.
  *
- * Images are read one batch at a time through {@link ImageSet.pixelsOf}
- * (from the decode cache, or from memory when there is none), converted to
- * float32 and passed through the model's
+ * Images are read one batch at a time through {@link ImageSet.readImage}
+ * (from the decode cache, or from memory when there is none) straight into
+ * the batch's float32 buffer, and passed through the model's
  * preprocessing (e.g. {@link mobileNetV2Preprocess}: x / 127.5 − 1). The
  * order is reshuffled every epoch from the seed, reproducibly. Training
  * reads batches through `src/train/sources.ts`.
@@ -81,7 +81,7 @@ export function makeBatch(
     if (!(i >= 0 && i < set.count)) {
       throw new RangeError(`image index ${i} out of range 0..${set.count - 1}`);
     }
-    pixels.set(set.pixelsOf(i), b * stride); // uint8 -> float32
+    set.readImage(i, pixels, b * stride); // uint8 -> float32
     labels[b * numClasses + set.labels[i]] = 1;
   }
   const ys = tf.tensor2d(labels, [n, numClasses], "float32");

@@ -35,6 +35,7 @@ import {
   imageSetFromCache,
   imageSetFromPixels,
 } from "./image_set.ts";
+import { readEntry, readFileInto, Scratch } from "./entry_read.ts";
 
 export type { ImageSet } from "./image_set.ts";
 
@@ -84,6 +85,12 @@ export class BadImageError extends Error {
 /** One line per bad file: `  path: reason`. */
 export function formatBadImages(bad: readonly BadImage[]): string {
   return bad.map((b) => `  ${b.path}: ${b.reason}`).join("\n");
+}
+
+/** A decode runner's reused read buffers: source files, cache entries. */
+interface Scratches {
+  source: Scratch;
+  entry: Scratch;
 }
 
 /** Progress of {@link decodeImages}. */
@@ -282,11 +289,16 @@ export async function decodeImages(
       skipped: bad.length,
     });
 
-  const handle = async (i: number) => {
+  /**
+   * Image i. The source file and cache entries are read into the runner's
+   * own reused buffers: a cached image allocates nothing, so a decode of a
+   * cached set leaves no pile of garbage buffers behind.
+   */
+  const handle = async (i: number, scratch: Scratches) => {
     const item = items[i];
     let bytes: Uint8Array;
     try {
-      bytes = await Deno.readFile(item.path);
+      bytes = await readFileInto(item.path, scratch.source);
     } catch (e) {
       bad.push({
         path: item.path,
@@ -307,9 +319,9 @@ export async function decodeImages(
         interpolation,
       );
       key = decodeCacheKey(sha, height, width, interpolation);
-      const hit = await readCacheFile(cachePath, key);
+      const hit = await readEntry(cachePath, key, scratch.entry);
       if (hit.ok && hit.data.length === stride) {
-        digests[i] = sha256Hex(hit.data);
+        digests[i] = hit.sha256;
         ok[i] = 1;
         stats.cached++;
         return;
@@ -340,7 +352,8 @@ export async function decodeImages(
     }
     let rgb: Uint8Array;
     try {
-      rgb = await pool.decode(bytes, height, width, interpolation);
+      // A copy of its own: the pool may transfer it to a worker.
+      rgb = await pool.decode(bytes.slice(), height, width, interpolation);
     } catch (e) {
       if (e instanceof DecodeFailure) {
         bad.push({ path: item.path, reason: e.message });
@@ -364,10 +377,11 @@ export async function decodeImages(
   };
 
   const runner = async () => {
+    const scratch = { source: new Scratch(), entry: new Scratch() };
     while (next < total) {
       opts.signal?.throwIfAborted();
       const i = next++;
-      await handle(i);
+      await handle(i, scratch);
       done++;
       report();
     }

@@ -5,13 +5,15 @@
  * a cache folder holds only each image's cache entry name, not the decoded
  * set (3,000 images at 160×160 are 230 MB; 25,000 are 1.9 GB).
  *
- * Every consumer goes through {@link ImageSet.pixelsOf}: batches
- * (`batches.ts`), feature and prefix extraction, the top-loss gallery. A
- * cache-backed read costs one synchronous file read of `h*w*3` bytes plus
- * its SHA-256 (about 0.1–0.3 ms at 160×160; the page cache keeps entries
- * read every epoch hot), and checks the entry still holds the pixels that
- * were decoded: an entry removed or changed during the run (the cache
- * cleared under it) fails with the image, the entry and what is wrong.
+ * Every consumer goes through {@link ImageSet.readImage} (batches, hence
+ * feature and prefix extraction and training: into the batch's own buffer,
+ * nothing allocated per image) or {@link ImageSet.pixelsOf} (a copy: the
+ * top-loss gallery, tests). A cache-backed read costs one synchronous file
+ * read of `h*w*3` bytes into a reused buffer plus its SHA-256 (about
+ * 0.1–0.3 ms at 160×160; the page cache keeps entries read every epoch
+ * hot), and checks the entry still holds the pixels that were decoded: an
+ * entry removed or changed during the run (the cache cleared under it)
+ * fails with the image, the entry and what is wrong.
  *
  * {@link ImageSet.digestOf} is each image's pixel SHA-256 (for a
  * cache-backed set, the one its entry's header recorded), and
@@ -23,8 +25,8 @@
  */
 
 import type { BadImage } from "./decode.ts";
-import { decodeCacheFile } from "../util/cache_file.ts";
 import { createSha256, sha256Hex } from "../util/hash.ts";
+import { readEntrySync, Scratch } from "./entry_read.ts";
 
 /** Decoded, resized images of one split with their labels. */
 export interface ImageSet {
@@ -53,10 +55,16 @@ export interface ImageSet {
    */
   storage: "memory" | "cache";
   /**
-   * The `height*width*3` RGB bytes of image `i` (0-based): a view into the
-   * set's buffer, or bytes just read from the cache. Treat as read-only.
-   * Throws a RangeError for an index outside the set, and an error naming
-   * the image and the cache entry when the entry cannot be read back.
+   * Copies the `height*width*3` RGB bytes of image `i` (0-based) into `out`
+   * from `offset` (a Float32Array gets the 0–255 values). Throws a
+   * RangeError for an index outside the set, and an error naming the image
+   * and the cache entry when the entry cannot be read back.
+   */
+  readImage(i: number, out: Uint8Array | Float32Array, offset?: number): void;
+  /**
+   * The `height*width*3` RGB bytes of image `i`: a view into the set's
+   * buffer (in memory; treat as read-only) or a new copy (from the cache).
+   * Errors as {@link ImageSet.readImage}.
    */
   pixelsOf(i: number): Uint8Array;
   /** SHA-256 (hex) of image `i`'s pixels. */
@@ -152,6 +160,7 @@ export function imageSetFromPixels(
     storage: "memory",
     pixels,
     pixelsOf,
+    readImage: (i, out, offset = 0) => out.set(pixelsOf(i), offset),
     digestOf: (i) => (digests[i] ??= sha256Hex(pixelsOf(i))),
   };
 }
@@ -175,7 +184,10 @@ export function imageSetFromCache(
   }
   const stride = fields.height * fields.width * 3;
   const { entry, digests, paths } = fields;
-  const pixelsOf = (i: number): Uint8Array => {
+  // One file in memory at a time; reads are synchronous, so never shared.
+  const scratch = new Scratch();
+  /** Image i's verified bytes: a view into `scratch`, valid until the next read. */
+  const read = (i: number): Uint8Array => {
     checkIndex(i, count);
     const { path, key } = entry(i);
     const fail = (what: string): never => {
@@ -185,33 +197,21 @@ export function imageSetFromCache(
         }: its decode cache entry ${path} ${what}; was the cache folder cleared or changed during the run? Run again to decode it again.`,
       );
     };
-    let file: Uint8Array;
-    try {
-      file = Deno.readFileSync(path);
-    } catch (e) {
-      if (e instanceof Deno.errors.NotCapable) throw e;
-      return fail(
-        e instanceof Deno.errors.NotFound
-          ? "is gone"
-          : `cannot be read (${(e as Error).message})`,
-      );
+    const hit = readEntrySync(path, key, scratch);
+    if (!hit.ok) return fail(hit.missing ? "is gone" : `fails: ${hit.reason}`);
+    if (hit.data.length !== stride) {
+      return fail(`holds ${hit.data.length} bytes, expected ${stride}`);
     }
-    const decoded = decodeCacheFile(file);
-    if ("reason" in decoded) return fail(`is unusable: ${decoded.reason}`);
-    const { header, data } = decoded;
-    if (header.key !== key) return fail(`holds key ${header.key}, not ${key}`);
-    if (data.length !== stride || header.bytes !== stride) {
-      return fail(`holds ${data.length} bytes, expected ${stride}`);
-    }
-    if (header.sha256 !== digests[i] || sha256Hex(data) !== digests[i]) {
+    if (hit.sha256 !== digests[i]) {
       return fail("no longer holds the pixels decoded at the start (checksum)");
     }
-    return data;
+    return hit.data;
   };
   return {
     ...baseOf(fields, count),
     storage: "cache",
-    pixelsOf,
+    pixelsOf: (i) => read(i).slice(),
+    readImage: (i, out, offset = 0) => out.set(read(i), offset),
     digestOf: (i) => {
       checkIndex(i, count);
       return digests[i];
