@@ -112,7 +112,9 @@ Deno.test("deno task cache: list, prune (dry run first), clear — on a real run
   assert.equal(weights.length, 1);
   assert.match(
     weights[0],
-    new RegExp(`^weights/${WEIGHTS_NAME.replace(/\.h5$/, "")}-[0-9a-f]{8}\.h5$`),
+    new RegExp(
+      `^weights/${WEIGHTS_NAME.replace(/\.h5$/, "")}-[0-9a-f]{8}\.h5$`,
+    ),
   );
   assert.equal(byKind("weights-memo").length, 1);
   assert.ok(inv.items.every((i) => i.status === "current"), "all current");
