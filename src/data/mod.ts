@@ -3,7 +3,8 @@
  * file, and prepareData (prepare.ts) chaining them from the data.* config
  * keys. Decoding runs in workers (decode_pool.ts, decode_worker.ts) over the
  * codecs (codecs.ts) and resizing (resize.ts); batches.ts turns decoded
- * images into tensors.
+ * images into tensors; image_set.ts says where a split's pixels live (memory,
+ * or read back from the verified decode cache, entry_read.ts).
  *
  * @module
  */
@@ -19,3 +20,5 @@ export * from "./batches.ts";
 export * from "./cache_dir.ts";
 export * from "./prepare.ts";
 export * from "./cache_inventory.ts";
+export * from "./image_set.ts";
+export * from "./entry_read.ts";
