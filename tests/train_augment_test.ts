@@ -260,7 +260,7 @@ Deno.test("augment: random parameters stay within the Keras-style bounds", () =>
   }
 });
 
-Deno.test("augment: cpu kernel path matches the generic-ops implementation", () => {
+Deno.test("augment: the TypeScript transform and the generic-ops implementation match the cpu kernel", () => {
   const x = tf.tensor4d(batchValues(), [B, H, W, C]);
   const t = tf.tensor2d(
     augmentTransforms(
@@ -272,10 +272,12 @@ Deno.test("augment: cpu kernel path matches the generic-ops implementation", () 
     ),
     [B, 8],
   );
-  const a = projectiveTransform(x, t); // cpu: one kernel call per image
+  const a = projectiveTransform(x, t, "per-image"); // cpu: a kernel call per image
   const b = projectiveTransform(x, t, "ops");
+  const c = projectiveTransform(x, t, "ts"); // what "auto" runs on cpu and wasm
   assert.ok(maxAbsDiff(a.dataSync(), b.dataSync()) < 1e-4);
-  tf.dispose([x, t, a, b]);
+  assert.ok(maxAbsDiff(a.dataSync(), c.dataSync()) < 1e-5, "ts = kernel");
+  tf.dispose([x, t, a, b, c]);
 });
 
 Deno.test("augment: no tensors leak", async () => {
