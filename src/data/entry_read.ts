@@ -15,9 +15,7 @@
  * @module
  */
 
-import { decodeCacheFile } from "../util/cache_file.ts";
-import { fsError } from "../util/fs_errors.ts";
-import { sha256Hex } from "../util/hash.ts";
+import { cacheReadFailure, verifyCacheFile } from "../util/cache_file.ts";
 
 /**
  * What {@link readEntry} found: `readCacheFile`'s answers, the bytes being a
@@ -107,9 +105,9 @@ export async function readEntry(
   try {
     file = await readFileInto(path, scratch);
   } catch (e) {
-    return readFailure(path, e);
+    return cacheReadFailure(path, e);
   }
-  return verifyEntry(path, key, file);
+  return verifyCacheFile(path, key, file);
 }
 
 /** {@link readEntry}, synchronously. */
@@ -122,35 +120,7 @@ export function readEntrySync(
   try {
     file = readFileIntoSync(path, scratch);
   } catch (e) {
-    return readFailure(path, e);
+    return cacheReadFailure(path, e);
   }
-  return verifyEntry(path, key, file);
-}
-
-function readFailure(path: string, e: unknown): EntryRead {
-  if (e instanceof Deno.errors.NotFound) return { ok: false, missing: true };
-  if (e instanceof Deno.errors.NotCapable) throw e;
-  return {
-    ok: false,
-    missing: false,
-    reason: fsError("read", path, e).message,
-  };
-}
-
-function verifyEntry(path: string, key: string, file: Uint8Array): EntryRead {
-  const bad = (reason: string): EntryRead => ({
-    ok: false,
-    missing: false,
-    reason: `${path}: ${reason}`,
-  });
-  const decoded = decodeCacheFile(file);
-  if ("reason" in decoded) return bad(decoded.reason);
-  const { header, data } = decoded;
-  if (header.key !== key) return bad(`holds key ${header.key}, not ${key}`);
-  if (data.byteLength !== header.bytes) {
-    return bad(`${data.byteLength} bytes, header says ${header.bytes}`);
-  }
-  const sha256 = sha256Hex(data);
-  if (sha256 !== header.sha256) return bad("checksum mismatch");
-  return { ok: true, data, sha256 };
+  return verifyCacheFile(path, key, file);
 }

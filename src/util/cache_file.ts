@@ -137,17 +137,42 @@ export async function readCacheFile(
   try {
     file = await Deno.readFile(path);
   } catch (e) {
-    if (e instanceof Deno.errors.NotFound) return { ok: false, missing: true };
-    if (e instanceof Deno.errors.NotCapable) throw e;
-    return {
-      ok: false,
-      missing: false,
-      reason: fsError("read", path, e).message,
-    };
+    return cacheReadFailure(path, e);
   }
-  const bad = (reason: string): CacheRead => ({
+  return verifyCacheFile(path, key, file);
+}
+
+/**
+ * What a failed read of the entry at `path` means: missing, or rejected
+ * with the cause. A missing permission is rethrown.
+ */
+export function cacheReadFailure(
+  path: string,
+  e: unknown,
+): Extract<CacheRead, { ok: false }> {
+  if (e instanceof Deno.errors.NotFound) return { ok: false, missing: true };
+  if (e instanceof Deno.errors.NotCapable) throw e;
+  return {
     ok: false,
     missing: false,
+    reason: fsError("read", path, e).message,
+  };
+}
+
+/**
+ * Verifies the bytes `file` read from `path` as the entry for `key`: the
+ * header's key, the length and the SHA-256 (returned with the data).
+ */
+export function verifyCacheFile(
+  path: string,
+  key: string,
+  file: Uint8Array,
+):
+  | { ok: true; data: Uint8Array; sha256: string }
+  | { ok: false; missing: false; reason: string } {
+  const bad = (reason: string) => ({
+    ok: false as const,
+    missing: false as const,
     reason: `${path}: ${reason}`,
   });
   const decoded = decodeCacheFile(file);
@@ -157,6 +182,7 @@ export async function readCacheFile(
   if (data.byteLength !== header.bytes) {
     return bad(`${data.byteLength} bytes, header says ${header.bytes}`);
   }
-  if (sha256Hex(data) !== header.sha256) return bad("checksum mismatch");
-  return { ok: true, data };
+  const sha256 = sha256Hex(data);
+  if (sha256 !== header.sha256) return bad("checksum mismatch");
+  return { ok: true, data, sha256 };
 }
