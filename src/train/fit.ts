@@ -14,6 +14,7 @@
 import { tf } from "../deps.ts";
 import type { MetricsRow } from "../report/metrics.ts";
 import { batchStats } from "./head_output.ts";
+import { concatRows } from "./evaluate.ts";
 import type { HeadOutput } from "../model/classifier.ts";
 
 /** One batch of inputs (images or features) and labels. */
@@ -156,10 +157,7 @@ export async function evaluateLoss(
       tf.dispose([xs, ys]);
     }
   }
-  const probabilities = new Float32Array(
-    parts.reduce((n, p) => n + p.length, 0),
-  );
-  parts.reduce((off, p) => (probabilities.set(p, off), off + p.length), 0);
+  const probabilities = concatRows(parts);
   return count === 0 ? { loss: NaN, accuracy: NaN, count, probabilities } : {
     loss: lossSum / count,
     accuracy: correct / count,

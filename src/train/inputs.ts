@@ -204,13 +204,7 @@ async function cachedSources(
   flips: boolean,
 ) {
   const order = orderOf(config);
-  const identity = {
-    weights: await weightsIdentity(model, opts),
-    alpha: config.model.alpha,
-    imageSize: config.data.imageSize,
-    interpolation: config.data.interpolation,
-    preprocess: "mobilenet_v2",
-  };
+  const identity = await baseIdentity(config, model, opts);
   const dir = join(opts.cacheDir, "features");
   const featuresOf = (split: "train" | "validation", flip: FlipVariant) =>
     cachedFeatures(forward, data[split], {
@@ -220,12 +214,11 @@ async function cachedSources(
       preprocess: flip === "none"
         ? mobileNetV2Preprocess
         : (x) => tf.tidy(() => flipImages(mobileNetV2Preprocess(x), flip)),
-      onProgress: (done, total) => {
-        if (done === total || done % (config.data.batchSize * 10) === 0) {
-          const what = flip === "none" ? split : `${split} (flip ${flip})`;
-          opts.log(`features: ${what} ${done}/${total}`);
-        }
-      },
+      onProgress: progressLine(
+        config,
+        opts,
+        `features: ${flip === "none" ? split : `${split} (flip ${flip})`}`,
+      ),
       signal: opts.signal,
       warn: (m) => opts.log(`warning: ${m}`),
     });
@@ -317,13 +310,7 @@ async function prefixInputs(
     };
   }
   try {
-    const identity = {
-      weights: await weightsIdentity(model, opts),
-      alpha: config.model.alpha,
-      imageSize: config.data.imageSize,
-      interpolation: config.data.interpolation,
-      preprocess: "mobilenet_v2",
-    };
+    const identity = await baseIdentity(config, model, opts);
     const dir = join(opts.cacheDir, "prefix");
     const prefixOf = (split: "train" | "validation") =>
       cachedPrefix(forward, cut, data[split], {
@@ -331,11 +318,7 @@ async function prefixInputs(
         identity,
         batchSize: config.data.batchSize,
         preprocess: mobileNetV2Preprocess,
-        onProgress: (done, total) => {
-          if (done === total || done % (config.data.batchSize * 10) === 0) {
-            opts.log(`prefix: ${split} ${done}/${total}`);
-          }
-        },
+        onProgress: progressLine(config, opts, `prefix: ${split}`),
         warn: (m) => opts.log(`warning: ${m}`),
         signal: opts.signal,
       });
@@ -363,6 +346,38 @@ async function prefixInputs(
   } finally {
     await forward.dispose();
   }
+}
+
+/**
+ * What the frozen base's outputs depend on besides the images and the engine:
+ * the weights' content, alpha, image size, interpolation and preprocessing
+ * (part of the feature and prefix cache keys).
+ */
+async function baseIdentity(
+  config: Pick<Config, "data" | "model">,
+  model: BuiltModel,
+  opts: TrainingInputsOptions,
+) {
+  return {
+    weights: await weightsIdentity(model, opts),
+    alpha: config.model.alpha,
+    imageSize: config.data.imageSize,
+    interpolation: config.data.interpolation,
+    preprocess: "mobilenet_v2",
+  };
+}
+
+/** Logs `<what> done/total` every 10 batches and at the end. */
+function progressLine(
+  config: Pick<Config, "data">,
+  opts: TrainingInputsOptions,
+  what: string,
+): (done: number, total: number) => void {
+  return (done, total) => {
+    if (done === total || done % (config.data.batchSize * 10) === 0) {
+      opts.log(`${what} ${done}/${total}`);
+    }
+  };
 }
 
 async function weightsIdentity(
