@@ -21,22 +21,10 @@ import {
   seconds,
   section,
 } from "./html_format.ts";
+import { bestValidationRow } from "./summary.ts";
 
 /** Most skipped files listed; the rest are counted. */
 const MAX_SKIPPED_ROWS = 500;
-
-/** Best epoch: highest val_accuracy, ties broken by lower val_loss. */
-function bestRow(rows: readonly MetricsRow[]): MetricsRow | null {
-  let best: MetricsRow | null = null;
-  for (const r of rows) {
-    if (!Number.isFinite(r.val_accuracy)) continue;
-    if (
-      !best || r.val_accuracy > best.val_accuracy ||
-      (r.val_accuracy === best.val_accuracy && r.val_loss < best.val_loss)
-    ) best = r;
-  }
-  return best;
-}
 
 function lowestLossRow(rows: readonly MetricsRow[]): MetricsRow | null {
   let best: MetricsRow | null = null;
@@ -61,7 +49,7 @@ export function summarySection(input: ReportInput): string {
         : `${rows.length}`,
       input.status.state === "running" ? "finished so far" : "trained",
     ));
-    const best = bestRow(rows);
+    const best = bestValidationRow(rows);
     if (best) {
       cards.push(card(
         "Best val accuracy",
@@ -424,7 +412,7 @@ export function epochsSection(input: ReportInput): string {
   const rows = input.rows ?? [];
   if (rows.length === 0) return "";
   const withStage = rows.some((r) => r.stage);
-  const best = bestRow(rows);
+  const best = bestValidationRow(rows);
   const body = rows.map((r) =>
     `<tr${r === best ? ` class="best"` : ""}><td class="num">${r.epoch}</td>${
       withStage ? `<td>${esc(r.stage ?? "")}</td>` : ""

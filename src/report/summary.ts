@@ -129,6 +129,16 @@ export function summarize(
 
 /** The epoch with the best `val_accuracy` (ties: lower `val_loss`); else the last. */
 export function bestRow(rows: readonly MetricsRow[]): MetricsRow | null {
+  return bestValidationRow(rows) ?? rows.at(-1) ?? null;
+}
+
+/**
+ * The epoch with the highest finite `val_accuracy` (ties: lower `val_loss`),
+ * or null when no epoch was validated.
+ */
+export function bestValidationRow(
+  rows: readonly MetricsRow[],
+): MetricsRow | null {
   let best: MetricsRow | null = null;
   for (const r of rows) {
     if (!Number.isFinite(r.val_accuracy)) continue;
@@ -137,7 +147,7 @@ export function bestRow(rows: readonly MetricsRow[]): MetricsRow | null {
       (r.val_accuracy === best.val_accuracy && r.val_loss < best.val_loss)
     ) best = r;
   }
-  return best ?? rows.at(-1) ?? null;
+  return best;
 }
 
 /** Writes `summary` as JSON (NaN and ±Infinity as null), atomically. */
