@@ -7,7 +7,8 @@
  */
 
 import { parseArgs } from "node:util";
-import { ConfigError, loadConfig } from "../src/config/load.ts";
+import { loadConfig } from "../src/config/load.ts";
+import { runTask } from "../src/config/cli.ts";
 import { resolveCacheDir } from "../src/data/cache_dir.ts";
 import {
   type CacheItem,
@@ -145,13 +146,4 @@ async function main(): Promise<number> {
   return 0;
 }
 
-try {
-  Deno.exit(await main());
-} catch (err) {
-  if (err instanceof ConfigError) {
-    console.error(err.message);
-    Deno.exit(2);
-  }
-  console.error(`error: ${(err as Error).message}`);
-  Deno.exit(1);
-}
+await runTask(main);

@@ -7,7 +7,8 @@
  * @module
  */
 
-import { ConfigError, loadConfig, parseConfigArgs } from "../mod.ts";
+import { loadConfig, parseConfigArgs } from "../mod.ts";
+import { runTask } from "../src/config/cli.ts";
 import { prepareCaches } from "../src/run.ts";
 
 const HELP =
@@ -57,17 +58,4 @@ async function main(): Promise<number> {
   }
 }
 
-try {
-  Deno.exit(await main());
-} catch (err) {
-  if (err instanceof ConfigError) {
-    console.error(err.message);
-    Deno.exit(2);
-  }
-  if (err instanceof DOMException && err.name === "AbortError") {
-    console.error("interrupted");
-    Deno.exit(130);
-  }
-  console.error(`error: ${(err as Error).message}`);
-  Deno.exit(1);
-}
+await runTask(main);

@@ -7,12 +7,8 @@
  * @module
  */
 
-import {
-  ConfigError,
-  loadConfig,
-  parseConfigArgs,
-  runTraining,
-} from "../mod.ts";
+import { loadConfig, parseConfigArgs, runTraining } from "../mod.ts";
+import { runTask } from "../src/config/cli.ts";
 
 const HELP =
   `Usage: deno task train [--config FILE] [--set dotted.key=value ...]
@@ -71,19 +67,6 @@ async function main(): Promise<number> {
   }
 }
 
-try {
-  Deno.exit(await main());
-} catch (err) {
-  if (err instanceof ConfigError) {
-    console.error(err.message);
-    Deno.exit(2);
-  }
-  if (err instanceof DOMException && err.name === "AbortError") {
-    // Ctrl-C while downloading, decoding or computing features: nothing
-    // was trained yet, so there are no metrics to keep.
-    console.error("interrupted before training started");
-    Deno.exit(130);
-  }
-  console.error(`error: ${(err as Error).message}`);
-  Deno.exit(1);
-}
+// Ctrl-C while downloading, decoding or computing features: nothing was
+// trained yet, so there are no metrics to keep.
+await runTask(main, "interrupted before training started");

@@ -1,12 +1,13 @@
 /**
  * Command-line parsing shared by the `tasks/*.ts` scripts: `--config FILE`
  * and repeatable `--set dotted.key=value` overrides, via `node:util`
- * `parseArgs`.
+ * `parseArgs`; and `runTask`, the exit codes every task shares.
  *
  * @module
  */
 
 import { parseArgs } from "node:util";
+import { ConfigError } from "./load.ts";
 
 /** Flags common to every task that reads a config. */
 export interface ConfigArgs {
@@ -50,4 +51,30 @@ export function parseConfigArgs(
     help: values.help as boolean,
     positionals,
   };
+}
+
+/**
+ * Runs a task's `main` and exits with the code it returns. A config error
+ * exits 2 with its message; a stop request before `main` could finish
+ * (an `AbortError`) exits 130 with `abortMessage`; any other error exits 1
+ * with `error: <message>`.
+ */
+export async function runTask(
+  main: () => Promise<number>,
+  abortMessage = "interrupted",
+): Promise<never> {
+  try {
+    Deno.exit(await main());
+  } catch (err) {
+    if (err instanceof ConfigError) {
+      console.error(err.message);
+      Deno.exit(2);
+    }
+    if (err instanceof DOMException && err.name === "AbortError") {
+      console.error(abortMessage);
+      Deno.exit(130);
+    }
+    console.error(`error: ${(err as Error).message}`);
+    Deno.exit(1);
+  }
 }
