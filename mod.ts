@@ -8,8 +8,17 @@
  * from each stage's own `mod.ts`: `src/config/mod.ts`, `src/data/mod.ts`,
  * `src/model/mod.ts`, `src/train/mod.ts`, `src/report/mod.ts`.
  *
- * @example Run the reference job with two overrides
+ * @example Describe a run, and see how its frozen base will be fed
  * ```ts
+ * import assert from "node:assert/strict";
+ * import { parseConfig, planFeatures } from "./mod.ts";
+ * // Every key has the reference job's default; override what differs.
+ * const config = parseConfig({ train: { epochs: 3 }, data: { imageSize: [96, 96] } });
+ * assert.equal(planFeatures(config).mode, "cached"); // base frozen: features cached once
+ * ```
+ *
+ * @example Run the reference job (downloads the dataset and weights once; not run by `deno test --doc`)
+ * ```ts ignore
  * import { loadConfig, runTraining } from "https://example.com/deno-transfer/mod.ts";
  * const config = await loadConfig("train.config.json", ["train.epochs=3"]);
  * const { dir, summary } = await runTraining(config);
@@ -20,26 +29,27 @@
  */
 
 // Config.
-export { type Config, type ConfigInput } from "./src/config/schema.ts";
+export { type Config, type ConfigInput } from "./src/config/types.ts";
 export { ConfigError, loadConfig, parseConfig } from "./src/config/load.ts";
 export { parseConfigArgs } from "./src/config/cli.ts";
 
 // The whole run, then its steps in chain order.
+export { type RunSummary } from "./src/report/summary.ts";
 export {
   prepareCaches,
+  type PrepareResult,
   type RunOptions,
   type RunResult,
-  type RunSummary,
   runTraining,
 } from "./src/run.ts";
-export { selectBackend } from "./src/train/backend.ts";
+export { selectBackend } from "./src/backend/backend.ts";
 export { prepareData } from "./src/data/prepare.ts";
 export { buildModel } from "./src/model/build.ts";
 export { planFeatures } from "./src/train/plan.ts";
 export { trainingInputs } from "./src/train/inputs.ts";
 export { trainStages } from "./src/train/stages.ts";
 export { fitLoop } from "./src/train/fit.ts";
-export { evaluateValidation } from "./src/train/validate.ts";
+export { evaluateValidation } from "./src/evaluate/validate.ts";
 export { RunOutputs } from "./src/report/run_outputs.ts";
 
 // Models.
@@ -50,18 +60,18 @@ export {
   type HeadOutput,
   setTrainable,
 } from "./src/model/classifier.ts";
-export { loadKerasWeights } from "./src/model/keras_weights.ts";
+export { loadKerasWeights } from "./src/weights/keras_weights.ts";
 export { loadModel, saveModel } from "./src/model/model_io.ts";
 
 // Images, prediction and evaluation.
 export { decodeAndResize } from "./src/data/resize.ts";
 export { mobileNetV2Preprocess } from "./src/data/batches.ts";
-export { evaluateFolder, predictFiles } from "./src/model/predict.ts";
-export { evaluateModel } from "./src/train/evaluate.ts";
+export { evaluateFolder, predictFiles } from "./src/evaluate/predict.ts";
+export { evaluateModel } from "./src/evaluate/evaluate.ts";
 
 // Charts.
 export { renderTrainingChart } from "./src/report/training_chart.ts";
 export { renderConfusionMatrix } from "./src/report/confusion_chart.ts";
 
 /** TensorFlow.js (core + layers), as this project uses it. */
-export { tf } from "./src/deps.ts";
+export * as tf from "./src/deps/tf.ts";

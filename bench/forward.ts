@@ -7,7 +7,7 @@
  * @module
  */
 
-import type { BackendName } from "../src/train/backend.ts";
+import type { BackendName } from "../src/backend/backend.ts";
 
 /** Message to the worker. */
 export type ForwardRequest =

@@ -10,8 +10,8 @@
 /// <reference no-default-lib="true" />
 /// <reference lib="deno.worker" />
 
-import { tf } from "../src/deps.ts";
-import { selectBackend } from "../src/train/backend.ts";
+import * as tf from "../src/deps/tf.ts";
+import { selectBackend } from "../src/backend/backend.ts";
 import { mobileNetV2 } from "../src/model/mobilenet_v2.ts";
 import type { ForwardReply, ForwardRequest } from "./forward.ts";
 

@@ -1,6 +1,6 @@
 /**
  * Frozen forward pass on one TF.js backend, the fused executor of the frozen
- * graph (`src/model/fused_graph.ts`) against the plain layers model's
+ * graph (`src/engine/fused_graph.ts`) against the plain layers model's
  * `predict`, side by side in one run: MobileNetV2 1.0 @160×160 without top
  * + global average pooling (the part feature caching and a frozen base run),
  * random weights with randomised BatchNormalization statistics (seed 1; the
@@ -31,13 +31,13 @@
 
 import process from "node:process";
 import { parseArgs } from "node:util";
-import { tf } from "../src/deps.ts";
-import { type BackendName, selectBackend } from "../src/train/backend.ts";
+import * as tf from "../src/deps/tf.ts";
+import { type BackendName, selectBackend } from "../src/backend/backend.ts";
 import { mobileNetV2 } from "../src/model/mobilenet_v2.ts";
 import {
   type FusedGraphOptions,
   fusedModelOf,
-} from "../src/model/fused_graph.ts";
+} from "../src/engine/fused_graph.ts";
 import { randomizeWeights } from "../fixtures/make_h5.ts";
 
 const { values } = parseArgs({

@@ -7,12 +7,10 @@
  * Run with `deno task bench bench/models_bench.ts`.
  */
 
-import { tf } from "../src/deps.ts";
-import { silenceNodeBanner } from "../src/train/set_backend.ts";
-import {
-  loadKerasWeights,
-  readKerasWeights,
-} from "../src/model/keras_weights.ts";
+import * as tf from "../src/deps/tf.ts";
+import { silenceNodeBanner } from "../src/backend/set_backend.ts";
+import { readKerasWeights } from "../src/weights/keras_h5.ts";
+import { loadKerasWeights } from "../src/weights/keras_weights.ts";
 import { mobileNetV2 } from "../src/model/mobilenet_v2.ts";
 import { makeMobileNetV2H5 } from "../fixtures/make_h5.ts";
 

@@ -31,14 +31,14 @@
 
 import process from "node:process";
 import { parseArgs } from "node:util";
-import { tf } from "../src/deps.ts";
+import * as tf from "../src/deps/tf.ts";
 import { mobileNetV2 } from "../src/model/mobilenet_v2.ts";
-import { exportOnnx } from "../src/model/onnx_export.ts";
+import { exportOnnx } from "../src/engine/onnx_export.ts";
 import {
   createOnnxEngine,
   type OnnxEngine,
   tryLoadOnnxRuntime,
-} from "../src/model/onnx_runtime.ts";
+} from "../src/engine/onnx_runtime.ts";
 import { forwardLabel, ForwardWorker } from "./forward.ts";
 
 const { values } = parseArgs({

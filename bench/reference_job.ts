@@ -48,9 +48,10 @@ import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
 import { parseConfig } from "../src/config/load.ts";
-import { type RunSummary, runTraining } from "../src/run.ts";
-import { type BackendRequest, selectBackend } from "../src/train/backend.ts";
-import { probeWebGpu } from "../src/train/webgpu_probe.ts";
+import type { RunSummary } from "../src/report/summary.ts";
+import { runTraining } from "../src/run.ts";
+import { type BackendRequest, selectBackend } from "../src/backend/backend.ts";
+import { probeWebGpu } from "../src/backend/webgpu_probe.ts";
 import {
   REFERENCE_DATASET_DIR,
   writeReferenceDataset,

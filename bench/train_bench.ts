@@ -20,7 +20,7 @@
  * @module
  */
 
-import { probeWebGpu } from "../src/train/webgpu_probe.ts";
+import { probeWebGpu } from "../src/backend/webgpu_probe.ts";
 import { forwardLabel, type ForwardSpec, ForwardWorker } from "./forward.ts";
 
 const BATCH = 32;

@@ -1,6 +1,6 @@
 /**
  * Fine-tuning on the WASM backend with the gradient kernels of
- * `src/train/wasm_grad_kernels.ts`: MobileNetV2 1.0 at 160×160 (random
+ * `src/backend/wasm_grad_kernels.ts`: MobileNetV2 1.0 at 160×160 (random
  * weights, BatchNormalization in inference mode as for fine-tuning), layers
  * from `--from` (default 100, as the TF fine-tuning tutorial) trainable, plus
  * GlobalAveragePooling2D and a 2-class Dense head, Adam 1e-4.
@@ -29,9 +29,9 @@
  */
 
 import { parseArgs } from "node:util";
-import { tf } from "../src/deps.ts";
-import { selectBackend } from "../src/train/backend.ts";
-import { registerWasmGradientKernels } from "../src/train/wasm_grad_kernels.ts";
+import * as tf from "../src/deps/tf.ts";
+import { selectBackend } from "../src/backend/backend.ts";
+import { registerWasmGradientKernels } from "../src/backend/wasm_grad_kernels.ts";
 import { mobileNetV2 } from "../src/model/mobilenet_v2.ts";
 import { setBatchNormInference } from "../src/model/batch_norm.ts";
 

@@ -2,7 +2,7 @@
  * Decode-worker start-up: wall time from `new Worker` to the first decoded
  * image, and the process' resident memory added by each worker, for N
  * workers started one after another. The worker module defaults to this
- * checkout's `src/data/decode_worker.ts`; pass another URL to compare (e.g.
+ * checkout's `src/data/_decode_worker.ts`; pass another URL to compare (e.g.
  * an older checkout's worker):
  *
  * ```sh
@@ -21,7 +21,7 @@ const { values, positionals } = parseArgs({
   options: { workers: { type: "string", default: "4" } },
 });
 const url = positionals[0] ??
-  new URL("../src/data/decode_worker.ts", import.meta.url).href;
+  new URL("../src/data/_decode_worker.ts", import.meta.url).href;
 const n = Number(values.workers);
 const jpeg = photoJpeg(1);
 

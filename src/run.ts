@@ -9,8 +9,10 @@
  * summary (`report/`) and the model (`model/model_io.ts`).
  *
  * @example
- * ```ts
+ * ```ts ignore
  * import { loadConfig, runTraining } from "../mod.ts";
+ * // Downloads the cats-vs-dogs zip (68 MB) and Keras' ImageNet weights once:
+ * // this example is not run by `deno test --doc`.
  * const result = await runTraining(await loadConfig("train.config.json"));
  * console.log(result.dir, result.summary.best?.val_accuracy);
  * ```
@@ -18,26 +20,25 @@
  * @module
  */
 
-import type { tf } from "./deps.ts";
-import type { Config } from "./config/schema.ts";
-import { type BackendSelection, selectBackend } from "./train/backend.ts";
-import { silenceNodeBanner } from "./train/set_backend.ts";
-import { resolveCacheDir } from "./data/cache_dir.ts";
+import type * as tf from "./deps/tf.ts";
+import type { Config } from "./config/types.ts";
+import { type BackendSelection, selectBackend } from "./backend/backend.ts";
+import { silenceNodeBanner } from "./backend/set_backend.ts";
+import { resolveCacheDir } from "./cache/cache_dir.ts";
 import { prepareData, type PreparedData } from "./data/prepare.ts";
 import { buildModel, type BuiltModel, disposeModel } from "./model/build.ts";
 import { type FeaturePlan, planFeatures } from "./train/plan.ts";
 import { trainingInputs } from "./train/inputs.ts";
 import { checkTrainingKernels, trainStages } from "./train/stages.ts";
-import { evaluateValidation } from "./train/validate.ts";
+import { evaluateValidation } from "./evaluate/validate.ts";
 import type { FitCallbacks } from "./train/fit.ts";
-import type { ProgressWriter } from "./report/progbar.ts";
-import type { MetricsRow } from "./report/metrics.ts";
+import { Progbar, type ProgressWriter } from "./report/progbar.ts";
+import { createProgressPrinter } from "./report/progress.ts";
+import type { MetricsRow } from "./train/fit.ts";
 import { RunOutputs } from "./report/run_outputs.ts";
 import type { RunSummary, StepSeconds } from "./report/summary.ts";
 import { StepTimer } from "./util/timer.ts";
 import { checkWritableDir } from "./util/fs_errors.ts";
-
-export type { RunSummary } from "./report/summary.ts";
 
 /** Options of {@link runTraining} beyond the config. */
 export interface RunOptions {
@@ -114,6 +115,12 @@ export async function runTraining(
         trainStages(config, model, inputs, {
           ...opts,
           log,
+          progressBar: (shape) =>
+            new Progbar({
+              ...shape,
+              writer: opts.progress,
+              isTty: opts.isTty,
+            }),
           rows: out.rows,
           onEpoch: (r) => out.appendEpoch(r),
           saveBest: out.bestSaver(model.model),
@@ -193,6 +200,7 @@ function stepContext(config: Config, opts: RunOptions) {
     log,
     warn: (m: string) => log(`warning: ${m}`),
     signal: opts.signal,
+    downloadProgress: (label: string) => createProgressPrinter({ label }),
   };
 }
 

@@ -1,23 +1,22 @@
 /**
  * `deno task cache [--list | --prune | --clear] [--dry-run]`: shows what the
  * cache folder (`data.cacheDir`) holds and how big each part is, removes
- * stale entries, or empties it. See `src/data/cache_inventory.ts`.
+ * stale entries, or empties it. See `src/cache/inventory.ts`.
  *
  * @module
  */
 
 import { parseArgs } from "node:util";
 import { loadConfig } from "../src/config/load.ts";
-import { runTask } from "../src/config/cli.ts";
-import { resolveCacheDir } from "../src/data/cache_dir.ts";
+import { runTask } from "./_run_task.ts";
+import { resolveCacheDir } from "../src/cache/cache_dir.ts";
 import {
-  type CacheItem,
   clearCache,
-  formatInventory,
-  inventoryCache,
   pruneCache,
   type RemovalResult,
-} from "../src/data/cache_inventory.ts";
+} from "../src/cache/prune.ts";
+import { formatInventory } from "../src/cache/inventory_format.ts";
+import { type CacheItem, inventoryCache } from "../src/cache/inventory.ts";
 import { FEATURE_CACHE_VERSION } from "../src/train/features.ts";
 import { formatBytes } from "../src/util/format.ts";
 

@@ -10,8 +10,8 @@
 import { parseArgs } from "node:util";
 import { join } from "node:path";
 import { loadModel, resolveModelDir } from "../src/model/model_io.ts";
-import { exportOnnx } from "../src/model/onnx_export.ts";
-import { selectBackend } from "../src/train/backend.ts";
+import { exportOnnx } from "../src/engine/onnx_export.ts";
+import { selectBackend } from "../src/backend/backend.ts";
 import { writeFileAtomic } from "../src/util/fs.ts";
 import { formatBytes } from "../src/util/format.ts";
 

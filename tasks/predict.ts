@@ -13,21 +13,22 @@ import {
   topLossGallery,
   writeReportHtml,
 } from "../src/report/mod.ts";
+import { loadModel, resolveModelDir } from "../src/model/mod.ts";
 import {
   collectImageFiles,
   evaluateFolder,
-  loadModel,
+  formatClassificationReport,
   predictFiles,
-  resolveModelDir,
-} from "../src/model/mod.ts";
+} from "../src/evaluate/mod.ts";
 import {
   type BackendRequest,
-  formatClassificationReport,
-  type FrozenEngineRequest,
   selectBackend,
-  selectFrozenEngine,
   silenceNodeBanner,
-} from "../src/train/mod.ts";
+} from "../src/backend/mod.ts";
+import {
+  type FrozenEngineRequest,
+  selectFrozenEngine,
+} from "../src/engine/mod.ts";
 
 const HELP =
   `Usage: deno task predict --model DIR [--json] [--backend B] <image|folder>...

@@ -8,7 +8,7 @@
  */
 
 import { loadConfig, parseConfigArgs } from "../mod.ts";
-import { runTask } from "../src/config/cli.ts";
+import { runTask } from "./_run_task.ts";
 import { prepareCaches } from "../src/run.ts";
 
 const HELP =

@@ -1,6 +1,7 @@
 /**
- * Regenerates `config.schema.json` and the README's config reference from
- * the zod schema in `src/config/schema.ts`. Run with `deno task schema`.
+ * Regenerates `config.schema.json`, the config's types
+ * (`src/config/types.ts`) and the README's config reference from the zod
+ * schema in `src/config/schema.ts`. Run with `deno task schema`.
  *
  * @module
  */
@@ -8,6 +9,7 @@
 import {
   configJsonSchema,
   configReferenceMarkdown,
+  configTypesSource,
   README_REFERENCE_END,
   README_REFERENCE_START,
   replaceBetweenMarkers,
@@ -30,7 +32,11 @@ await Deno.writeTextFile(
     configReferenceMarkdown(),
   ),
 );
+const typesFile = new URL("src/config/types.ts", root);
+await Deno.writeTextFile(typesFile, configTypesSource());
 await new Deno.Command(Deno.execPath(), {
-  args: ["fmt", "--quiet", readmeFile.pathname],
+  args: ["fmt", "--quiet", readmeFile.pathname, typesFile.pathname],
 }).output();
-console.log("wrote config.schema.json and README.md's config reference");
+console.log(
+  "wrote config.schema.json, src/config/types.ts and README.md's config reference",
+);

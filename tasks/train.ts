@@ -8,7 +8,7 @@
  */
 
 import { loadConfig, parseConfigArgs, runTraining } from "../mod.ts";
-import { runTask } from "../src/config/cli.ts";
+import { runTask } from "./_run_task.ts";
 
 const HELP =
   `Usage: deno task train [--config FILE] [--set dotted.key=value ...]

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { runScriptByUrl } from "./by_url_helpers.ts";
+import { runScriptByUrl } from "./_helpers/by_url.ts";
 
 Deno.test({
   name:
@@ -37,7 +37,14 @@ Deno.test({
     "each stage's mod.ts imported by URL resolves, with the same exports as locally",
   sanitizeResources: false,
   fn: async () => {
-    const stages = ["config", "data", "model", "train", "report", "util"];
+    // Every stage module of deno.json's `exports` map.
+    const exportsMap = JSON.parse(
+      await Deno.readTextFile(new URL("../deno.json", import.meta.url)),
+    ).exports as Record<string, string>;
+    const stages = Object.values(exportsMap)
+      .filter((p) => p.startsWith("./src/"))
+      .map((p) => p.split("/")[2]);
+    assert.equal(stages.length, 11);
     const r = await runScriptByUrl(
       (origin) =>
         `const out: Record<string, string[]> = {};

@@ -1,13 +1,12 @@
 /**
  * Command-line parsing shared by the `tasks/*.ts` scripts: `--config FILE`
  * and repeatable `--set dotted.key=value` overrides, via `node:util`
- * `parseArgs`; and `runTask`, the exit codes every task shares.
+ * `parseArgs`.
  *
  * @module
  */
 
 import { parseArgs } from "node:util";
-import { ConfigError } from "./load.ts";
 
 /** Flags common to every task that reads a config. */
 export interface ConfigArgs {
@@ -27,8 +26,11 @@ export interface ConfigArgs {
  *
  * @example
  * ```ts
- * parseConfigArgs(["--set", "train.epochs=3", "--set=data.imageSize=[96,96]"]);
- * // { config: "train.config.json", set: ["train.epochs=3", "data.imageSize=[96,96]"], ... }
+ * import assert from "node:assert/strict";
+ * import { parseConfigArgs } from "./cli.ts";
+ * const args = parseConfigArgs(["--set", "train.epochs=3", "--set=data.imageSize=[96,96]"]);
+ * assert.equal(args.config, "train.config.json");
+ * assert.equal(args.set.join(" "), "train.epochs=3 data.imageSize=[96,96]");
  * ```
  */
 export function parseConfigArgs(
@@ -51,30 +53,4 @@ export function parseConfigArgs(
     help: values.help as boolean,
     positionals,
   };
-}
-
-/**
- * Runs a task's `main` and exits with the code it returns. A config error
- * exits 2 with its message; a stop request before `main` could finish
- * (an `AbortError`) exits 130 with `abortMessage`; any other error exits 1
- * with `error: <message>`.
- */
-export async function runTask(
-  main: () => Promise<number>,
-  abortMessage = "interrupted",
-): Promise<never> {
-  try {
-    Deno.exit(await main());
-  } catch (err) {
-    if (err instanceof ConfigError) {
-      console.error(err.message);
-      Deno.exit(2);
-    }
-    if (err instanceof DOMException && err.name === "AbortError") {
-      console.error(abortMessage);
-      Deno.exit(130);
-    }
-    console.error(`error: ${(err as Error).message}`);
-    Deno.exit(1);
-  }
 }

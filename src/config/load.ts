@@ -6,21 +6,29 @@
  *
  * @example Load the default config with overrides
  * ```ts
+ * import assert from "node:assert/strict";
  * import { loadConfig } from "./load.ts";
  * const config = await loadConfig("train.config.json", ["train.epochs=3"]);
- * console.log(config.train.epochs); // 3
+ * assert.equal(config.train.epochs, 3);
  * ```
  *
  * @module
  */
 
-import type { z } from "../deps.ts";
-import { type Config, ConfigSchema } from "./schema.ts";
+import type { z } from "../deps/zod.ts";
+import type { Config } from "./types.ts";
+import { ConfigSchema } from "./schema.ts";
 
 /** A config that failed to load; `message` names the file, key and problem. */
 export class ConfigError extends Error {
   /** One line per problem, e.g. `train.epochs: expected integer >= 1, found 0`. */
   readonly problems: string[];
+  /**
+   * A config that failed validation.
+   *
+   * @param source the file (and overrides) the config came from
+   * @param problems one line per problem
+   */
   constructor(source: string, problems: string[]) {
     super(
       `Invalid config ${source}:\n` +
@@ -192,8 +200,10 @@ export function parseConfig(raw: unknown, source = "config"): Config {
  *
  * @example
  * ```ts
- * parseOverride("data.imageSize=[96,96]"); // { path: ["data","imageSize"], value: [96,96] }
- * parseOverride("name=my-run");            // { path: ["name"], value: "my-run" }
+ * import assert from "node:assert/strict";
+ * import { parseOverride } from "./load.ts";
+ * assert.equal(JSON.stringify(parseOverride("data.imageSize=[96,96]").value), "[96,96]");
+ * assert.equal(parseOverride("name=my-run").value, "my-run");
  * ```
  */
 export function parseOverride(

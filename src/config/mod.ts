@@ -1,12 +1,51 @@
 /**
- * Config stage: the zod schema of train.config.json (schema.ts), loading with
- * --set overrides and clear errors (load.ts), the command-line flags
- * (cli.ts), and the generated JSON Schema and README reference (docs.ts).
+ * Config stage: the zod schema of `train.config.json` (`schema.ts`) and the
+ * types generated from it (`types.ts`), loading with `--set` overrides and
+ * clear errors (`load.ts`), the command-line flags (`cli.ts`), and the
+ * generated JSON Schema, types and README reference (`docs.ts`).
  *
  * @module
  */
 
-export * from "./schema.ts";
-export * from "./load.ts";
-export * from "./cli.ts";
-export * from "./docs.ts";
+export { type ConfigArgs, parseConfigArgs } from "./cli.ts";
+export {
+  configJsonSchema,
+  type ConfigKeyDoc,
+  configKeyDocs,
+  configReferenceMarkdown,
+  configTypesSource,
+} from "./docs.ts";
+export {
+  applyOverrides,
+  ConfigError,
+  loadConfig,
+  parseConfig,
+  parseOverride,
+} from "./load.ts";
+export {
+  ConfigSchema,
+  MOBILENET_V2_ALPHAS,
+  REFERENCE_DATASET_URL,
+} from "./schema.ts";
+export {
+  type AugmentConfig,
+  type AugmentConfigInput,
+  type Config,
+  type ConfigInput,
+  type DataConfig,
+  type DataConfigInput,
+  type EngineConfig,
+  type EngineConfigInput,
+  type FineTuneConfig,
+  type FineTuneConfigInput,
+  type ModelConfig,
+  type ModelConfigInput,
+  type ModelHeadConfig,
+  type ModelHeadConfigInput,
+  type OutputConfig,
+  type OutputConfigInput,
+  type TrainConfig,
+  type TrainConfigInput,
+  type TrainEarlyStoppingConfig,
+  type TrainEarlyStoppingConfigInput,
+} from "./types.ts";

@@ -2,14 +2,16 @@
  * The declarative description of a training run (`train.config.json`).
  *
  * One zod schema, {@link ConfigSchema}, is the single source of truth for the
- * config's types, defaults, validation (`load.ts`), the generated
- * `config.schema.json` (which editors use for autocompletion) and the
- * README's config reference (`docs.ts`).
+ * config's defaults, validation (`load.ts`), its types (`types.ts`,
+ * generated, and checked against the schema by its annotation), the
+ * generated `config.schema.json` (which editors use for autocompletion) and
+ * the README's config reference (`docs.ts`).
  *
  * @module
  */
 
-import { z } from "../deps.ts";
+import { z } from "../deps/zod.ts";
+import type { Config, ConfigInput } from "./types.ts";
 
 /** The reference dataset: Keras' cats-vs-dogs transfer-learning example. */
 export const REFERENCE_DATASET_URL =
@@ -199,7 +201,7 @@ const OutputSchema = z.strictObject({
 });
 
 /** The zod schema of `train.config.json`: types, defaults and validation. */
-export const ConfigSchema = z.strictObject({
+export const ConfigSchema: z.ZodType<Config, ConfigInput> = z.strictObject({
   $schema: z.string().optional().describe("JSON Schema reference for editors."),
   name: z.string().regex(
     /^[A-Za-z0-9][A-Za-z0-9._-]*$/,
@@ -229,9 +231,3 @@ export const ConfigSchema = z.strictObject({
   message: "set data.url or data.path",
   path: ["data"],
 });
-
-/** A fully resolved config: every key present, defaults applied. */
-export type Config = z.output<typeof ConfigSchema>;
-
-/** A config as written in a file: every key optional. */
-export type ConfigInput = z.input<typeof ConfigSchema>;

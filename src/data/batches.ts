@@ -12,9 +12,9 @@
  * @module
  */
 
-import { tf } from "../deps.ts";
-import type { ImageSet } from "./decode.ts";
-import { deriveSeed, shuffleInPlace } from "./dataset.ts";
+import * as tf from "../deps/tf.ts";
+import type { ImageSet } from "./image_set.ts";
+import { deriveSeed, shuffleInPlace } from "../util/rng.ts";
 
 /** Maps a float32 `[b, h, w, 3]` batch of 0–255 values to the model's input range. */
 export type Preprocess = (images: tf.Tensor4D) => tf.Tensor4D;

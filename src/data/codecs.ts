@@ -7,7 +7,7 @@
  *   would need `--allow-ffi`). TIFF is decoded by the `tiff` package
  *   (uncompressed, LZW, Deflate; 8/16-bit, gray, RGB, palette), because
  *   ImageScript 1.3.1's TIFF decoder traps on ordinary files.
- * - Imports only the codec dependencies (`src/deps_codecs.ts`), so decode
+ * - Imports only the codec dependencies (`src/deps/codecs.ts`), so decode
  *   workers start without loading TensorFlow.js.
  *
  * @module
@@ -18,7 +18,7 @@ import {
   imagescriptJpeg,
   imagescriptPng,
   tiff,
-} from "../deps_codecs.ts";
+} from "../deps/codecs.ts";
 
 /** Decoded pixels before resizing: 3 (RGB) or 4 (RGBA, alpha ignored) channels. */
 export interface Pixels {

@@ -13,7 +13,7 @@
  */
 
 import { join, relative, resolve, sep } from "node:path";
-import { mulberry32 } from "../util/rng.ts";
+import { deriveSeed, shuffleInPlace } from "../util/rng.ts";
 
 /** File extensions read as images (compared case-insensitively). */
 export const IMAGE_EXTENSIONS: readonly string[] = [
@@ -96,36 +96,6 @@ export function isImageFile(name: string): boolean {
 /** Locale-independent string order (UTF-16 code units), for reproducible listings. */
 export function compareNames(a: string, b: string): number {
   return a < b ? -1 : a > b ? 1 : 0;
-}
-
-/**
- * A deterministic PRNG (mulberry32) returning floats in [0, 1); the same
- * seed always gives the same sequence.
- */
-export function createRng(seed: number): () => number {
-  return mulberry32(Math.trunc(seed) ^ 0x9e3779b9);
-}
-
-/** Mixes a seed with extra integers (epoch, class index...) into a new seed. */
-export function deriveSeed(seed: number, ...parts: number[]): number {
-  let h = (Math.trunc(seed) >>> 0) ^ 0x811c9dc5;
-  for (const p of parts) {
-    h = Math.imul(h ^ (Math.trunc(p) >>> 0), 0x01000193) >>> 0;
-    h ^= h >>> 13;
-  }
-  return h >>> 0;
-}
-
-/** Fisher–Yates shuffle of `array` in place with a seeded PRNG; returns it. */
-export function shuffleInPlace<T>(array: T[], seed: number): T[] {
-  const rand = createRng(seed);
-  for (let i = array.length - 1; i > 0; i--) {
-    const j = Math.floor(rand() * (i + 1));
-    const tmp = array[i];
-    array[i] = array[j];
-    array[j] = tmp;
-  }
-  return array;
 }
 
 async function isDirectory(path: string): Promise<boolean> {

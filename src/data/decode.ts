@@ -4,7 +4,7 @@
  * (`decode_pool.ts`, codecs in `codecs.ts`, resizing in `resize.ts`), with an
  * on-disk cache of the results.
  *
- * Results are cached as verified cache files (`src/util/cache_file.ts`: a
+ * Results are cached as verified cache files (`src/cache/cache_file.ts`: a
  * header with the key, length and SHA-256 of the `h*w*3` RGB bytes) under a
  * key made of {@link DECODE_CACHE_VERSION}, {@link DECODER_VERSION}, the
  * size, the interpolation and the file's SHA-256 — failures too, as `.bad`
@@ -23,45 +23,23 @@
  * @module
  */
 
-import { join } from "node:path";
 import type { ImageItem } from "./dataset.ts";
 import type { Interpolation } from "./resize.ts";
 import { DecodePool, defaultWorkerCount } from "./decode_pool.ts";
 import { DecodeFailure } from "./codecs.ts";
 import { sha256Hex } from "../util/hash.ts";
-import { readCacheFile, writeCacheFile } from "../util/cache_file.ts";
+import { readCacheFile, writeCacheFile } from "../cache/cache_file.ts";
 import {
+  type BadImage,
   type ImageSet,
   imageSetFromCache,
   imageSetFromPixels,
 } from "./image_set.ts";
-import { readEntry, readFileInto, Scratch } from "./entry_read.ts";
-
-export type { ImageSet } from "./image_set.ts";
+import { readEntry, readFileInto, Scratch } from "../cache/_entry_read.ts";
+import { decodeCacheKey, decodeCachePath } from "../cache/_decoded_layout.ts";
 
 /** What to do with files that cannot be decoded. */
 export type BadImagePolicy = "warn" | "error";
-
-/**
- * Bumped whenever our decoding, resizing or the entry format changes, so old
- * cache entries are not reused. 2: verified entries, decoder in the key.
- */
-export const DECODE_CACHE_VERSION = 2;
-
-/**
- * The third-party decoders whose output the cache holds (the versions
- * pinned in `src/deps_codecs.ts`; a test checks they agree). Part of the
- * cache key: another decoder version decodes into other entries.
- */
-export const DECODER_VERSION = "imagescript@1.3.1+tiff@7.1.3";
-
-/** An image file that could not be used, and why. */
-export interface BadImage {
-  /** The file. */
-  path: string;
-  /** Why it was skipped. */
-  reason: string;
-}
 
 /** Raised by {@link decodeImages} with `onBadImage: "error"`; lists every bad file. */
 export class BadImageError extends Error {
@@ -132,68 +110,6 @@ export interface DecodeImagesOptions {
   onProgress?: (p: DecodeProgress) => void;
   /** Stops the work (rejects with the abort reason). */
   signal?: AbortSignal;
-}
-
-/**
- * The decode cache's folder for one size and interpolation:
- * `v<DECODE_CACHE_VERSION>-<h>x<w>-<interpolation>-<DECODER_VERSION>`,
- * e.g. `v2-160x160-bilinear-imagescript@1.3.1+tiff@7.1.3`.
- */
-export function decodeCacheFolder(
-  height: number,
-  width: number,
-  interpolation: Interpolation,
-): string {
-  return `v${DECODE_CACHE_VERSION}-${height}x${width}-${interpolation}-${DECODER_VERSION}`;
-}
-
-/** What a decode cache folder name says; null when it is not one. */
-export function parseDecodeCacheFolder(name: string): {
-  version: number;
-  height: number;
-  width: number;
-  interpolation: string;
-  decoder: string | null;
-} | null {
-  const m = /^v(\d+)-(\d+)x(\d+)-([a-z]+)(?:-(.+))?$/.exec(name);
-  if (!m) return null;
-  return {
-    version: Number(m[1]),
-    height: Number(m[2]),
-    width: Number(m[3]),
-    interpolation: m[4],
-    decoder: m[5] ?? null,
-  };
-}
-
-/**
- * Where the decode cache keeps the result for one file content, size and
- * interpolation: `<cacheDir>/<decodeCacheFolder>/<sha[0:2]>/<sha>.rgb` (a
- * failure: the same path + `.bad`).
- */
-export function decodeCachePath(
-  cacheDir: string,
-  sha256: string,
-  height: number,
-  width: number,
-  interpolation: Interpolation,
-): string {
-  return join(
-    cacheDir,
-    decodeCacheFolder(height, width, interpolation),
-    sha256.slice(0, 2),
-    `${sha256}.rgb`,
-  );
-}
-
-/** The key a decode cache entry is stored under (checked on read). */
-export function decodeCacheKey(
-  sha256: string,
-  height: number,
-  width: number,
-  interpolation: Interpolation,
-): string {
-  return `decoded/${decodeCacheFolder(height, width, interpolation)}/${sha256}`;
 }
 
 /** One cache entry that failed verification. */

@@ -7,25 +7,7 @@
 
 import { decodeAndResize, type Interpolation } from "./resize.ts";
 import { DecodeFailure } from "./codecs.ts";
-
-/** Message sent to `decode_worker.ts`. */
-export interface DecodeRequest {
-  /** Task id, echoed back. */
-  id: number;
-  /** The file's bytes (transferred). */
-  bytes: ArrayBuffer;
-  /** Target height. */
-  height: number;
-  /** Target width. */
-  width: number;
-  /** Resize interpolation. */
-  interpolation: Interpolation;
-}
-
-/** Message sent back by `decode_worker.ts`. */
-export type DecodeResponse =
-  | { id: number; ok: true; data: ArrayBuffer }
-  | { id: number; ok: false; error: string; failure: boolean };
+import type { DecodeRequest, DecodeResponse } from "./_decode_worker.ts";
 
 /** One worker per core: `navigator.hardwareConcurrency` (at least 1). */
 export function defaultWorkerCount(): number {
@@ -44,7 +26,7 @@ interface Task {
 }
 
 /**
- * A pool of decode Web Workers (`src/data/decode_worker.ts`). With 0 workers it
+ * A pool of decode Web Workers (`src/data/_decode_worker.ts`). With 0 workers it
  * decodes on the calling thread. Call {@link DecodePool.close} (or use
  * `using`) when done, or the workers keep the process alive.
  */
@@ -73,7 +55,7 @@ export class DecodePool {
     if (this.#workers.length > 0) return;
     for (let slot = 0; slot < this.size; slot++) {
       const worker = new Worker(
-        new URL("./decode_worker.ts", import.meta.url).href,
+        new URL("./_decode_worker.ts", import.meta.url).href,
         { type: "module", name: `decode-${slot}` },
       );
       worker.onmessage = (e: MessageEvent<DecodeResponse>) =>

@@ -2,7 +2,7 @@
  * Step 1 of the data pipeline: download a URL into a cache folder.
  *
  * The body streams into `<file>.<random>.part` (one per download, locked by
- * its writer: see `src/util/staging.ts`), which becomes `<file>` only once
+ * its writer: see `src/cache/_staging.ts`), which becomes `<file>` only once
  * every byte has arrived (and the SHA-256 matches, when one is given), so an
  * interrupted download never leaves a file that looks complete. A file
  * already in the cache is reused without touching the network.
@@ -17,12 +17,16 @@
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { fetchFile } from "./fetch.ts";
- * import { createProgressPrinter } from "../report/progress.ts";
- * const { path, cached } = await fetchFile(
- *   "https://storage.googleapis.com/mledu-datasets/cats_and_dogs_filtered.zip",
- *   { cacheDir: "/tmp/cache", onProgress: createProgressPrinter() },
- * );
+ * const server = Deno.serve({ port: 0, hostname: "127.0.0.1", onListen() {} }, () => new Response("zip bytes"));
+ * const url = `http://127.0.0.1:${server.addr.port}/data.zip`;
+ * const cacheDir = await Deno.makeTempDir();
+ * const first = await fetchFile(url, { cacheDir, onProgress: (p) => p.done && console.log(p.bytes) });
+ * const again = await fetchFile(url, { cacheDir }); // from the cache, no request
+ * assert.equal(first.path, again.path);
+ * assert.ok(again.cached);
+ * await server.shutdown();
  * ```
  *
  * @module
@@ -31,11 +35,24 @@
 import { createSha256, sha256File, sha256Hex } from "../util/hash.ts";
 import { removeQuietly, statOrNull, writeAll } from "../util/fs.ts";
 import { errorCode, fsError } from "../util/fs_errors.ts";
-import { createStagingFile, removeIfStale } from "../util/staging.ts";
+import { createStagingFile, removeIfStale } from "../cache/_staging.ts";
 import { basename, join } from "node:path";
-import type { FetchProgress } from "../report/progress.ts";
 
-export type { FetchProgress } from "../report/progress.ts";
+/** Progress of one download, as reported by `fetchFile`'s `onProgress`. */
+export interface FetchProgress {
+  /** The URL being downloaded. */
+  url: string;
+  /** Bytes received so far. */
+  bytes: number;
+  /** Expected total bytes (`Content-Length`), or null when unknown. */
+  total: number | null;
+  /** Milliseconds since the response started. */
+  elapsedMs: number;
+  /** Average rate so far, bytes per second. */
+  bytesPerSecond: number;
+  /** True on the last call, once every byte has arrived. */
+  done: boolean;
+}
 
 /** Options of {@link fetchFile}. */
 export interface FetchOptions {

@@ -24,9 +24,16 @@
  * @module
  */
 
-import type { BadImage } from "./decode.ts";
 import { createSha256, sha256Hex } from "../util/hash.ts";
-import { readEntrySync, Scratch } from "./entry_read.ts";
+import { readEntrySync, Scratch } from "../cache/_entry_read.ts";
+
+/** An image file that could not be used, and why. */
+export interface BadImage {
+  /** The file. */
+  path: string;
+  /** Why it was skipped. */
+  reason: string;
+}
 
 /** Decoded, resized images of one split with their labels. */
 export interface ImageSet {
@@ -73,6 +80,7 @@ export interface ImageSet {
 
 /** An {@link ImageSet} whose pixels are one buffer in memory. */
 export interface MemoryImageSet extends ImageSet {
+  /** Where the pixels live: in {@link MemoryImageSet.pixels}. */
   storage: "memory";
   /** `count*height*width*3` RGB bytes, image after image. */
   pixels: Uint8Array;

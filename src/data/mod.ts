@@ -1,24 +1,78 @@
 /**
- * Data stage: fetch → unzip → dataset → decode, each step in its own
- * file, and prepareData (prepare.ts) chaining them from the data.* config
- * keys. Decoding runs in workers (decode_pool.ts, decode_worker.ts) over the
- * codecs (codecs.ts) and resizing (resize.ts); batches.ts turns decoded
- * images into tensors; image_set.ts says where a split's pixels live (memory,
- * or read back from the verified decode cache, entry_read.ts).
+ * Data stage: fetch → unzip → dataset → decode, each step in its own file
+ * (`fetch.ts`, `unzip.ts`, `dataset.ts`, `decode.ts`), and `prepare.ts`
+ * chaining them from the `data.*` config keys. Decoding runs in a pool of workers (`decode_pool.ts`) over
+ * the codecs (`codecs.ts`) and resizing (`resize.ts`); `image_set.ts` says
+ * where a split's pixels live (memory, or read back from the verified decode
+ * cache); `batches.ts` turns them into tensors.
  *
  * @module
  */
 
-export * from "./fetch.ts";
-export * from "./unzip.ts";
-export * from "./dataset.ts";
-export * from "./decode.ts";
-export * from "./decode_pool.ts";
-export * from "./codecs.ts";
-export * from "./resize.ts";
-export * from "./batches.ts";
-export * from "./cache_dir.ts";
-export * from "./prepare.ts";
-export * from "./cache_inventory.ts";
-export * from "./image_set.ts";
-export * from "./entry_read.ts";
+export {
+  type Batch,
+  batchCount,
+  epochOrder,
+  makeBatch,
+  mobileNetV2Preprocess,
+  type Preprocess,
+} from "./batches.ts";
+export {
+  DecodeFailure,
+  decodePixels,
+  type Pixels,
+  sniffFormat,
+} from "./codecs.ts";
+export {
+  type ClassFolder,
+  DatasetError,
+  type DatasetOptions,
+  type DatasetSplits,
+  IMAGE_EXTENSIONS,
+  type ImageItem,
+  isImageFile,
+  listClassFolder,
+  loadDataset,
+  resolveDatasetRoot,
+  splitPerClass,
+} from "./dataset.ts";
+export {
+  BadImageError,
+  type BadImagePolicy,
+  decodeImages,
+  type DecodeImagesOptions,
+  type DecodeProgress,
+  type RejectedEntry,
+} from "./decode.ts";
+export { DecodePool, defaultWorkerCount } from "./decode_pool.ts";
+export {
+  FetchError,
+  fetchFile,
+  type FetchOptions,
+  type FetchProgress,
+  type FetchResult,
+  fileNameForUrl,
+  type FileNameOptions,
+} from "./fetch.ts";
+export {
+  type BadImage,
+  type CacheEntryRef,
+  type ImageSet,
+  type ImageSetFields,
+  imageSetFromPixels,
+  type MemoryImageSet,
+} from "./image_set.ts";
+export {
+  prepareData,
+  type PrepareDataOptions,
+  type PreparedData,
+} from "./prepare.ts";
+export { decodeAndResize, type Interpolation, resizeToRgb } from "./resize.ts";
+export {
+  defaultUnzipDest,
+  unzip,
+  UnzipError,
+  type UnzipOptions,
+  type UnzipProgress,
+  type UnzipResult,
+} from "./unzip.ts";

@@ -3,8 +3,9 @@
  * plain options that mirror the `data.*` config keys.
  *
  * @example
- * ```ts
+ * ```ts ignore
  * import { prepareData } from "./prepare.ts";
+ * // Downloads the cats-vs-dogs zip (68 MB) once: not run by `deno test --doc`.
  * const data = await prepareData({
  *   url: "https://storage.googleapis.com/mledu-datasets/cats_and_dogs_filtered.zip",
  *   imageSize: [160, 160],
@@ -12,36 +13,38 @@
  * console.log(data.train.count, data.validation.count, data.classNames);
  * ```
  *
- * Before anything else the cache folder is checked (created, and a file
- * written and removed), so an unusable `data.cacheDir` fails at once with
- * the path and the cause, and leftovers of killed runs (`.part` downloads,
- * partial extractions, unfinished cache writes) are removed; what other
- * live runs are writing is left alone, so several runs can share one cache.
+ Named steps, each its own function: `readyCache` (an unusable
+ * `data.cacheDir` fails at once with the path and the cause; leftovers of
+ * killed runs — `.part` downloads, partial extractions, unfinished cache
+ * writes — are removed, what other live runs are writing is left alone, so
+ * several runs can share one cache), `locateSource` (fetch), `extractSource`
+ * (unzip), `listSplits` (dataset) and `decodeSplits` (decode).
  *
  * @module
  */
 
 import { basename, join, resolve } from "node:path";
-import { resolveCacheDir } from "./cache_dir.ts";
+import { resolveCacheDir } from "../cache/cache_dir.ts";
 import { sha256Hex } from "../util/hash.ts";
 import { fetchFile, type FetchProgress, fileNameForUrl } from "./fetch.ts";
-import { createProgressPrinter } from "../report/progress.ts";
 import { defaultUnzipDest, unzip, UnzipError } from "./unzip.ts";
 import {
   type DatasetSplits,
   loadDataset,
   resolveDatasetRoot,
 } from "./dataset.ts";
+import type { ImageSet } from "./image_set.ts";
 import {
   type BadImagePolicy,
   decodeImages,
   type DecodeProgress,
-  type ImageSet,
 } from "./decode.ts";
 import { DecodePool, defaultWorkerCount } from "./decode_pool.ts";
 import { imageSetFromPixels } from "./image_set.ts";
-import { removeLeftovers } from "./cache_inventory.ts";
+import { removeLeftovers } from "../cache/prune.ts";
 import { checkWritableDir } from "../util/fs_errors.ts";
+import { statOrNull } from "../util/fs.ts";
+import { StepTimer } from "../util/timer.ts";
 import type { Interpolation } from "./resize.ts";
 
 /** Options of {@link prepareData}; each maps onto a `data.*` config key. */
@@ -78,8 +81,11 @@ export interface PrepareDataOptions {
   decodeCache?: boolean;
   /** Status lines (what is happening, counts). Default: `console.error`; pass `() => {}` for silence. */
   log?: (line: string) => void;
-  /** Download progress; default: a printer on stderr (TTY line or a few plain lines). */
-  onDownloadProgress?: (p: FetchProgress) => void;
+  /**
+   * Makes the download progress callback for a file name (`run.ts` passes
+   * the printer of `src/report/progress.ts`). Default: no progress display.
+   */
+  downloadProgress?: (label: string) => (p: FetchProgress) => void;
   /** Decode progress (per file). Default: a log line at each quarter of sets of 200+ files. */
   onDecodeProgress?: (split: "train" | "validation", p: DecodeProgress) => void;
   /** Receives the warning listing skipped files. Default: `console.warn`. */
@@ -111,15 +117,6 @@ export interface PreparedData {
   seconds: { fetch: number; unzip: number; dataset: number; decode: number };
 }
 
-async function statOrNull(path: string): Promise<Deno.FileInfo | null> {
-  try {
-    return await Deno.stat(path);
-  } catch (e) {
-    if (e instanceof Deno.errors.NotFound) return null;
-    throw e;
-  }
-}
-
 function emptySet(classNames: string[], h: number, w: number): ImageSet {
   return imageSetFromPixels({
     classNames,
@@ -145,110 +142,174 @@ export async function prepareData(
 ): Promise<PreparedData> {
   const log = opts.log ?? ((line: string) => console.error(line));
   const cacheDir = resolveCacheDir(opts.cacheDir);
+  const timer = new StepTimer();
+  await readyCache(opts, cacheDir, log);
+  const source = await timer.time(
+    "fetch",
+    () => locateSource(opts, cacheDir, log),
+  );
+  const root = await timer.time(
+    "unzip",
+    () => extractSource(opts, source, cacheDir, log),
+  );
+  const dataset = await timer.time(
+    "dataset",
+    () => listSplits(opts, root, log),
+  );
+  const { train, validation } = await timer.time(
+    "decode",
+    () => decodeSplits(opts, dataset, cacheDir, log),
+  );
+  const { fetch = 0, unzip = 0, dataset: listing = 0, decode = 0 } =
+    timer.seconds;
+  return {
+    classNames: dataset.classNames,
+    train,
+    validation,
+    dataset,
+    source: {
+      kind: source.kind,
+      zipPath: source.zipPath,
+      cached: source.cached,
+    },
+    seconds: { fetch, unzip, dataset: listing, decode },
+  };
+}
+
+/** Where the images come from, once {@link locateSource} found it. */
+interface LocatedSource {
+  kind: PreparedData["source"]["kind"];
+  /** The zip to extract, or null for a folder. */
+  zipPath: string | null;
+  /** The dataset folder, for a folder source. */
+  folder: string | null;
+  cached: boolean;
+}
+
+/**
+ * Step 0: an unusable cache folder fails at once with the path and the
+ * cause, and leftovers of killed runs are removed (what other live runs are
+ * writing is left alone).
+ */
+async function readyCache(
+  opts: PrepareDataOptions,
+  cacheDir: string,
+  log: (line: string) => void,
+): Promise<void> {
   const usesCache = !opts.path || opts.decodeCache !== false ||
     !(await statOrNull(opts.path))?.isDirectory;
-  if (usesCache) {
-    await checkWritableDir(cacheDir, "data.cacheDir");
-    const removed = await removeLeftovers(cacheDir);
-    if (removed > 0) {
-      log(
-        `data: removed ${removed} leftover${
-          removed === 1 ? "" : "s"
-        } of interrupted runs from ${cacheDir}`,
-      );
-    }
+  if (!usesCache) return;
+  await checkWritableDir(cacheDir, "data.cacheDir");
+  const removed = await removeLeftovers(cacheDir);
+  if (removed > 0) {
+    log(
+      `data: removed ${removed} leftover${
+        removed === 1 ? "" : "s"
+      } of interrupted runs from ${cacheDir}`,
+    );
   }
-  const [height, width] = opts.imageSize;
-  const seconds = { fetch: 0, unzip: 0, dataset: 0, decode: 0 };
-  let t = performance.now();
-  const lap = () => {
-    const now = performance.now();
-    const s = (now - t) / 1000;
-    t = now;
-    return s;
-  };
+}
 
-  let kind: PreparedData["source"]["kind"];
-  let zipPath: string | null = null;
-  let cached = false;
-  let root: string;
+/** Step 1: a local folder or zip, or the download of `url` (cached). */
+async function locateSource(
+  opts: PrepareDataOptions,
+  cacheDir: string,
+  log: (line: string) => void,
+): Promise<LocatedSource> {
   if (opts.path) {
     const info = await statOrNull(opts.path);
-    if (!info) {
-      throw new Error(`data.path not found: ${opts.path}`);
-    }
-    if (info.isDirectory) {
-      kind = "folder";
-      root = await resolveDatasetRoot(opts.path, opts.trainDir ?? "train");
-    } else {
-      kind = "zip";
-      zipPath = opts.path;
-    }
-  } else if (opts.url) {
-    kind = "url";
-    const name = fileNameForUrl(opts.url);
-    const fetched = await fetchFile(opts.url, {
-      cacheDir,
-      sha256: opts.sha256,
-      fileName: name,
-      signal: opts.signal,
-      onProgress: opts.onDownloadProgress ??
-        createProgressPrinter({ label: name }),
-    });
-    zipPath = fetched.path;
-    cached = fetched.cached;
-    log(
-      fetched.cached
-        ? `data: using cached ${fetched.path}`
-        : `data: downloaded ${opts.url} -> ${fetched.path}`,
-    );
-  } else {
+    if (!info) throw new Error(`data.path not found: ${opts.path}`);
+    return info.isDirectory
+      ? { kind: "folder", zipPath: null, folder: opts.path, cached: false }
+      : { kind: "zip", zipPath: opts.path, folder: null, cached: false };
+  }
+  if (!opts.url) {
     throw new Error(
       "Set data.url (a .zip to download) or data.path (a local folder or .zip).",
     );
   }
-  seconds.fetch = lap();
+  const name = fileNameForUrl(opts.url);
+  const fetched = await fetchFile(opts.url, {
+    cacheDir,
+    sha256: opts.sha256,
+    fileName: name,
+    signal: opts.signal,
+    onProgress: opts.downloadProgress?.(name),
+  });
+  log(
+    fetched.cached
+      ? `data: using cached ${fetched.path}`
+      : `data: downloaded ${opts.url} -> ${fetched.path}`,
+  );
+  return {
+    kind: "url",
+    zipPath: fetched.path,
+    folder: null,
+    cached: fetched.cached,
+  };
+}
 
-  if (zipPath !== null) {
-    const dest = kind === "url" ? defaultUnzipDest(zipPath) : join(
-      cacheDir,
-      "extracted",
-      `${basename(zipPath).replace(/\.zip$/i, "")}-${
-        sha256Hex(resolve(zipPath)).slice(0, 8)
-      }`,
-    );
-    let lastLogged = 0;
-    try {
-      const result = await unzip(zipPath, {
-        dest,
-        signal: opts.signal,
-        onProgress: (p) => {
-          // A line per quarter (at most every 1000 files), and at the end.
-          const step = p.total < 200 ? Infinity : Math.min(1000, p.total / 4);
-          if (p.entries === p.total || p.entries - lastLogged >= step) {
-            lastLogged = p.entries;
-            log(`data: extracted ${p.entries}/${p.total} files`);
-          }
-        },
-      });
-      root = result.root;
-      if (!result.extracted) log(`data: using extracted ${result.dir}`);
-    } catch (e) {
-      if (kind === "url" && e instanceof UnzipError && e.kind === "corrupt") {
-        await Deno.remove(zipPath).catch(() => {});
-        throw new UnzipError(
-          `${e.message} The cached download ${zipPath} was removed; run again to download it again.`,
-          e.zipPath,
-          { kind: e.kind, entry: e.entry, cause: e },
-        );
-      }
-      throw e;
-    }
+/**
+ * Step 2: the dataset root — a folder source as it is, a zip extracted into
+ * the cache. A cached download that is a corrupt zip is removed, so the
+ * next run downloads it again.
+ */
+async function extractSource(
+  opts: PrepareDataOptions,
+  source: LocatedSource,
+  cacheDir: string,
+  log: (line: string) => void,
+): Promise<string> {
+  if (source.zipPath === null) {
+    return await resolveDatasetRoot(source.folder!, opts.trainDir ?? "train");
   }
-  seconds.unzip = lap();
+  const zipPath = source.zipPath;
+  const dest = source.kind === "url" ? defaultUnzipDest(zipPath) : join(
+    cacheDir,
+    "extracted",
+    `${basename(zipPath).replace(/\.zip$/i, "")}-${
+      sha256Hex(resolve(zipPath)).slice(0, 8)
+    }`,
+  );
+  let lastLogged = 0;
+  try {
+    const result = await unzip(zipPath, {
+      dest,
+      signal: opts.signal,
+      onProgress: (p) => {
+        // A line per quarter (at most every 1000 files), and at the end.
+        const step = p.total < 200 ? Infinity : Math.min(1000, p.total / 4);
+        if (p.entries === p.total || p.entries - lastLogged >= step) {
+          lastLogged = p.entries;
+          log(`data: extracted ${p.entries}/${p.total} files`);
+        }
+      },
+    });
+    if (!result.extracted) log(`data: using extracted ${result.dir}`);
+    return result.root;
+  } catch (e) {
+    if (
+      source.kind === "url" && e instanceof UnzipError && e.kind === "corrupt"
+    ) {
+      await Deno.remove(zipPath).catch(() => {});
+      throw new UnzipError(
+        `${e.message} The cached download ${zipPath} was removed; run again to download it again.`,
+        e.zipPath,
+        { kind: e.kind, entry: e.entry, cause: e },
+      );
+    }
+    throw e;
+  }
+}
 
+/** Step 3: the class folders, split into training and validation files. */
+async function listSplits(
+  opts: PrepareDataOptions,
+  root: string,
+  log: (line: string) => void,
+): Promise<DatasetSplits> {
   const dataset = await loadDataset({
-    root: root!,
+    root,
     trainDir: opts.trainDir,
     validationDir: opts.validationDir,
     validationSplit: opts.validationSplit,
@@ -265,10 +326,18 @@ export async function prepareData(
         } of ${dataset.trainDir})`
         : ""),
   );
-  seconds.dataset = lap();
+  return dataset;
+}
 
-  const workers = opts.workers ?? defaultWorkerCount();
-  using pool = new DecodePool(workers);
+/** Step 4: both splits decoded and resized, through one worker pool. */
+async function decodeSplits(
+  opts: PrepareDataOptions,
+  dataset: DatasetSplits,
+  cacheDir: string,
+  log: (line: string) => void,
+): Promise<{ train: ImageSet; validation: ImageSet }> {
+  const [height, width] = opts.imageSize;
+  using pool = new DecodePool(opts.workers ?? defaultWorkerCount());
   const decodeCacheDir = opts.decodeCache === false
     ? null
     : join(cacheDir, "decoded");
@@ -302,16 +371,7 @@ export async function prepareData(
   };
   const train = await decodeSplit("train");
   const validation = await decodeSplit("validation");
-  seconds.decode = lap();
-
-  return {
-    classNames: dataset.classNames,
-    train,
-    validation,
-    dataset,
-    source: { kind, zipPath, cached },
-    seconds,
-  };
+  return { train, validation };
 }
 
 /** Default decode progress: a line at 25 %, 50 % and 75 % of larger sets. */

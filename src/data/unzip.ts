@@ -3,7 +3,7 @@
  * streaming each entry to disk.
  *
  * Extraction happens in a `<dest>.partial-<random>` folder of its own
- * (locked by its writer: see `src/util/staging.ts`) that is renamed to
+ * (locked by its writer: see `src/cache/_staging.ts`) that is renamed to
  * `<dest>` after a completion marker is written into it, so `<dest>` is
  * either absent or complete; a re-run with the same archive skips the work.
  * Processes extracting the same archive at once each fill their own folder;
@@ -13,23 +13,29 @@
  * live ones are left alone. Entries whose path would escape the destination
  * are refused before anything is written. Local failures (disk full, folder
  * not writable) are reported as such ("io"), never as a corrupt archive.
- * The completion marker and the staging folder names are `unzip_marker.ts`.
+ * The completion marker and the staging folder names are `_unzip_marker.ts`.
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
+ * import { zipjs } from "../deps/zip.ts";
  * import { unzip } from "./unzip.ts";
- * const { root } = await unzip("/tmp/cache/cats_and_dogs_filtered.zip");
- * // root = /tmp/cache/cats_and_dogs_filtered/cats_and_dogs_filtered
+ * const dir = await Deno.makeTempDir();
+ * const writer = new zipjs.ZipWriter(new zipjs.Uint8ArrayWriter());
+ * await writer.add("pets/train/cats/a.txt", new zipjs.TextReader("a"));
+ * await Deno.writeFile(`${dir}/pets.zip`, await writer.close());
+ * const { root } = await unzip(`${dir}/pets.zip`); // into <dir>/pets/, once
+ * assert.ok(root.endsWith("pets/pets")); // the archive's single top folder
  * ```
  *
  * @module
  */
 
 import { basename, dirname, join, resolve, sep } from "node:path";
-import { zipjs } from "../deps.ts";
+import { zipjs } from "../deps/zip.ts";
 import { removeQuietly, writeAll } from "../util/fs.ts";
 import { errorCode, fsError } from "../util/fs_errors.ts";
-import { createStagingDir, type StagingDir } from "../util/staging.ts";
+import { createStagingDir, type StagingDir } from "../cache/_staging.ts";
 import {
   ASIDE_INFIX,
   PARTIAL_INFIX,
@@ -37,15 +43,7 @@ import {
   removeStaleStaging,
   UNZIP_MARKER,
   type UnzipMarker,
-} from "./unzip_marker.ts";
-
-export {
-  ASIDE_INFIX,
-  PARTIAL_INFIX,
-  readUnzipMarker,
-  UNZIP_MARKER,
-  type UnzipMarker,
-} from "./unzip_marker.ts";
+} from "../cache/_unzip_marker.ts";
 
 /** Options of {@link unzip}. */
 export interface UnzipOptions {

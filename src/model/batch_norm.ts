@@ -14,7 +14,7 @@
  * @module
  */
 
-import { tf } from "../deps.ts";
+import * as tf from "../deps/tf.ts";
 
 /** TF.js' BatchNormalization layer type (the class itself is not exported). */
 export type BatchNormalization = ReturnType<
@@ -74,7 +74,7 @@ export class FreezableBatchNormalization extends BatchNormalizationBase {
 }
 
 /** A BatchNormalization layer made with {@link FreezableBatchNormalization}'s behaviour. */
-export function batchNormalization(
+export function freezableBatchNormalization(
   args?: BatchNormalizationArgs,
 ): FreezableBatchNormalization {
   return new FreezableBatchNormalization(args);

@@ -7,14 +7,15 @@
  * @module
  */
 
-import type { Config } from "../config/schema.ts";
-import { resolveWeightsSource } from "./keras_weights.ts";
+import type { Config } from "../config/types.ts";
+import { resolveWeightsSource } from "../weights/keras_imagenet.ts";
 import {
   buildClassifier,
   type Classifier,
   type HeadOutput,
 } from "./classifier.ts";
-import type { tf } from "../deps.ts";
+import type * as tf from "../deps/tf.ts";
+import type { FetchProgress } from "../data/fetch.ts";
 
 /** What {@link buildModel} returns. */
 export interface BuiltModel extends Classifier {
@@ -36,6 +37,8 @@ export interface BuildModelOptions {
   warn?: (message: string) => void;
   /** Stops a weights download. */
   signal?: AbortSignal;
+  /** Makes the weights download's progress callback; default: none. */
+  downloadProgress?: (label: string) => (p: FetchProgress) => void;
 }
 
 /** Builds the classifier that `config.model` describes for `data.imageSize`. */
@@ -56,6 +59,7 @@ export async function buildModel(
     signal: opts.signal,
     warn: opts.warn,
     sha256: config.model.sha256,
+    onProgress: opts.downloadProgress?.("weights"),
   });
   const clf = await buildClassifier({
     imageSize: [rows, cols],

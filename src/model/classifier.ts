@@ -18,18 +18,22 @@
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { buildClassifier } from "./classifier.ts";
- * const { model } = await buildClassifier({
- *   imageSize: [160, 160], alpha: 1.0, weights: null, numClasses: 2,
+ * const { model, base } = await buildClassifier({
+ *   imageSize: [96, 96], alpha: 0.35, weights: null, numClasses: 2,
  * });
+ * assert.deepEqual(model.outputs[0].shape, [null, 2]);
+ * assert.equal(base.layers.length, 154); // as Keras' MobileNetV2
+ * model.dispose();
  * ```
  *
  * @module
  */
 
-import { tf } from "../deps.ts";
+import * as tf from "../deps/tf.ts";
 import { setBatchNormInference } from "./batch_norm.ts";
-import { loadKerasWeights } from "./keras_weights.ts";
+import { loadKerasWeights } from "../weights/keras_weights.ts";
 import { mobileNetV2 } from "./mobilenet_v2.ts";
 
 /** The head's output: softmax probabilities, or one logit for 2 classes. */

@@ -8,16 +8,18 @@
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { mobileNetV2 } from "./mobilenet_v2.ts";
  * const base = mobileNetV2({ inputShape: [160, 160, 3], includeTop: false });
- * base.countParams(); // 2257984, as Keras
+ * assert.equal(base.countParams(), 2257984); // as Keras
+ * base.dispose();
  * ```
  *
  * @module
  */
 
-import { tf } from "../deps.ts";
-import { batchNormalization } from "./batch_norm.ts";
+import * as tf from "../deps/tf.ts";
+import { freezableBatchNormalization } from "./batch_norm.ts";
 
 /** Keras' `_make_divisible`: rounds channels to a multiple of `divisor`, never more than 10% down. */
 export function makeDivisible(
@@ -134,7 +136,12 @@ export function mobileNetV2(options: MobileNetV2Options = {}): tf.LayersModel {
       ? "glorotUniform" as const
       : tf.initializers.glorotUniform({ seed: seed + layerIndex++ });
   const bn = (x: Sym, name: string) =>
-    batchNormalization({ axis: -1, epsilon: 1e-3, momentum: 0.999, name })
+    freezableBatchNormalization({
+      axis: -1,
+      epsilon: 1e-3,
+      momentum: 0.999,
+      name,
+    })
       .apply(x) as Sym;
   const relu6 = (x: Sym, name: string) =>
     tf.layers.reLU({ maxValue: 6, name }).apply(x) as Sym;
@@ -221,12 +228,4 @@ export function mobileNetV2(options: MobileNetV2Options = {}): tf.LayersModel {
   const name = options.name ??
     `mobilenetv2_${alpha.toFixed(2)}_${rows ?? 224}`;
   return tf.model({ inputs: input, outputs: x, name });
-}
-
-/**
- * Keras' `mobilenet_v2.preprocess_input`: maps pixels in [0, 255] to [-1, 1]
- * (`x / 127.5 - 1`). Returns a new float32 tensor; `x` is not disposed.
- */
-export function preprocessInput<T extends tf.Tensor>(x: T): T {
-  return tf.tidy(() => tf.sub(tf.div(tf.cast(x, "float32"), 127.5), 1)) as T;
 }

@@ -9,7 +9,7 @@
  */
 
 import { join } from "node:path";
-import { tf } from "../deps.ts";
+import * as tf from "../deps/tf.ts";
 import { writeFileAtomic } from "../util/fs.ts";
 import type { Interpolation } from "../data/resize.ts";
 

@@ -5,8 +5,8 @@
  * @module
  */
 
-import { scaleLinear } from "../deps.ts";
-import { escapeXml, FONT, r2, truncate } from "./svg.ts";
+import { scaleLinear } from "../deps/charts.ts";
+import { escapeXml, FONT, r2, truncate } from "./_svg.ts";
 
 /** Options for {@link renderConfusionMatrix}. */
 export interface ConfusionMatrixOptions {

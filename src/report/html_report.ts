@@ -10,19 +10,14 @@
  * evaluation yet, refreshes itself every `refreshSeconds`), after training,
  * after a stop, or for an evaluation of a saved model (no curves).
  *
- * This file holds the input types and the page skeleton (head, header, table
- * of contents, footer); the sections are `html_sections.ts`, their shared
- * formatting `html_format.ts`, the CSS `html_style.ts`.
+ * This file holds the page skeleton (head, header, table of contents,
+ * footer); the input types are `report_input.ts`, the sections
+ * `_html_sections.ts`, their shared formatting `_html_format.ts`, the CSS
+ * `_html_style.ts`.
  *
  * @module
  */
-import type { ClassificationReport } from "../train/evaluate.ts";
-import type { StopReason } from "../train/fit.ts";
-import type { EarlyStoppingRecord } from "../train/early_stopping.ts";
-import type { BestCheckpointRecord } from "../train/best_checkpoint.ts";
-import type { MetricsRow } from "./metrics.ts";
-import type { ConfigChange } from "./report_config_diff.ts";
-import type { TopLossEntry } from "./report_top_losses.ts";
+import type { ReportInput, ReportState } from "./report_input.ts";
 import {
   configSection,
   curvesSection,
@@ -32,117 +27,10 @@ import {
   runtimeSection,
   summarySection,
   topLossSection,
-} from "./html_sections.ts";
-import { escapeXml as esc } from "./svg.ts";
-import { REPORT_CSS } from "./html_style.ts";
+} from "./_html_sections.ts";
+import { escapeXml as esc } from "./_svg.ts";
+import { REPORT_CSS } from "./_html_style.ts";
 import { writeFileAtomic } from "../util/fs.ts";
-
-/**
- * Where the run (or evaluation) stands: training, a `fitLoop` stop reason,
- * or failed.
- */
-export type ReportState = "running" | StopReason | "failed";
-
-/** Image counts of one split. */
-export interface ReportSplit {
-  /** Split name, e.g. "train", "validation", "evaluated". */
-  name: string;
-  /** Images used. */
-  images: number;
-  /** Images per class (label order), when known. */
-  perClass?: readonly number[] | null;
-}
-
-/** A file left out of the data, and why. */
-export interface ReportSkipped {
-  /** The file. */
-  path: string;
-  /** Why it was skipped (the decoder's message). */
-  reason: string;
-  /** Its split, when known. */
-  split?: string;
-}
-
-/** The data section. */
-export interface ReportData {
-  /** Where the images came from (URL, zip or folder). */
-  source?: string | null;
-  /** Class names in label order. */
-  classNames: readonly string[];
-  /** Counts per split. */
-  splits: readonly ReportSplit[];
-  /** Files skipped as unreadable (empty when none). */
-  skipped: readonly ReportSkipped[];
-}
-
-/** The backend section. */
-export interface ReportBackend {
-  /** Backend TF.js ran on: "webgpu", "wasm" or "cpu". */
-  name: string;
-  /** WebGPU adapter description, when one was probed. */
-  adapter?: string | null;
-  /** Why this backend was chosen. */
-  reason?: string | null;
-  /** WASM threads, when the backend is wasm. */
-  threads?: number | null;
-}
-
-/** Evaluation of the final model (validation set, or `--eval` folder). */
-export interface ReportEvaluation {
-  /** What was evaluated, e.g. "validation" or a folder (default "validation"). */
-  split?: string;
-  /** Confusion matrix, rows true and columns predicted. */
-  matrix: readonly (readonly number[])[];
-  /** Per-class precision/recall/F1 and averages. */
-  report: ClassificationReport;
-  /** Mean cross-entropy, when computed. */
-  loss?: number | null;
-  /** Samples evaluated, when known (else the report's total support). */
-  count?: number | null;
-}
-
-/** Everything `report.html` shows; every section except the header is optional. */
-export interface ReportInput {
-  /** "training": a run (curves); "evaluation": `predict --eval` (no curves). */
-  kind: "training" | "evaluation";
-  /** Run name (config `name`), or what was evaluated. */
-  name: string;
-  /** One line under the title, e.g. the model and folder of an evaluation. */
-  subtitle?: string | null;
-  /** The run folder (or model folder). */
-  dir?: string | null;
-  /** When the page was written (ISO 8601), shown in the header. */
-  generatedAt?: string | null;
-  /** Where the run stands; `detail` explains a stop. */
-  status: { state: ReportState; detail?: string | null };
-  /** Epochs planned over all stages, for "epoch 3 of 10". */
-  totalEpochs?: number | null;
-  /** One line describing the model, e.g. "MobileNetV2 α 1.0, 160×160, frozen base". */
-  model?: string | null;
-  /** Config keys that differ from the defaults (null: section left out). */
-  configChanges?: readonly ConfigChange[] | null;
-  /** Data counts and skipped files. */
-  data?: ReportData | null;
-  /** Backend, adapter and why. */
-  backend?: ReportBackend | null;
-  /** Wall seconds per stage, in display order; a `total` key is the total. */
-  seconds?: Readonly<Record<string, number>> | null;
-  /** One row per finished epoch, as in `metrics.csv` (`stage` marks fine-tuning). */
-  rows?: readonly MetricsRow[] | null;
-  /** What early stopping did, when it was on. */
-  earlyStopping?: EarlyStoppingRecord | null;
-  /** What the best-model checkpoint did, when it was on. */
-  bestCheckpoint?: BestCheckpointRecord | null;
-  /** Evaluation of the final model; null while training runs. */
-  evaluation?: ReportEvaluation | null;
-  /** Highest-loss examples with thumbnails (see `topLossGallery`). */
-  topLosses?: readonly TopLossEntry[] | null;
-  /**
-   * While `running`, the page reloads itself every this many seconds
-   * (default 30; 0 or null: never). Ignored in every other state.
-   */
-  refreshSeconds?: number | null;
-}
 
 const STATE_LABELS: Record<ReportState, string> = {
   running: "running",

@@ -7,24 +7,7 @@
  */
 
 import { writeAll } from "../util/fs.ts";
-
-/** One epoch's metrics, as written to and read from `metrics.csv`. */
-export interface MetricsRow {
-  /** 1-based epoch number; continues across stages. */
-  epoch: number;
-  /** Mean training loss over the epoch. */
-  loss: number;
-  /** Mean training accuracy over the epoch. */
-  accuracy: number;
-  /** Validation loss after the epoch (NaN when there was no validation). */
-  val_loss: number;
-  /** Validation accuracy after the epoch (NaN when there was no validation). */
-  val_accuracy: number;
-  /** Wall seconds the epoch took. */
-  seconds: number;
-  /** Training stage, e.g. `"frozen"` or `"fine_tune"` (issue 6). */
-  stage?: string;
-}
+import type { MetricsRow } from "../train/fit.ts";
 
 /** The numeric columns, in file order. */
 export const METRICS_COLUMNS = [

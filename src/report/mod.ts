@@ -1,25 +1,66 @@
 /**
- * Report stage: what a run writes — the run folder and its files
- * (run_dir.ts, run_outputs.ts), metrics.csv (metrics.ts), the training chart
- * and confusion matrix as SVG (training_chart.ts, confusion_chart.ts,
- * svg.ts), summary.json (summary.ts), and progress on the terminal
- * (progbar.ts, progress.ts).
+ * Report stage: what a run writes. The run folder and its files as training
+ * goes (`run_dir.ts`, `run_outputs.ts`), the run's one record (`summary.ts`:
+ * `summary.json`), `metrics.csv` (`metrics.ts`), the training chart and the
+ * confusion matrix as SVG (`training_chart.ts`, `confusion_chart.ts`),
+ * `report.html` (`html_report.ts` from `report_input.ts`, for a run made by
+ * `run_report.ts`, with `top_losses.ts` and `config_diff.ts`), and progress on
+ * the terminal (`progbar.ts`, `progress.ts`).
  *
  * @module
  */
 
-export * from "./run_dir.ts";
-export * from "./run_outputs.ts";
-export * from "./metrics.ts";
-export * from "./training_chart.ts";
-export * from "./confusion_chart.ts";
-export * from "./svg.ts";
-export * from "./summary.ts";
-export * from "./progbar.ts";
-export * from "./progress.ts";
-export * from "./run_report.ts";
-export * from "./html_report.ts";
-export * from "./report_inputs.ts";
-export * from "./report_top_losses.ts";
-export * from "./report_thumbnails.ts";
-export * from "./report_config_diff.ts";
+export { type ConfigChange, configChangesFromDefaults } from "./config_diff.ts";
+export {
+  type ConfusionMatrixOptions,
+  renderConfusionMatrix,
+} from "./confusion_chart.ts";
+export { renderReportHtml, writeReportHtml } from "./html_report.ts";
+export {
+  type MetricsCsvOptions,
+  MetricsCsvWriter,
+  parseMetricsCsv,
+  readMetricsCsv,
+} from "./metrics.ts";
+export {
+  Progbar,
+  type ProgbarOptions,
+  type ProgressWriter,
+} from "./progbar.ts";
+export {
+  createProgressPrinter,
+  type ProgressPrinterOptions,
+} from "./progress.ts";
+export {
+  type CountedImages,
+  type ReportBackend,
+  type ReportData,
+  reportData,
+  type ReportEvaluation,
+  type ReportInput,
+  type ReportSkipped,
+  type ReportSplit,
+  type ReportState,
+} from "./report_input.ts";
+export { createRunDir } from "./run_dir.ts";
+export { type RunContext, RunOutputs } from "./run_outputs.ts";
+export { runReportInput } from "./run_report.ts";
+export {
+  type RunFacts,
+  type RunSummary,
+  type StepSeconds,
+  summarize,
+  writeSummary,
+} from "./summary.ts";
+export {
+  type GalleryImages,
+  type TopLoss,
+  type TopLossEntry,
+  topLosses,
+  topLossGallery,
+} from "./top_losses.ts";
+export {
+  type ChartRow,
+  renderTrainingChart,
+  type TrainingChartOptions,
+} from "./training_chart.ts";

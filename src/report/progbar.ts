@@ -79,7 +79,11 @@ export class Progbar {
   #lastPlain = 0;
   #steps = 0;
 
-  /** @param opts see {@link ProgbarOptions} */
+  /**
+   * A progress display for one fit.
+   *
+   * @param opts see {@link ProgbarOptions}
+   */
   constructor(opts: ProgbarOptions) {
     const isTty = opts.isTty ?? safeIsTerminal();
     this.#opts = {

@@ -5,23 +5,8 @@
  * @module
  */
 
+import type { FetchProgress } from "../data/fetch.ts";
 import { formatBytes, formatDuration } from "../util/format.ts";
-
-/** Progress of one download, as reported by `fetchFile`'s `onProgress`. */
-export interface FetchProgress {
-  /** The URL being downloaded. */
-  url: string;
-  /** Bytes received so far. */
-  bytes: number;
-  /** Expected total bytes (`Content-Length`), or null when unknown. */
-  total: number | null;
-  /** Milliseconds since the response started. */
-  elapsedMs: number;
-  /** Average rate so far, bytes per second. */
-  bytesPerSecond: number;
-  /** True on the last call, once every byte has arrived. */
-  done: boolean;
-}
 
 /** Options of {@link createProgressPrinter}. */
 export interface ProgressPrinterOptions {

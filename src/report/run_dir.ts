@@ -20,8 +20,11 @@ export function utcStamp(date: Date): string {
  *
  * @example
  * ```ts
- * const dir = await createRunDir("runs", "cats_vs_dogs");
- * // "runs/cats_vs_dogs-20261128T025130Z"
+ * import assert from "node:assert/strict";
+ * import { createRunDir } from "./run_dir.ts";
+ * const out = await Deno.makeTempDir();
+ * const dir = await createRunDir(out, "cats_vs_dogs", new Date("2026-11-28T02:51:30Z"));
+ * assert.ok(dir.endsWith("cats_vs_dogs-20261128T025130Z"));
  * ```
  */
 export async function createRunDir(

@@ -10,21 +10,18 @@
  */
 
 import { join } from "node:path";
-import type { tf } from "../deps.ts";
-import type { Config } from "../config/schema.ts";
+import type * as tf from "../deps/tf.ts";
+import type { Config } from "../config/types.ts";
 import { saveModel } from "../model/model_io.ts";
-import { exportOnnx } from "../model/onnx_export.ts";
+import { exportOnnx } from "../engine/onnx_export.ts";
 import { renderConfusionMatrix } from "./confusion_chart.ts";
-import { MetricsCsvWriter, type MetricsRow } from "./metrics.ts";
+import type { MetricsRow } from "../train/fit.ts";
+import { MetricsCsvWriter } from "./metrics.ts";
 import { createRunDir } from "./run_dir.ts";
 import { renderTrainingChart } from "./training_chart.ts";
 import { writeFileAtomic } from "../util/fs.ts";
 import { writeReportHtml } from "./html_report.ts";
-import {
-  type RunReportContext,
-  type RunReportEnd,
-  runReportInput,
-} from "./run_report.ts";
+import { runReportInput } from "./run_report.ts";
 import {
   type RunFacts,
   type RunSummary,
@@ -32,6 +29,21 @@ import {
   summarize,
   writeSummary,
 } from "./summary.ts";
+import { type TopLossEntry, topLossGallery } from "./top_losses.ts";
+import type { ImageSet } from "../data/image_set.ts";
+
+/** What the run knows once its data and model are ready. */
+export interface RunContext {
+  /** The backend selection. */
+  backend: RunFacts["backend"];
+  /** The decoded data. */
+  data: {
+    classNames: string[];
+    train: ImageSet;
+    validation: ImageSet;
+    source: { zipPath: string | null };
+  };
+}
 
 /** A run folder being written; see the module doc. */
 export class RunOutputs {
@@ -44,7 +56,7 @@ export class RunOutputs {
     private readonly config: Config,
     private readonly metrics: MetricsCsvWriter,
     private readonly log: (line: string) => void,
-    private readonly context: RunReportContext,
+    private readonly context: RunContext,
   ) {}
 
   /**
@@ -54,7 +66,7 @@ export class RunOutputs {
   static async create(
     config: Config,
     log: (line: string) => void,
-    context: RunReportContext,
+    context: RunContext,
   ): Promise<RunOutputs> {
     const dir = await createRunDir(config.output.dir, config.name);
     await writeFileAtomic(
@@ -76,11 +88,24 @@ export class RunOutputs {
     await this.writeReport();
   }
 
-  /** Writes `report.html`: mid-run without `end`, final with it. */
-  async writeReport(end?: RunReportEnd): Promise<void> {
+  /** The run's record so far (`"running"`), or the final one with `stop`. */
+  summary(facts: Partial<Omit<RunFacts, "rows" | "dir">> = {}): RunSummary {
+    return summarize(this.config, {
+      ...this.context,
+      ...facts,
+      rows: this.rows,
+      dir: this.dir,
+    });
+  }
+
+  /** Writes `report.html` from a record of the run (default: the one so far). */
+  async writeReport(
+    summary: RunSummary = this.summary(),
+    topLosses: readonly TopLossEntry[] | null = null,
+  ): Promise<void> {
     await writeReportHtml(
       join(this.dir, "report.html"),
-      await runReportInput(this.config, this.dir, this.context, this.rows, end),
+      runReportInput(summary, this.rows, topLosses),
     );
   }
 
@@ -109,7 +134,9 @@ export class RunOutputs {
    * final `report.html`. Resolves to the summary.
    */
   async close(
-    facts: Omit<RunFacts, "rows" | "dir" | "seconds">,
+    facts:
+      & Omit<RunFacts, "rows" | "dir" | "seconds" | "backend" | "data">
+      & { stop: NonNullable<RunFacts["stop"]> },
     seconds: StepSeconds,
   ): Promise<RunSummary> {
     const { stop, evaluation } = facts;
@@ -126,16 +153,22 @@ export class RunOutputs {
     }
     if (this.rows.length === 0) await this.writeChart();
     if (evaluation) {
-      await this.writeConfusion(evaluation.matrix, facts.data.classNames);
+      await this.writeConfusion(
+        evaluation.matrix,
+        this.context.data.classNames,
+      );
     }
-    const summary = summarize(this.config, {
-      ...facts,
-      rows: this.rows,
-      dir: this.dir,
-      seconds,
-    });
+    const summary = this.summary({ ...facts, seconds });
     await writeSummary(join(this.dir, "summary.json"), summary);
-    await this.writeReport({ ...stop, evaluation, seconds });
+    const topLosses = evaluation && this.config.output.topLosses > 0
+      ? await topLossGallery(
+        this.context.data.validation,
+        evaluation.probabilities,
+        this.context.data.classNames,
+        { count: this.config.output.topLosses },
+      )
+      : null;
+    await this.writeReport(summary, topLosses);
     return summary;
   }
 
@@ -172,6 +205,7 @@ export class RunOutputs {
     await this.saveModelTo(model, "model");
   }
 
+  /** Saves the classifier (and its ONNX twin, with `output.onnx`) into `<run>/<folder>/`. */
   private async saveModelTo(
     model: tf.LayersModel,
     folder: string,

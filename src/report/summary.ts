@@ -1,15 +1,25 @@
 /**
- * `summary.json`: what a run did and how it ended, in one file.
+ * The one record of a run ({@link RunSummary}): what it trained on, how,
+ * and how it ended. `summary.json` is this record; `report.html` is rendered
+ * from it plus the epoch rows and the top-loss gallery (`run_report.ts`),
+ * also mid-run, when the record says `"running"`.
  *
  * @module
  */
 
-import type { ClassificationReport, Evaluation } from "../train/evaluate.ts";
+import type { Config } from "../config/types.ts";
+import type { ClassificationReport, Evaluation } from "../evaluate/evaluate.ts";
 import type { StopReason } from "../train/fit.ts";
 import type { EarlyStoppingRecord } from "../train/early_stopping.ts";
 import type { BestCheckpointRecord } from "../train/best_checkpoint.ts";
-import type { MetricsRow } from "./metrics.ts";
+import type { MetricsRow } from "../train/fit.ts";
 import { writeFileAtomic } from "../util/fs.ts";
+import { type ConfigChange, configChangesFromDefaults } from "./config_diff.ts";
+import {
+  type CountedImages,
+  type ReportData,
+  reportData,
+} from "./report_input.ts";
 
 /** Wall seconds of the steps of a run. */
 export type StepSeconds = Record<
@@ -25,26 +35,40 @@ export type StepSeconds = Record<
   number
 >;
 
-/** `summary.json`. */
+/** `summary.json`: the record of one run. */
 export interface RunSummary {
   /** Run name (`name`). */
   name: string;
   /** The run folder. */
   dir: string;
+  /** The model in one line, e.g. "MobileNetV2 α 1.0, 160×160, frozen base, weights imagenet". */
+  model: string;
+  /** Config keys that differ from the defaults. */
+  configChanges: ConfigChange[];
   /** Backend TF.js ran on. */
   backend: string;
   /** WebGPU adapter description, when one was probed. */
   adapter: string | null;
   /** Why this backend was chosen. */
   backendReason: string;
+  /** WASM threads, when the backend is wasm. */
+  threads: number | null;
   /** Class names in label order. */
   classNames: string[];
   /** Images used per split, and files skipped as unreadable. */
   images: { train: number; validation: number; skipped: number };
-  /** Epochs completed, and why the run ended. */
+  /** Where the images came from, counts per split and class, and every skipped file with its reason. */
+  data: ReportData;
+  /** Epochs planned over all stages. */
+  totalEpochs: number;
+  /** Epochs completed. */
   epochs: number;
-  /** Why training ended ("completed", "interrupted", "non-finite-loss", …). */
-  stopReason: StopReason;
+  /**
+   * Why training ended ("completed", "interrupted", "non-finite-loss", …);
+   * "running" only in the record of a run still training (the mid-run
+   * report), never in `summary.json`.
+   */
+  stopReason: StopReason | "running";
   /** Details of the stop, when not completed. */
   stopDetail?: string;
   /** Last epoch's metrics. */
@@ -61,69 +85,112 @@ export interface RunSummary {
   bestCheckpoint: BestCheckpointRecord | null;
   /** Confusion matrix and per-class precision/recall/F1 on validation data. */
   evaluation: { matrix: number[][]; report: ClassificationReport } | null;
-  /** Wall seconds per step. */
+  /** Validation loss and count of the evaluation, when there is one. */
+  evaluationLoss?: { loss: number; count: number } | null;
+  /** Wall seconds per step (all 0 while running). */
   seconds: StepSeconds;
 }
 
 /** What a run produced, for {@link summarize}. */
 export interface RunFacts {
   /** The backend selection. */
-  backend: { backend: string; adapter: string | null; reason: string };
-  /** The prepared data (counts, skipped files, class names). */
+  backend: {
+    backend: string;
+    adapter: string | null;
+    reason: string;
+    threads?: number | null;
+  };
+  /** The prepared data (class names, labelled sets with their skipped files, source). */
   data: {
     classNames: string[];
-    train: { count: number; skipped: unknown[] };
-    validation: { count: number; skipped: unknown[] };
+    train: CountedImages;
+    validation: CountedImages;
+    source?: { zipPath: string | null };
   };
-  /** The training inputs (feature caching). */
-  inputs: Pick<RunSummary, "featureCache" | "frozenEngine">;
-  /** How training stopped, with the callbacks' records. */
-  stop: {
+  /** The training inputs (feature caching); absent before they are made. */
+  inputs?: Pick<RunSummary, "featureCache" | "frozenEngine">;
+  /** How training stopped, with the callbacks' records; absent: still running. */
+  stop?: {
     stopReason: StopReason;
     detail?: string;
     earlyStopping: RunSummary["earlyStopping"];
     bestCheckpoint: RunSummary["bestCheckpoint"];
   };
   /** The validation evaluation, if any. */
-  evaluation: Evaluation | null;
+  evaluation?: Evaluation | null;
   /** Every finished epoch. */
-  rows: MetricsRow[];
+  rows: readonly MetricsRow[];
   /** The run folder. */
   dir: string;
-  /** Wall seconds per step. */
-  seconds: StepSeconds;
+  /** Wall seconds per step; absent while running. */
+  seconds?: StepSeconds;
 }
 
-/** Builds `summary.json`'s content from what the run produced. */
+/**
+ * Builds the record of a run from what it produced: the final one for
+ * `summary.json` once `facts.stop` is known, else the record of a run still
+ * training (`stopReason: "running"`).
+ */
 export function summarize(
-  config: { name: string },
+  config: Config,
   facts: RunFacts,
 ): RunSummary {
   const { data, stop, rows } = facts;
+  const [h, w] = config.data.imageSize;
+  const evaluation = facts.evaluation ?? null;
   return {
     name: config.name,
     dir: facts.dir,
+    model: `MobileNetV2 α ${config.model.alpha}, ${h}×${w}, ${
+      config.model.trainable ? "trainable" : "frozen"
+    } base${
+      config.fineTune.enabled
+        ? `, fine-tuned from layer ${config.fineTune.fromLayer}`
+        : ""
+    }, weights ${config.model.weights ?? "random"}`,
+    configChanges: configChangesFromDefaults(config),
     backend: facts.backend.backend,
     adapter: facts.backend.adapter,
     backendReason: facts.backend.reason,
+    threads: facts.backend.threads ?? null,
     classNames: data.classNames,
     images: {
       train: data.train.count,
       validation: data.validation.count,
       skipped: data.train.skipped.length + data.validation.skipped.length,
     },
+    data: reportData(
+      data.classNames,
+      { train: data.train, validation: data.validation },
+      data.source?.zipPath ?? config.data.path ?? config.data.url,
+    ),
+    totalEpochs: config.train.epochs +
+      (config.fineTune.enabled ? config.fineTune.epochs : 0),
     epochs: rows.length,
-    stopReason: stop.stopReason,
-    ...(stop.detail ? { stopDetail: stop.detail } : {}),
+    stopReason: stop?.stopReason ?? "running",
+    ...(stop?.detail ? { stopDetail: stop.detail } : {}),
     final: rows.at(-1) ?? null,
     best: bestRow(rows),
-    earlyStopping: stop.earlyStopping,
-    bestCheckpoint: stop.bestCheckpoint,
-    featureCache: facts.inputs.featureCache,
-    frozenEngine: facts.inputs.frozenEngine,
-    evaluation: facts.evaluation &&
-      { matrix: facts.evaluation.matrix, report: facts.evaluation.report },
-    seconds: facts.seconds,
+    earlyStopping: stop?.earlyStopping ?? [],
+    bestCheckpoint: stop?.bestCheckpoint ?? null,
+    featureCache: facts.inputs?.featureCache ??
+      { used: false, reused: false, reason: "not planned yet" },
+    frozenEngine: facts.inputs?.frozenEngine ?? null,
+    evaluation: evaluation &&
+      { matrix: evaluation.matrix, report: evaluation.report },
+    evaluationLoss: evaluation &&
+      { loss: evaluation.loss, count: evaluation.count },
+    seconds: facts.seconds ?? {
+      fetch: 0,
+      unzip: 0,
+      decode: 0,
+      build: 0,
+      features: 0,
+      train: 0,
+      evaluate: 0,
+      save: 0,
+      total: 0,
+    },
   };
 }
 

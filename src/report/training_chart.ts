@@ -6,8 +6,8 @@
  * @module
  */
 
-import { d3line, scaleLinear } from "../deps.ts";
-import { escapeXml, FONT, r2 } from "./svg.ts";
+import { d3line, scaleLinear } from "../deps/charts.ts";
+import { escapeXml, FONT, r2 } from "./_svg.ts";
 
 /** The per-epoch values a training chart needs (a `MetricsRow` fits). */
 export interface ChartRow {

@@ -29,7 +29,7 @@
  * @module
  */
 
-import { tf } from "../deps.ts";
+import * as tf from "../deps/tf.ts";
 import { mulberry32 } from "../util/rng.ts";
 
 /** Which flips `RandomFlip` may apply (`"none"` turns flipping off). */
@@ -312,20 +312,16 @@ export function augmentTransforms(
 }
 
 /** How {@link projectiveTransform} runs: see its documentation. */
-export type TransformImpl = "auto" | "kernel" | "per-image" | "ops" | "ts";
+export type TransformImpl = "auto" | "kernel" | "ts";
 
 /**
  * `tf.image.transform(images, transforms, "bilinear", "reflect")`, working
- * around backend gaps. `impl`: `"kernel"` one batched kernel call;
- * `"per-image"` one kernel call per image (needed on cpu, whose kernel only
- * fills image 0 of a batch); `"ops"` generic ops (for backends without a
- * `Transform` kernel); `"ts"` the same arithmetic as TF's kernel in plain
- * TypeScript over the batch's values (about twice as fast as the WASM
- * kernel, and correct for negative coordinates); `"auto"` (default): `"ts"`
- * on cpu and wasm, the batched kernel elsewhere (WebGPU keeps it on the
- * GPU). With the wasm kernel, keep every input coordinate ≥ 0 (its
- * "reflect" is wrong for negative ones; {@link augmentTransforms} already
- * does this).
+ * around backend gaps. `impl`: `"kernel"` one batched kernel call (correct
+ * on WebGPU; TF.js' cpu kernel only fills image 0 of a batch); `"ts"` the
+ * same arithmetic as TF's kernel in plain TypeScript over the batch's values
+ * (about twice as fast as the WASM kernel, and correct for negative
+ * coordinates); `"auto"` (default): the batched kernel on a backend other
+ * than cpu and wasm that has one (WebGPU keeps it on the GPU), else `"ts"`.
  */
 export function projectiveTransform(
   images: tf.Tensor4D,
@@ -334,93 +330,16 @@ export function projectiveTransform(
 ): tf.Tensor4D {
   if (impl === "auto") {
     const backend = tf.getBackend();
-    impl = backend === "cpu" || backend === "wasm"
-      ? "ts"
-      : tf.getKernel("Transform", backend) == null
-      ? "ops"
-      : "kernel";
+    impl = backend !== "cpu" && backend !== "wasm" &&
+        tf.getKernel("Transform", backend) != null
+      ? "kernel"
+      : "ts";
   }
   if (impl === "ts") return transformBilinearReflect(images, transforms);
   return tf.tidy(() => {
     const x = images.dtype === "float32" ? images : tf.cast(images, "float32");
-    if (impl === "kernel") {
-      return tf.image.transform(x, transforms, "bilinear", "reflect");
-    }
-    if (impl === "per-image") {
-      const n = x.shape[0];
-      const parts: tf.Tensor4D[] = [];
-      for (let i = 0; i < n; i++) {
-        parts.push(tf.image.transform(
-          tf.slice(x, [i, 0, 0, 0], [1, -1, -1, -1]),
-          tf.slice(transforms, [i, 0], [1, 8]),
-          "bilinear",
-          "reflect",
-        ));
-      }
-      return n === 0 ? tf.clone(x) : n === 1 ? parts[0] : tf.concat(parts, 0);
-    }
-    return transformWithOps(x, transforms);
+    return tf.image.transform(x, transforms, "bilinear", "reflect");
   });
-}
-
-/** Reflect continuous coordinates into [0, len − 1] like TF's kernel. */
-function reflect(c: tf.Tensor, len: number): tf.Tensor {
-  if (len <= 1) return tf.zerosLike(c);
-  const sz2 = 2 * len;
-  const m = tf.sub(c, tf.mul(tf.floor(tf.div(c, sz2)), sz2)); // in [0, 2·len)
-  const r = tf.where(tf.greaterEqual(m, len), tf.sub(sz2 - 1, m), m);
-  return tf.clipByValue(r, 0, len - 1);
-}
-
-/** Bilinear, reflect-filled projective transform from generic ops. */
-function transformWithOps(
-  x: tf.Tensor4D,
-  transforms: tf.Tensor2D,
-): tf.Tensor4D {
-  const [b, h, w, ch] = x.shape;
-  const hw = h * w;
-  const gx = tf.tile(tf.range(0, w, 1, "float32"), [h]).reshape([1, hw]);
-  const gy = tf.range(0, h, 1, "float32").reshape([h, 1]).tile([1, w])
-    .reshape([1, hw]);
-  const col = (j: number) => tf.slice(transforms, [0, j], [b, 1]);
-  const k = tf.add(tf.add(tf.mul(col(6), gx), tf.mul(col(7), gy)), 1);
-  const inX = tf.div(
-    tf.add(tf.add(tf.mul(col(0), gx), tf.mul(col(1), gy)), col(2)),
-    k,
-  );
-  const inY = tf.div(
-    tf.add(tf.add(tf.mul(col(3), gx), tf.mul(col(4), gy)), col(5)),
-    k,
-  );
-  const mx = reflect(inX, w), my = reflect(inY, h); // [b, hw]
-  const x0 = tf.floor(mx), y0 = tf.floor(my);
-  const wx = tf.sub(mx, x0).reshape([b * hw, 1]);
-  const wy = tf.sub(my, y0).reshape([b * hw, 1]);
-  const int = (v: number) => tf.scalar(v, "int32");
-  const base = tf.mul(tf.range(0, b, 1, "int32"), int(hw)).reshape([b, 1]);
-  const xi0 = tf.cast(x0, "int32"), yi0 = tf.cast(y0, "int32");
-  // The +1 neighbour is past the edge only when its weight is 0.
-  const xi1 = tf.minimum(tf.add(xi0, int(1)), int(w - 1));
-  const yi1 = tf.minimum(tf.add(yi0, int(1)), int(h - 1));
-  const flat = x.reshape([b * hw, ch]);
-  const at = (yi: tf.Tensor, xi: tf.Tensor) =>
-    tf.gather(flat, tf.add(base, tf.add(tf.mul(yi, int(w)), xi)).reshape([-1]));
-  const top = tf.add(
-    tf.mul(at(yi0, xi0), tf.sub(1, wx)),
-    tf.mul(at(yi0, xi1), wx),
-  );
-  const bottom = tf.add(
-    tf.mul(at(yi1, xi0), tf.sub(1, wx)),
-    tf.mul(at(yi1, xi1), wx),
-  );
-  let out = tf.add(tf.mul(top, tf.sub(1, wy)), tf.mul(bottom, wy));
-  // k = 0 maps to infinity: outside the image, filled with 0 as in TF.
-  out = tf.where(
-    tf.equal(k, 0).reshape([b * hw, 1]).tile([1, ch]),
-    tf.zerosLike(out),
-    out,
-  );
-  return out.reshape([b, h, w, ch]);
 }
 
 /**

@@ -20,7 +20,7 @@ import {
   monitorMode,
 } from "./early_stopping.ts";
 import type { FitCallbacks } from "./fit.ts";
-import type { MetricsRow } from "../report/metrics.ts";
+import type { MetricsRow } from "./fit.ts";
 
 /** Options of {@link BestTracker} and {@link bestCheckpointCallback}. */
 export interface BestCheckpointOptions {
@@ -43,7 +43,11 @@ export class BestTracker {
   #best: number | null;
   #bestEpoch: number | null = null;
 
-  /** @throws {RangeError} naming the option and what was expected */
+  /**
+   * A tracker of the best monitored value.
+   *
+   * @throws {RangeError} naming the option and what was expected
+   */
   constructor(opts: BestCheckpointOptions = {}) {
     this.monitor = opts.monitor ?? "val_loss";
     this.mode = monitorMode(this.monitor);

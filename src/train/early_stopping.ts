@@ -32,7 +32,7 @@
  * @module
  */
 
-import type { tf } from "../deps.ts";
+import type * as tf from "../deps/tf.ts";
 import type { FitCallbacks, FitResult } from "./fit.ts";
 
 /** The metrics that can be monitored (validation loss or accuracy). */
@@ -141,7 +141,11 @@ export class EarlyStopping {
   readonly startFromEpoch: number;
   #state: EarlyStoppingState = emptyState();
 
-  /** @throws {RangeError} naming the option and what was expected */
+  /**
+   * Early stopping with Keras' defaults for what `opts` leaves out.
+   *
+   * @throws {RangeError} naming the option and what was expected
+   */
   constructor(opts: EarlyStoppingOptions = {}) {
     this.monitor = opts.monitor ?? "val_loss";
     this.mode = monitorMode(this.monitor);

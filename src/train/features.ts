@@ -8,14 +8,14 @@
  */
 
 import { join } from "node:path";
-import { tf } from "../deps.ts";
+import * as tf from "../deps/tf.ts";
 import { sha256Hex } from "../util/hash.ts";
-import { readCacheFile, writeCacheFile } from "../util/cache_file.ts";
+import { readCacheFile, writeCacheFile } from "../cache/cache_file.ts";
 import { makeBatch, type Preprocess } from "../data/batches.ts";
-import type { ImageSet } from "../data/decode.ts";
+import type { ImageSet } from "../data/image_set.ts";
 import { imageSetDigest } from "../data/image_set.ts";
 import type { FeatureSet } from "./sources.ts";
-import type { FrozenForward } from "./frozen_engine.ts";
+import type { FrozenForward } from "../engine/frozen_engine.ts";
 
 /**
  * The cache key of a set's features: a hash of `identity` (weights, alpha,

@@ -11,13 +11,31 @@
  * @module
  */
 
-import { tf } from "../deps.ts";
-import type { MetricsRow } from "../report/metrics.ts";
+import * as tf from "../deps/tf.ts";
 import { batchStats } from "./head_output.ts";
-import { concatRows } from "./evaluate.ts";
+import { concatRows } from "../util/arrays.ts";
 import type { HeadOutput } from "../model/classifier.ts";
 
 /** One batch of inputs (images or features) and labels. */
+/** One epoch's metrics, as the loop reports it and `metrics.csv` stores it. */
+export interface MetricsRow {
+  /** 1-based epoch number; continues across stages. */
+  epoch: number;
+  /** Mean training loss over the epoch. */
+  loss: number;
+  /** Mean training accuracy over the epoch. */
+  accuracy: number;
+  /** Validation loss after the epoch (NaN when there was no validation). */
+  val_loss: number;
+  /** Validation accuracy after the epoch (NaN when there was no validation). */
+  val_accuracy: number;
+  /** Wall seconds the epoch took. */
+  seconds: number;
+  /** Training stage, e.g. `"frozen"` or `"fine_tune"` (issue 6). */
+  stage?: string;
+}
+
+/** One batch of model inputs and targets. */
 export interface XYBatch {
   /** Model input, `[b, ...]` (several for a multi-input model). */
   xs: tf.Tensor | tf.Tensor[];
@@ -174,7 +192,20 @@ export async function evaluateLoss(
  *
  * @example
  * ```ts
- * const { rows } = await fitLoop(model, trainSource, valSource, { epochs: 10 });
+ * import assert from "node:assert/strict";
+ * import * as tf from "../deps/tf.ts";
+ * import { fitLoop } from "./fit.ts";
+ * const model = tf.sequential({ layers: [tf.layers.dense({ inputShape: [4], units: 2, activation: "softmax" })] });
+ * model.compile({ optimizer: "adam", loss: "categoricalCrossentropy", metrics: ["accuracy"] });
+ * const batch = () => ({
+ *   xs: tf.randomNormal([8, 4]),
+ *   ys: tf.oneHot(tf.tensor1d([0, 1, 0, 1, 0, 1, 0, 1], "int32"), 2) as tf.Tensor2D,
+ * });
+ * // A source yields fresh batches each epoch; fitLoop disposes them.
+ * const source = { count: 8, numBatches: 1, batches: async function* () { yield batch(); } };
+ * const { rows, stopReason } = await fitLoop(model, source, source, { epochs: 2 });
+ * assert.equal(rows.length, 2);
+ * assert.equal(stopReason, "completed");
  * ```
  */
 export async function fitLoop(

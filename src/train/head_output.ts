@@ -19,7 +19,7 @@
  * @module
  */
 
-import { tf } from "../deps.ts";
+import * as tf from "../deps/tf.ts";
 import type { HeadOutput } from "../model/classifier.ts";
 
 /** How a batch's labels are given to the trained model. */
@@ -81,8 +81,8 @@ export function sigmoidCrossEntropyWithLogits(
   logits: tf.Tensor,
 ): tf.Tensor {
   return tf.tidy(() => {
-    const x = logits.toFloat();
-    const z = labels.toFloat();
+    const x = tf.cast(logits, "float32");
+    const z = tf.cast(labels, "float32");
     const positive = tf.greaterEqual(x, 0);
     const zeros = tf.zerosLike(x);
     const reluLogits = tf.where(positive, x, zeros);
@@ -118,7 +118,13 @@ export function binaryAccuracyFromLogits(
 ): tf.Tensor {
   return tf.tidy(() =>
     tf.mean(
-      tf.equal(tf.greater(yPred, 0).toFloat(), yTrue.toFloat()).toFloat(),
+      tf.cast(
+        tf.equal(
+          tf.cast(tf.greater(yPred, 0), "float32"),
+          tf.cast(yTrue, "float32"),
+        ),
+        "float32",
+      ),
       -1,
     )
   );
@@ -169,8 +175,8 @@ export function batchStats(
           `the logit head needs one logit and one 0/1 label per sample, got outputs [${out.shape}] and labels [${ys.shape}]`,
         );
       }
-      const x = out.reshape([n, 1]).toFloat();
-      const z = ys.reshape([n, 1]);
+      const x = tf.cast(tf.reshape(out, [n, 1]), "float32");
+      const z = tf.reshape(ys, [n, 1]);
       return [
         tf.sum(sigmoidCrossEntropyWithLogits(z, x)),
         tf.sum(binaryAccuracyFromLogits(z, x)),
@@ -181,7 +187,7 @@ export function batchStats(
     return [
       tf.neg(tf.sum(tf.mul(ys, tf.log(p)))),
       tf.sum(tf.equal(tf.argMax(p, -1), tf.argMax(ys, -1))),
-      out.toFloat(),
+      tf.cast(out, "float32"),
     ];
   });
   return {

@@ -2,16 +2,18 @@
  * The features step of a run: wire the decoded images to the model as the
  * {@link FeaturePlan} says — cached pooled features (computed once, kept on
  * disk), the frozen base run per batch, or plain images — and name the model
- * the frozen stage trains (the head, or the whole classifier).
+ * the frozen stage trains (the head, or the whole classifier). One builder
+ * per plan mode (`FROZEN_STAGE`, `FINE_TUNE_STAGE`); the frozen engines they
+ * start belong to one `AsyncDisposableStack`.
  *
  * @module
  */
 
 import { join } from "node:path";
-import { tf } from "../deps.ts";
-import type { Config } from "../config/schema.ts";
+import * as tf from "../deps/tf.ts";
+import type { Config } from "../config/types.ts";
 import { mobileNetV2Preprocess } from "../data/batches.ts";
-import type { ImageSet } from "../data/decode.ts";
+import type { ImageSet } from "../data/image_set.ts";
 import type { BuiltModel } from "../model/build.ts";
 import {
   flipImages,
@@ -21,7 +23,7 @@ import {
 } from "./augment.ts";
 import type { BatchSource } from "./fit.ts";
 import { cachedFeatures } from "./features.ts";
-import type { FeaturePlan } from "./plan.ts";
+import type { FeatureMode, FeaturePlan, FineTuneMode } from "./plan.ts";
 import { featureSource, imageSource, onTheFlyFeatures } from "./sources.ts";
 import { labelEncodingOf } from "./head_output.ts";
 import {
@@ -31,9 +33,12 @@ import {
   prefixModel,
   prefixSource,
   suffixModel,
-} from "./prefix_cache.ts";
-import { weightsSha256 } from "../util/weights_identity.ts";
-import { type FrozenForward, selectFrozenEngine } from "./frozen_engine.ts";
+} from "./_prefix_cache.ts";
+import { weightsSha256 } from "../cache/weights_identity.ts";
+import {
+  type FrozenForward,
+  selectFrozenEngine,
+} from "../engine/frozen_engine.ts";
 
 /** What the training stages consume. */
 export interface TrainingInputs {
@@ -81,7 +86,70 @@ export interface TrainingInputsOptions {
   signal?: AbortSignal;
 }
 
-/** Builds the batch sources and picks the trained model per `plan`. */
+/** Everything a builder reads, and the stack that owns what it makes. */
+interface InputsContext {
+  config: Pick<Config, "data" | "model" | "augment" | "engine">;
+  model: BuiltModel;
+  data: { train: ImageSet; validation: ImageSet };
+  /** Image batches (augmented for training). */
+  images: TrainingInputs["images"];
+  opts: TrainingInputsOptions;
+  /** Frees what the builders start (frozen engines) when the run is done, or at once on a failure. */
+  stack: AsyncDisposableStack;
+}
+
+/** What the frozen stage trains on. */
+type FrozenStageInputs = Pick<
+  TrainingInputs,
+  "train" | "validation" | "trainModel" | "featureCache" | "frozenEngine"
+>;
+
+/** The frozen stage's inputs, one builder per {@link FeatureMode}. */
+const FROZEN_STAGE: Record<
+  FeatureMode,
+  (ctx: InputsContext, reason: string) => Promise<FrozenStageInputs>
+> = {
+  images: (ctx, reason) =>
+    Promise.resolve({
+      ...ctx.images,
+      trainModel: ctx.model.fitModel,
+      featureCache: { used: false, reused: false, reason },
+      frozenEngine: null,
+    }),
+  "per-batch": async (ctx, reason) => {
+    // The base runs on every batch of every epoch, as Keras does, but outside
+    // the gradient tape (only the head trains), so memory stays that of
+    // inference.
+    const { forward, frozenEngine } = await frozenBase(ctx);
+    return {
+      train: onTheFlyFeatures(ctx.images.train, forward),
+      validation: onTheFlyFeatures(ctx.images.validation, forward),
+      trainModel: ctx.model.fitHead,
+      featureCache: { used: false, reused: false, reason },
+      frozenEngine,
+    };
+  },
+  cached: (ctx, reason) => cachedStage(ctx, reason, false),
+  "cached-flips": (ctx, reason) => cachedStage(ctx, reason, true),
+};
+
+/** The fine-tuning stage's inputs, one builder per {@link FineTuneMode}. */
+const FINE_TUNE_STAGE: Record<
+  FineTuneMode,
+  (ctx: InputsContext) => Promise<TrainingInputs["fineTune"]>
+> = {
+  none: () => Promise.resolve(null),
+  images: () => Promise.resolve(null),
+  prefix: (ctx) => prefixInputs(ctx, true),
+  "prefix-per-batch": (ctx) => prefixInputs(ctx, false),
+};
+
+/**
+ * Builds the batch sources and picks the trained model per `plan`: the
+ * builder of `plan.mode` for the frozen stage, then the one of
+ * `plan.fineTune.mode`. What they start is owned by one stack: freed by
+ * `dispose()`, or at once when a later step fails.
+ */
 export async function trainingInputs(
   config: Pick<Config, "data" | "model" | "augment" | "engine">,
   plan: FeaturePlan,
@@ -89,6 +157,7 @@ export async function trainingInputs(
   data: { train: ImageSet; validation: ImageSet },
   opts: TrainingInputsOptions,
 ): Promise<TrainingInputs> {
+  await using stack = new AsyncDisposableStack();
   const order = orderOf(config);
   const images = {
     train: imageSource(data.train, {
@@ -102,92 +171,52 @@ export async function trainingInputs(
       preprocess: mobileNetV2Preprocess,
     }),
   };
-  const featureCache = {
-    used: plan.mode === "cached" || plan.mode === "cached-flips",
-    reused: false,
-    reason: plan.reason,
-  };
-  if (plan.mode === "images") {
-    return {
-      ...images,
-      trainModel: model.fitModel,
-      images,
-      featureCache,
-      frozenEngine: null,
-      fineTune: null,
-      dispose: () => Promise.resolve(),
-    };
-  }
-  const { forward, reason } = await selectFrozenEngine(
-    config.engine.frozen,
-    opts.backend,
-    model.features,
-    { fused: config.engine.fused },
-  );
-  const frozenEngine = { engine: forward.engine, id: forward.id, reason };
-  opts.log(`frozen engine: ${forward.id} (${reason})`);
-  const disposeFrozen = () => forward.dispose();
-  const dispose = () => disposeFrozen().then(() => disposePrefix());
+  const ctx: InputsContext = { config, model, data, images, opts, stack };
+  const frozen = await FROZEN_STAGE[plan.mode](ctx, plan.reason);
   // The suffix model of fine-tuning shares every weight with the classifier:
   // it is never disposed itself (disposing it would free the classifier's).
-  let fineTune: TrainingInputs["fineTune"] = null;
-  let disposePrefix = () => Promise.resolve();
-  if (
-    plan.fineTune.mode === "prefix" || plan.fineTune.mode === "prefix-per-batch"
-  ) {
-    try {
-      const prefix = await prefixInputs(
-        config,
-        model,
-        data,
-        images,
-        plan.fineTune.mode === "prefix",
-        opts,
-      );
-      fineTune = prefix?.inputs ?? null;
-      if (prefix) disposePrefix = prefix.dispose;
-    } catch (err) {
-      await dispose();
-      throw err;
-    }
-  }
-  if (plan.mode === "per-batch") {
-    // The base runs on every batch of every epoch, as Keras does, but outside
-    // the gradient tape (only the head trains), so memory stays that of
-    // inference.
-    return {
-      train: onTheFlyFeatures(images.train, forward),
-      validation: onTheFlyFeatures(images.validation, forward),
-      trainModel: model.fitHead,
-      images,
-      featureCache,
-      frozenEngine,
-      fineTune,
-      dispose,
-    };
-  }
-  try {
-    const { reused, ...sources } = await cachedSources(
-      config,
-      model,
-      forward,
-      data,
-      opts,
-      plan.mode === "cached-flips",
-    );
-    return {
-      ...sources,
-      trainModel: model.fitHead,
-      images,
-      featureCache: { ...featureCache, reused },
-      frozenEngine,
-      fineTune,
-      dispose,
-    };
-  } catch (err) {
-    await dispose();
-    throw err;
-  }
+  const fineTune = await FINE_TUNE_STAGE[plan.fineTune.mode](ctx);
+  const owned = stack.move();
+  return { ...frozen, images, fineTune, dispose: () => owned.disposeAsync() };
+}
+
+/** Starts the engine of the frozen base (owned by the stack) and says which. */
+async function frozenBase(ctx: InputsContext) {
+  const { forward, reason } = await selectFrozenEngine(
+    ctx.config.engine.frozen,
+    ctx.opts.backend,
+    ctx.model.features,
+    { fused: ctx.config.engine.fused },
+  );
+  ctx.stack.defer(() => forward.dispose());
+  ctx.opts.log(`frozen engine: ${forward.id} (${reason})`);
+  return {
+    forward,
+    frozenEngine: { engine: forward.engine, id: forward.id, reason },
+  };
+}
+
+/** The frozen stage on cached pooled features (of each mirror, with `flips`). */
+async function cachedStage(
+  ctx: InputsContext,
+  reason: string,
+  flips: boolean,
+): Promise<FrozenStageInputs> {
+  const { forward, frozenEngine } = await frozenBase(ctx);
+  const { reused, ...sources } = await cachedSources(
+    ctx.config,
+    ctx.model,
+    forward,
+    ctx.data,
+    ctx.opts,
+    flips,
+  );
+  return {
+    ...sources,
+    trainModel: ctx.model.fitHead,
+    featureCache: { used: true, reused, reason },
+    frozenEngine,
+  };
 }
 
 /**
@@ -262,26 +291,17 @@ function orderOf(config: Pick<Config, "data" | "model">) {
 }
 
 /**
- * The frozen prefix of fine-tuning (see `prefix_cache.ts`): the crossing
+ * The frozen prefix of fine-tuning (see `_prefix_cache.ts`): the crossing
  * tensors of both splits — cached (`cached`), or computed per (augmented)
- * batch — and the suffix model that trains on them. Null (fine-tuning on
- * images, with a log line) when nothing before `fineTune.fromLayer` stays
- * frozen.
+ * batch by an engine the stack owns — and the suffix model that trains on
+ * them. Null (fine-tuning on images, with a log line) when nothing before
+ * `fineTune.fromLayer` stays frozen.
  */
 async function prefixInputs(
-  config: Pick<Config, "data" | "model" | "engine">,
-  model: BuiltModel,
-  data: { train: ImageSet; validation: ImageSet },
-  images: TrainingInputs["images"],
+  ctx: InputsContext,
   cached: boolean,
-  opts: TrainingInputsOptions,
-): Promise<
-  | {
-    inputs: NonNullable<TrainingInputs["fineTune"]>;
-    dispose(): Promise<void>;
-  }
-  | null
-> {
+): Promise<TrainingInputs["fineTune"]> {
+  const { config, model, data, images, opts } = ctx;
   const from = model.fineTuneFrom;
   if (from < 2) {
     opts.log(
@@ -297,55 +317,48 @@ async function prefixInputs(
     { fused: config.engine.fused },
   );
   if (!cached) {
+    ctx.stack.defer(() => forward.dispose());
     return {
-      inputs: {
-        model: suffixModel(model, cut),
-        train: onTheFlyPrefix(images.train, forward, cut),
-        validation: onTheFlyPrefix(images.validation, forward, cut),
-        reason: `base layers 0..${
-          from - 1
-        } run per batch on ${forward.id}, off the gradient tape`,
-      },
-      dispose: () => forward.dispose(),
+      model: suffixModel(model, cut),
+      train: onTheFlyPrefix(images.train, forward, cut),
+      validation: onTheFlyPrefix(images.validation, forward, cut),
+      reason: `base layers 0..${
+        from - 1
+      } run per batch on ${forward.id}, off the gradient tape`,
     };
   }
-  try {
-    const identity = await baseIdentity(config, model, opts);
-    const dir = join(opts.cacheDir, "prefix");
-    const prefixOf = (split: "train" | "validation") =>
-      cachedPrefix(forward, cut, data[split], {
-        dir,
-        identity,
-        batchSize: config.data.batchSize,
-        preprocess: mobileNetV2Preprocess,
-        onProgress: progressLine(config, opts, `prefix: ${split}`),
-        warn: (m) => opts.log(`warning: ${m}`),
-        signal: opts.signal,
-      });
-    const train = await prefixOf("train");
-    const val = await prefixOf("validation");
-    opts.log(
-      `prefix: ${train.cached ? "reused" : "computed"} train, ${
-        val.cached ? "reused" : "computed"
-      } validation — ${cut.names.join(" + ")} before layer ${from} (${dir})`,
-    );
-    const order = orderOf(config);
-    const k = data.train.classNames.length;
-    return {
-      inputs: {
-        model: suffixModel(model, cut),
-        train: prefixSource(train, data.train.labels, k, order),
-        validation: prefixSource(val, data.validation.labels, k, {
-          ...order,
-          shuffle: false,
-        }),
-        reason: `cached outputs of base layers 0..${from - 1}`,
-      },
-      dispose: () => Promise.resolve(),
-    };
-  } finally {
-    await forward.dispose();
-  }
+  // The prefix engine is needed only to fill the cache.
+  await using _engine = { [Symbol.asyncDispose]: () => forward.dispose() };
+  const identity = await baseIdentity(config, model, opts);
+  const dir = join(opts.cacheDir, "prefix");
+  const prefixOf = (split: "train" | "validation") =>
+    cachedPrefix(forward, cut, data[split], {
+      dir,
+      identity,
+      batchSize: config.data.batchSize,
+      preprocess: mobileNetV2Preprocess,
+      onProgress: progressLine(config, opts, `prefix: ${split}`),
+      warn: (m) => opts.log(`warning: ${m}`),
+      signal: opts.signal,
+    });
+  const train = await prefixOf("train");
+  const val = await prefixOf("validation");
+  opts.log(
+    `prefix: ${train.cached ? "reused" : "computed"} train, ${
+      val.cached ? "reused" : "computed"
+    } validation — ${cut.names.join(" + ")} before layer ${from} (${dir})`,
+  );
+  const order = orderOf(config);
+  const k = data.train.classNames.length;
+  return {
+    model: suffixModel(model, cut),
+    train: prefixSource(train, data.train.labels, k, order),
+    validation: prefixSource(val, data.validation.labels, k, {
+      ...order,
+      shuffle: false,
+    }),
+    reason: `cached outputs of base layers 0..${from - 1}`,
+  };
 }
 
 /**

@@ -24,11 +24,13 @@
  * @module
  */
 
-import { tf } from "../deps.ts";
+import * as tf from "../deps/tf.ts";
 
 /** A named tensor, as `tf.Optimizer`'s weights are listed. */
-type NamedTensor = Parameters<tf.Optimizer["setWeights"]>[0][number];
-type Grads = tf.NamedTensorMap | NamedTensor[];
+/** A named variable value, as TF.js optimizers get and set their weights. */
+export type NamedTensor = Parameters<tf.Optimizer["setWeights"]>[0][number];
+/** Gradients by variable name, as `Optimizer.applyGradients` takes them. */
+export type Grads = tf.NamedTensorMap | NamedTensor[];
 
 function gradientList(grads: Grads): [string, tf.Tensor | null][] {
   return Array.isArray(grads)

@@ -1,30 +1,95 @@
 /**
- * Train stage: the backend (backend.ts with webgpu_probe.ts, wasm_backend.ts,
- * set_backend.ts), the feature plan (plan.ts) and the training inputs it
- * leads to (inputs.ts, features.ts, sources.ts, augment.ts), the fit loop
- * (fit.ts), the frozen and fine-tuning stages (stages.ts), and evaluation
- * (evaluate.ts, validate.ts).
+ * Train stage: the feature plan (`plan.ts`) and the training inputs it leads
+ * to (`inputs.ts`: cached features `features.ts`, the cached frozen prefix
+ * `_prefix_cache.ts`, batch sources `sources.ts`, augmentation `augment.ts`),
+ * the fit loop (`fit.ts`) with Keras 3's optimizers (`keras_optimizers.ts`),
+ * early stopping (`early_stopping.ts`) and the best checkpoint
+ * (`best_checkpoint.ts`), what differs per head output (`head_output.ts`), and
+ * the frozen and fine-tuning stages (`stages.ts`).
  *
  * @module
  */
 
-export * from "./backend.ts";
-export * from "./webgpu_probe.ts";
-export * from "./wasm_backend.ts";
-export * from "./set_backend.ts";
-export * from "./plan.ts";
-export * from "./inputs.ts";
-export * from "./features.ts";
-export * from "./sources.ts";
-export * from "./augment.ts";
-export * from "./fit.ts";
-export * from "./stages.ts";
-export * from "./evaluate.ts";
-export * from "./validate.ts";
-export * from "./frozen_engine.ts";
-export * from "./early_stopping.ts";
-export * from "./best_checkpoint.ts";
-export * from "./prefix_cache.ts";
-export * from "./keras_optimizers.ts";
-export * from "./head_output.ts";
-export * from "./wasm_grad_kernels.ts";
+export {
+  augmentBatch,
+  type AugmentKey,
+  type AugmentOptions,
+  DEFAULT_AUGMENT,
+  type FlipMode,
+  makeAugmenter,
+  type Rng,
+} from "./augment.ts";
+export {
+  type BestCheckpointCallback,
+  bestCheckpointCallback,
+  type BestCheckpointOptions,
+  type BestCheckpointRecord,
+  BestTracker,
+} from "./best_checkpoint.ts";
+export {
+  EarlyStopping,
+  type EarlyStoppingCallback,
+  earlyStoppingCallback,
+  type EarlyStoppingDecision,
+  type EarlyStoppingOptions,
+  type EarlyStoppingRecord,
+  type EarlyStoppingState,
+  type Monitor,
+  type MonitorMode,
+  type WeightsModel,
+} from "./early_stopping.ts";
+export {
+  cachedFeatures,
+  type CachedFeaturesOptions,
+  extractFeatures,
+  type ExtractFeaturesOptions,
+} from "./features.ts";
+export {
+  type BatchSource,
+  type FitCallbacks,
+  fitLoop,
+  type FitOptions,
+  type FitResult,
+  type MetricsRow,
+  type StopReason,
+  type XYBatch,
+} from "./fit.ts";
+export {
+  classProbabilities,
+  type LabelEncoding,
+  labelEncodingOf,
+} from "./head_output.ts";
+export {
+  type TrainingInputs,
+  trainingInputs,
+  type TrainingInputsOptions,
+} from "./inputs.ts";
+export {
+  type Grads,
+  KerasAdam,
+  kerasOptimizer,
+  KerasRMSprop,
+  type KerasRMSpropOptions,
+  type NamedTensor,
+  type OptimizerName,
+} from "./keras_optimizers.ts";
+export {
+  type FeatureMode,
+  type FeaturePlan,
+  type FineTuneMode,
+  planFeatures,
+} from "./plan.ts";
+export {
+  type FeatureSet,
+  featureSource,
+  imageSource,
+  type SourceOptions,
+} from "./sources.ts";
+export {
+  checkTrainingKernels,
+  type StageProgress,
+  type StageShape,
+  type StagesResult,
+  trainStages,
+  type TrainStagesOptions,
+} from "./stages.ts";

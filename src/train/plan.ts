@@ -18,7 +18,7 @@
  * @module
  */
 
-import type { Config } from "../config/schema.ts";
+import type { Config } from "../config/types.ts";
 import { flipOnlyVariants, isAugmentEnabled } from "./augment.ts";
 
 /** How the frozen stage feeds the model; see the module doc. */

@@ -7,7 +7,7 @@
  * @module
  */
 
-import { tf } from "../deps.ts";
+import * as tf from "../deps/tf.ts";
 import {
   type Batch,
   batchCount,
@@ -15,9 +15,9 @@ import {
   makeBatch,
   type Preprocess,
 } from "../data/batches.ts";
-import type { ImageSet } from "../data/decode.ts";
+import type { ImageSet } from "../data/image_set.ts";
 import type { BatchSource, XYBatch } from "./fit.ts";
-import type { FrozenForward } from "./frozen_engine.ts";
+import type { FrozenForward } from "../engine/frozen_engine.ts";
 import { encodeLabels, type LabelEncoding } from "./head_output.ts";
 
 /** Ordering and label options shared by both sources. */

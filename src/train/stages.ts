@@ -10,13 +10,13 @@
  * @module
  */
 
-import { tf } from "../deps.ts";
-import type { Config } from "../config/schema.ts";
+import { BASE_GRADIENT_KERNELS } from "../backend/wasm_grad_kernels.ts";
+import * as tf from "../deps/tf.ts";
+import type { Config } from "../config/types.ts";
 import type { BuiltModel } from "../model/build.ts";
 import { setTrainable } from "../model/classifier.ts";
 import { setBatchNormInference } from "../model/batch_norm.ts";
-import type { MetricsRow } from "../report/metrics.ts";
-import { Progbar, type ProgressWriter } from "../report/progbar.ts";
+import type { MetricsRow } from "./fit.ts";
 import {
   type BatchSource,
   type FitCallbacks,
@@ -44,10 +44,12 @@ export interface TrainStagesOptions {
   rows: readonly MetricsRow[];
   /** Status lines. */
   log: (line: string) => void;
-  /** Where the progress bar goes; default stdout. */
-  progress?: ProgressWriter;
-  /** Force TTY (redrawing) or plain progress; default: detect. */
-  isTty?: boolean;
+  /**
+   * Makes the progress display of one stage, a fit callback (`run.ts` passes
+   * the Keras-like progress bar of `src/report/progbar.ts`); `onTrainEnd` is called
+   * when the stage ends. Default: no progress display.
+   */
+  progressBar?: (shape: StageShape) => StageProgress;
   /** Stop after the current batch. */
   signal?: AbortSignal;
   /** Extra hooks, called after the run's own in every stage. */
@@ -57,6 +59,20 @@ export interface TrainStagesOptions {
    * no best-model checkpoint.
    */
   saveBest?: ((epoch: number, row: MetricsRow) => Promise<void>) | null;
+}
+
+/** The size of one stage, for its progress display. */
+export interface StageShape {
+  /** Epochs of the whole run (all stages). */
+  epochs: number;
+  /** Batches per epoch in this stage. */
+  stepsPerEpoch: number;
+}
+
+/** A stage's progress display: fit callbacks, and an end. */
+export interface StageProgress extends FitCallbacks {
+  /** The stage is over. */
+  onTrainEnd(): void;
 }
 
 /** What {@link trainStages} resolves to. */
@@ -94,11 +110,9 @@ export async function trainStages(
     epochs: number,
     name: string,
   ) => {
-    const bar = new Progbar({
+    const bar = opts.progressBar?.({
       epochs: totalEpochs,
       stepsPerEpoch: train.numBatches,
-      writer: opts.progress,
-      isTty: opts.isTty,
     });
     // Early stopping watches validation metrics: only with validation data.
     const stopper = es.enabled && val.count > 0
@@ -112,14 +126,14 @@ export async function trainStages(
         signal: opts.signal,
         output,
         callbacks: [
-          bar,
+          ...(bar ? [bar] : []),
           { onEpochEnd: (_e, _l, row) => opts.onEpoch(row) },
           ...(stopper ? [stopper] : []),
           ...(checkpoint ? [checkpoint] : []),
           ...(opts.callbacks ?? []),
         ],
       });
-      bar.onTrainEnd();
+      bar?.onTrainEnd();
       if (stopper) {
         const record = stopper.record();
         earlyStopping.push({ ...record, stage: name });
@@ -255,13 +269,6 @@ function compile(
   model.compile({ optimizer: instance, ...compileArgs(output) });
   return instance;
 }
-
-/** Gradient kernels that training convolutions of the base needs. */
-const BASE_GRADIENT_KERNELS = [
-  "Conv2DBackpropFilter",
-  "DepthwiseConv2dNativeBackpropFilter",
-  "DepthwiseConv2dNativeBackpropInput",
-];
 
 /**
  * Fails before any work when the config trains base layers (`fineTune` or a

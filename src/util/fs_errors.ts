@@ -8,13 +8,15 @@
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { fsError } from "./fs_errors.ts";
+ * const file = await Deno.makeTempFile();
  * try {
- *   await Deno.mkdir("/etc/passwd/sub", { recursive: true });
+ *   await Deno.mkdir(`${file}/sub`, { recursive: true });
  * } catch (e) {
- *   throw fsError("create the folder", "/etc/passwd/sub", e);
- *   // Cannot create the folder /etc/passwd/sub: a part of the path is a
- *   // file, not a folder (ENOTDIR)
+ *   const err = fsError("create the folder", `${file}/sub`, e);
+ *   // "Cannot create the folder …/sub: a part of the path is a file, not a folder (ENOTDIR)"
+ *   assert.match(err.message, /a part of the path is a file/);
  * }
  * ```
  *

@@ -1,0 +1,29 @@
+/**
+ * Evaluation and prediction, above training: the confusion matrix, per-class
+ * report and loss of a classifier on labelled data (`evaluate.ts`), the
+ * evaluate step of a run (`validate.ts`), and prediction with a saved model
+ * (`predict.ts`: `deno task predict`).
+ *
+ * @module
+ */
+
+export {
+  type ClassificationReport,
+  classificationReport,
+  type ClassMetrics,
+  confusionMatrix,
+  evaluateModel,
+  evaluateProbabilities,
+  type Evaluation,
+  formatClassificationReport,
+  type LabelledBatch,
+  type Predictor,
+} from "./evaluate.ts";
+export {
+  collectImageFiles,
+  evaluateFolder,
+  predictFiles,
+  type Prediction,
+  type PredictionError,
+} from "./predict.ts";
+export { evaluateValidation } from "./validate.ts";

@@ -1,0 +1,221 @@
+/**
+ * Prediction with a saved classifier: decode, resize and preprocess images
+ * exactly as training did, and return the top class with every
+ * probability (a model of the logit head outputs the probability p of the
+ * second class; the first gets 1 − p). Also evaluation of a saved model on a labelled class-folder
+ * tree.
+ *
+ * @example
+ * ```ts ignore
+ * import { loadModel, predictFiles } from "../../mod.ts";
+ * // Needs a trained run folder and an image: not run by `deno test --doc`.
+ * const saved = await loadModel("runs/cats_vs_dogs-20261128T025130Z");
+ * for (const p of await predictFiles(saved, ["cat.jpg"])) console.log(p.label, p.probability);
+ * ```
+ *
+ * @module
+ */
+
+import { join } from "node:path";
+import * as tf from "../deps/tf.ts";
+import { decodeAndResize } from "../data/resize.ts";
+import { isImageFile, listClassFolder } from "../data/dataset.ts";
+import { mobileNetV2Preprocess } from "../data/batches.ts";
+import type { SavedModel } from "../model/model_io.ts";
+import type { ImageSet } from "../data/image_set.ts";
+import { decodeImages } from "../data/decode.ts";
+import { evaluateModel, type Evaluation } from "./evaluate.ts";
+import type { FrozenForward } from "../engine/frozen_engine.ts";
+import { imageSource, onTheFlyFeatures } from "../train/sources.ts";
+import { classProbabilities } from "../train/head_output.ts";
+
+/** One image's prediction. */
+export interface Prediction {
+  /** The image file. */
+  file: string;
+  /** Top class name. */
+  label: string;
+  /** Its probability. */
+  probability: number;
+  /** Probability of every class, by name. */
+  probabilities: Record<string, number>;
+}
+
+/** A file that could not be predicted (unreadable image). */
+export interface PredictionError {
+  /** The image file. */
+  file: string;
+  /** Why. */
+  error: string;
+}
+
+/**
+ * Expands the arguments into image files: files are kept as given, folders
+ * are searched recursively for image files (sorted).
+ */
+export async function collectImageFiles(
+  paths: readonly string[],
+): Promise<string[]> {
+  const out: string[] = [];
+  const walk = async (dir: string) => {
+    const entries: Deno.DirEntry[] = [];
+    for await (const e of Deno.readDir(dir)) entries.push(e);
+    entries.sort((a, b) => a.name < b.name ? -1 : a.name > b.name ? 1 : 0);
+    for (const e of entries) {
+      if (e.name.startsWith(".")) continue;
+      const p = join(dir, e.name);
+      if (e.isDirectory) await walk(p);
+      else if (e.isFile && isImageFile(e.name)) out.push(p);
+    }
+  };
+  for (const p of paths) {
+    let info: Deno.FileInfo;
+    try {
+      info = await Deno.stat(p);
+    } catch {
+      throw new Error(`not found: ${p}`);
+    }
+    if (info.isDirectory) await walk(p);
+    else out.push(p);
+  }
+  return out;
+}
+
+/**
+ * Predicts each file with `saved` in batches of `batchSize`. Unreadable
+ * files are returned as {@link PredictionError}s instead of failing the lot.
+ */
+export async function predictFiles(
+  saved: SavedModel,
+  files: readonly string[],
+  opts: { batchSize?: number; forward?: FrozenForward } = {},
+): Promise<(Prediction | PredictionError)[]> {
+  const [h, w] = saved.preprocessing.imageSize;
+  const batchSize = opts.batchSize ?? 32;
+  const results: (Prediction | PredictionError)[] = [];
+  for (let start = 0; start < files.length; start += batchSize) {
+    const chunk = files.slice(start, start + batchSize);
+    const ok: { file: string; pixels: Uint8Array }[] = [];
+    const slot: (Prediction | PredictionError | null)[] = [];
+    for (const file of chunk) {
+      try {
+        const pixels = await decodeAndResize(
+          await Deno.readFile(file),
+          h,
+          w,
+          saved.preprocessing.interpolation,
+        );
+        ok.push({ file, pixels });
+        slot.push(null);
+      } catch (err) {
+        slot.push({ file, error: (err as Error).message });
+      }
+    }
+    let probs: number[][] = [];
+    if (ok.length > 0) {
+      const all = new Uint8Array(ok.length * h * w * 3);
+      ok.forEach((o, i) => all.set(o.pixels, i * h * w * 3));
+      const x = tf.tidy(() =>
+        mobileNetV2Preprocess(
+          tf.tensor4d(all, [ok.length, h, w, 3], "float32"),
+        )
+      );
+      try {
+        const y = opts.forward
+          ? await opts.forward.run(x)
+          : saved.model.predict(x) as tf.Tensor2D;
+        try {
+          // [n, k] probabilities, or the logit head's sigmoid [n, 1].
+          probs = classProbabilities(
+            await y.data(),
+            ok.length,
+            saved.classNames.length,
+          );
+        } finally {
+          y.dispose();
+        }
+      } finally {
+        x.dispose();
+      }
+    }
+    const k = saved.classNames.length;
+    let j = 0;
+    for (const s of slot) {
+      if (s) {
+        results.push(s);
+        continue;
+      }
+      const p = probs[j];
+      let top = 0;
+      for (let c = 1; c < k; c++) if (p[c] > p[top]) top = c;
+      results.push({
+        file: ok[j].file,
+        label: saved.classNames[top],
+        probability: p[top],
+        probabilities: Object.fromEntries(
+          saved.classNames.map((name, c) => [name, p[c]]),
+        ),
+      });
+      j++;
+    }
+  }
+  return results;
+}
+
+/**
+ * Evaluates a saved model on a labelled class-folder tree (one subfolder per
+ * class, the names the model was trained with): confusion matrix,
+ * per-class precision/recall/F1, loss and accuracy.
+ */
+export async function evaluateFolder(
+  saved: SavedModel,
+  folder: string,
+  opts: {
+    batchSize?: number;
+    workers?: number | null;
+    forward?: FrozenForward;
+    /**
+     * Decode cache folder (as `data.cacheDir/decoded`): the images are
+     * cached there and the returned set reads them back per batch instead
+     * of holding the whole folder decoded in memory. Default none.
+     */
+    cacheDir?: string | null;
+  } = {},
+): Promise<Evaluation & { skipped: number; set: ImageSet }> {
+  const tree = await listClassFolder(folder);
+  const unknown = tree.classNames.filter((c) => !saved.classNames.includes(c));
+  if (unknown.length > 0) {
+    throw new Error(
+      `${folder}: class folders ${
+        unknown.join(", ")
+      } are not among the model's classes (${saved.classNames.join(", ")})`,
+    );
+  }
+  const items = tree.items.map((it) => ({
+    ...it,
+    label: saved.classNames.indexOf(tree.classNames[it.label]),
+  }));
+  const set = await decodeImages(items, {
+    imageSize: saved.preprocessing.imageSize,
+    classNames: saved.classNames,
+    interpolation: saved.preprocessing.interpolation,
+    workers: opts.workers ?? undefined,
+    cacheDir: opts.cacheDir,
+    onBadImage: "warn",
+  });
+  const source = imageSource(set, {
+    batchSize: opts.batchSize ?? 32,
+    shuffle: false,
+    seed: 0,
+    preprocess: mobileNetV2Preprocess,
+  });
+  // With an engine (ONNX Runtime), the batches arrive as probabilities.
+  const result = opts.forward
+    ? await evaluateModel(
+      { predict: (probs) => (probs as tf.Tensor).clone() },
+      onTheFlyFeatures(source, opts.forward).batches(0),
+      saved.classNames,
+    )
+    : await evaluateModel(saved.model, source.batches(0), saved.classNames);
+  return { ...result, skipped: set.skipped.length, set };
+}

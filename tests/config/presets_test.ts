@@ -1,0 +1,36 @@
+import assert from "node:assert/strict";
+import { loadConfig } from "../../src/config/load.ts";
+
+const root = new URL("../../", import.meta.url);
+const path = (p: string) => new URL(p, root).pathname;
+
+Deno.test("presets: configs/seed.json is the reference job and train.config.json equals it", async () => {
+  const seed = await loadConfig(path("configs/seed.json"));
+  const main = await loadConfig(path("train.config.json"));
+  const { $schema: _a, ...a } = seed;
+  const { $schema: _b, ...b } = main;
+  assert.deepEqual(a, b);
+  assert.equal(seed.model.head.dropout, 0);
+  assert.equal(seed.fineTune.enabled, false);
+  assert.deepEqual(
+    [seed.augment.flip, seed.augment.rotation, seed.augment.zoom],
+    ["none", 0, 0],
+  );
+  assert.deepEqual(
+    [seed.data.batchSize, seed.data.imageSize, seed.train.learningRate],
+    [32, [160, 160], 1e-4],
+  );
+  assert.equal(seed.train.epochs, 10);
+});
+
+Deno.test("presets: configs/tutorial.json follows TensorFlow's transfer-learning tutorial", async () => {
+  const t = await loadConfig(path("configs/tutorial.json"));
+  assert.equal(t.model.head.dropout, 0.2);
+  assert.equal(t.augment.flip, "horizontal");
+  assert.equal(t.augment.rotation, 0.2);
+  assert.equal(t.fineTune.enabled, true);
+  assert.equal(t.fineTune.fromLayer, 100);
+  assert.equal(t.fineTune.optimizer, "rmsprop");
+  assert.equal(t.fineTune.learningRate, 1e-5);
+  assert.equal(t.train.learningRate, 1e-4);
+});

@@ -1,0 +1,36 @@
+import assert from "node:assert/strict";
+import { join } from "node:path";
+import { decodePixels } from "../../src/data/codecs.ts";
+import { resizeToRgb } from "../../src/data/resize.ts";
+import { getFixtures } from "../_helpers/data.ts";
+import { runScriptByUrl } from "../_helpers/by_url.ts";
+
+Deno.test({
+  name:
+    "decode workers load when the modules are imported by URL (no deno.json)",
+  sanitizeResources: false,
+  fn: async () => {
+    const fx = await getFixtures();
+    const image = join(fx.datasetDir, "train", "dogs", "dog_alpha.png");
+    const r = await runScriptByUrl((origin) =>
+      `import { DecodePool } from "${origin}/src/data/mod.ts";
+const pool = new DecodePool(1);
+const rgb = await pool.decode(await Deno.readFile(${
+        JSON.stringify(image)
+      }), 6, 5, "nearest");
+pool.close();
+console.log(JSON.stringify({ started: pool.started, rgb: Array.from(rgb) }));
+`
+    );
+    assert.equal(r.code, 0, `script failed:\n${r.stderr}`);
+    const result = r.json as { started: number; rgb: number[] };
+    assert.equal(result.started, 1);
+    const expected = resizeToRgb(
+      await decodePixels(await Deno.readFile(image)),
+      6,
+      5,
+      "nearest",
+    );
+    assert.deepEqual(result.rgb, Array.from(expected));
+  },
+});
