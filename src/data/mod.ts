@@ -19,7 +19,10 @@ export {
 } from "./batches.ts";
 export {
   DecodeFailure,
+  type DecodeOptions,
   decodePixels,
+  DEFAULT_MAX_IMAGE_PIXELS,
+  type ImageFormatName,
   type Pixels,
   sniffFormat,
 } from "./codecs.ts";

@@ -55,7 +55,9 @@ Deno.test("decode cache: DECODER_VERSION names the codec versions pinned in src/
   };
   assert.equal(
     DECODER_VERSION,
-    `imagescript@${version("imagescript")}+tiff@${version("tiff")}`,
+    `imagescript@${version("imagescript")}+tiff@${version("tiff")}+jpeg-turbo@${
+      version("@cwasm/jpeg-turbo")
+    }+webp@${version("@cwasm/webp")}`,
   );
   const folder = decodeCacheFolder(160, 128, "bilinear");
   assert.equal(
