@@ -39,7 +39,9 @@ export function parseDecodeCacheFolder(name: string): {
   interpolation: string;
   decoder: string | null;
 } | null {
-  const m = /^v(\d+)-(\d+)x(\d+)-([a-z]+)(?:-(.+))?$/.exec(name);
+  // The interpolation may carry a mode: "bilinear+exif" (EXIF orientation
+  // applied).
+  const m = /^v(\d+)-(\d+)x(\d+)-([a-z]+(?:\+[a-z]+)?)(?:-(.+))?$/.exec(name);
   if (!m) return null;
   return {
     version: Number(m[1]),

@@ -62,6 +62,12 @@ export interface DataConfig {
   onBadImage: "warn" | "error";
   /** Parallel decode workers; null means one per CPU core. Default: `null`. */
   workers: number | null;
+  /** Largest image, in pixels (width × height, read from the file's header before decoding), that is decoded; larger files are skipped as possible decompression bombs (as data.onBadImage says). The default is PIL's Image.MAX_IMAGE_PIXELS; null for no limit. Default: `89478485`. */
+  maxImagePixels: number | null;
+  /** "ignore": pixels as stored, as TensorFlow and Keras read them. "apply": JPEG EXIF orientation applied (phone photos upright, as PIL's ImageOps.exif_transpose does); decoded into cache entries of their own. Default: `"ignore"`. */
+  exifOrientation: "ignore" | "apply";
+  /** Also read .webp files (libwebp, exactly as TensorFlow decodes opaque ones; with alpha or animated they are skipped, as TensorFlow refuses them). Keras' image_dataset_from_directory leaves .webp out, so by default they are counted in one line and skipped. Default: `false`. */
+  includeWebp: boolean;
 }
 
 /** `model`: The network. */
@@ -226,6 +232,12 @@ export interface DataConfigInput {
   onBadImage?: "warn" | "error";
   /** Parallel decode workers; null means one per CPU core. Default: `null`. */
   workers?: number | null;
+  /** Largest image, in pixels (width × height, read from the file's header before decoding), that is decoded; larger files are skipped as possible decompression bombs (as data.onBadImage says). The default is PIL's Image.MAX_IMAGE_PIXELS; null for no limit. Default: `89478485`. */
+  maxImagePixels?: number | null;
+  /** "ignore": pixels as stored, as TensorFlow and Keras read them. "apply": JPEG EXIF orientation applied (phone photos upright, as PIL's ImageOps.exif_transpose does); decoded into cache entries of their own. Default: `"ignore"`. */
+  exifOrientation?: "ignore" | "apply";
+  /** Also read .webp files (libwebp, exactly as TensorFlow decodes opaque ones; with alpha or animated they are skipped, as TensorFlow refuses them). Keras' image_dataset_from_directory leaves .webp out, so by default they are counted in one line and skipped. Default: `false`. */
+  includeWebp?: boolean;
 }
 
 /** `model`: The network. */

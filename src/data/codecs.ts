@@ -88,6 +88,30 @@ export interface DecodeOptions {
   exifOrientation?: "ignore" | "apply";
 }
 
+/**
+ * Why a file is refused for its size: its header states more than
+ * `maxImagePixels` pixels (null: no limit). Null when it is within the
+ * limit, or when the header cannot be read (the decoder then names the
+ * problem). Reads the header only.
+ */
+export function pixelLimitReason(
+  bytes: Uint8Array,
+  maxImagePixels: number | null = DEFAULT_MAX_IMAGE_PIXELS,
+): string | null {
+  if (maxImagePixels === null) return null;
+  const format = sniffImageFormat(bytes);
+  const size = format ? readImageSize(bytes, format) : null;
+  if (!format || !size || size.width * size.height <= maxImagePixels) {
+    return null;
+  }
+  const name = format === "webp" ? "WebP" : format.toUpperCase();
+  return `${name} of ${size.width}\u00d7${size.height} = ${
+    (size.width * size.height).toLocaleString("en-US")
+  } pixels exceeds data.maxImagePixels (${
+    maxImagePixels.toLocaleString("en-US")
+  }): a possible decompression bomb, not decoded`;
+}
+
 function unknownFormatReason(bytes: Uint8Array): string {
   if (bytes.length === 0) return "empty file";
   const hex = [...bytes.subarray(0, 4)].map((x) =>
@@ -280,16 +304,8 @@ export async function decodePixels(
   const max = options.maxImagePixels === undefined
     ? DEFAULT_MAX_IMAGE_PIXELS
     : options.maxImagePixels;
-  const size = readImageSize(bytes, format);
-  if (max !== null && size && size.width * size.height > max) {
-    throw new DecodeFailure(
-      `${name} of ${size.width}×${size.height} = ${
-        (size.width * size.height).toLocaleString("en-US")
-      } pixels exceeds data.maxImagePixels (${
-        max.toLocaleString("en-US")
-      }): a possible decompression bomb, not decoded`,
-    );
-  }
+  const tooLarge = pixelLimitReason(bytes, max);
+  if (tooLarge) throw new DecodeFailure(tooLarge);
   const orientation = { value: 1 };
   let pixels: Pixels;
   try {

@@ -23,6 +23,7 @@ export {
   decodePixels,
   DEFAULT_MAX_IMAGE_PIXELS,
   type ImageFormatName,
+  pixelLimitReason,
   type Pixels,
   sniffFormat,
 } from "./codecs.ts";
@@ -31,13 +32,18 @@ export {
   DatasetError,
   type DatasetOptions,
   type DatasetSplits,
+  formatIgnored,
+  type IgnoredFiles,
   IMAGE_EXTENSIONS,
   type ImageItem,
   isImageFile,
+  junkKind,
   listClassFolder,
   loadDataset,
+  mergeIgnored,
   resolveDatasetRoot,
   splitPerClass,
+  WEBP_EXTENSION,
 } from "./dataset.ts";
 export {
   BadImageError,

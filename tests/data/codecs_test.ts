@@ -6,6 +6,8 @@
 // JPEG, refused); resizes are within 0.5 of TF's float32 (our uint8 rounding).
 import assert from "node:assert/strict";
 import { createHash } from "node:crypto";
+import { join } from "node:path";
+import { fileURLToPath } from "node:url";
 import {
   absDiff,
   loadDecodeGoldens,
@@ -17,6 +19,7 @@ import {
   type Pixels,
 } from "../../src/data/codecs.ts";
 import { decodeAndResize } from "../../src/data/resize.ts";
+import { pngBomb } from "../_helpers/png_bomb.ts";
 
 const goldens = await loadDecodeGoldens();
 
@@ -238,4 +241,57 @@ Deno.test("codecs: data.maxImagePixels refuses from the header, naming the size 
     await decodePixels(bytes, { maxImagePixels: w * h });
     await decodePixels(bytes, { maxImagePixels: null });
   }
+});
+
+Deno.test({
+  name:
+    "codecs: a 30000x30000 PNG bomb is named with its size and data.maxImagePixels, without allocating it (peak RSS of a child process)",
+  ignore: Deno.build.os !== "linux", // VmHWM is Linux's
+  fn: async () => {
+    // The generator makes real PNGs: a small one decodes, all black.
+    const tiny = await decodePixels(pngBomb(61, 45));
+    assert.deepEqual([tiny.width, tiny.height], [61, 45]);
+    assert.ok(rgbOf(tiny).every((v) => v === 0));
+    const dir = await Deno.makeTempDir({ prefix: "bomb-" });
+    try {
+      const file = join(dir, "bomb.png");
+      await Deno.writeFile(file, pngBomb(30000, 30000));
+      const small = goldens.get("png_rgb_37x53").path;
+      const child = fileURLToPath(
+        new URL("./_bomb_child.ts", import.meta.url),
+      );
+      const run = async (mode: string) => {
+        const out = await new Deno.Command(Deno.execPath(), {
+          args: ["run", "-A", child, mode, file, small],
+          stdout: "piped",
+          stderr: "piped",
+        }).output();
+        assert.ok(out.success, new TextDecoder().decode(out.stderr));
+        return JSON.parse(new TextDecoder().decode(out.stdout)) as {
+          reasons: string[];
+          peak: number;
+          size: number;
+        };
+      };
+      const base = await run("baseline");
+      const bomb = await run("bomb");
+      assert.ok(bomb.size < 200_000, `${bomb.size} bytes on disk`);
+      assert.equal(bomb.reasons.length, 2);
+      for (const r of bomb.reasons) {
+        assert.match(
+          r,
+          /^PNG of 30000×30000 = 900,000,000 pixels exceeds data\.maxImagePixels \(89,478,485\)/,
+        );
+      }
+      // Decoded, it would take 900 MB (grey) to 3.6 GB (RGBA); the header
+      // check keeps the peak within 64 MiB of a process that only read it.
+      const mib = (n: number) => (n / 2 ** 20).toFixed(0);
+      assert.ok(
+        bomb.peak - base.peak < 64 * 2 ** 20,
+        `peak ${mib(bomb.peak)} MiB vs ${mib(base.peak)} MiB baseline`,
+      );
+    } finally {
+      await Deno.remove(dir, { recursive: true });
+    }
+  },
 });
