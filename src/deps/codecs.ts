@@ -8,6 +8,8 @@
 
 // ImageScript's main entry loads a native addon (it would need --allow-ffi);
 // its WebAssembly decoders, imported directly, do not.
+// Its JPEG decoder differs from TF's (libjpeg-turbo IFAST), so `src/data/`
+// no longer decodes with it; bench/decode_bench.ts compares the two.
 export { default as imagescriptJpeg } from "npm:imagescript@1.3.1/wasm/node/jpeg.js";
 export { default as imagescriptPng } from "npm:imagescript@1.3.1/wasm/node/png.js";
 export { default as imagescriptGif } from "npm:imagescript@1.3.1/wasm/node/gif.js";
