@@ -104,6 +104,7 @@ export async function predictFiles(
           h,
           w,
           saved.preprocessing.interpolation,
+          { exifOrientation: saved.preprocessing.exifOrientation ?? "ignore" },
         );
         ok.push({ file, pixels });
         slot.push(null);
@@ -199,6 +200,7 @@ export async function evaluateFolder(
     imageSize: saved.preprocessing.imageSize,
     classNames: saved.classNames,
     interpolation: saved.preprocessing.interpolation,
+    exifOrientation: saved.preprocessing.exifOrientation ?? "ignore",
     workers: opts.workers ?? undefined,
     cacheDir: opts.cacheDir,
     onBadImage: "warn",

@@ -216,6 +216,7 @@ export class RunOutputs {
         imageSize: this.config.data.imageSize,
         interpolation: this.config.data.interpolation,
         preprocess: "mobilenet_v2",
+        exifOrientation: this.config.data.exifOrientation,
       },
     });
     if (this.config.output.onnx) {
