@@ -41,7 +41,7 @@ export function parseDecodeCacheFolder(name: string): {
 } | null {
   // The interpolation may carry a mode: "bilinear+exif" (EXIF orientation
   // applied).
-  const m = /^v(\d+)-(\d+)x(\d+)-([a-z]+(?:\+[a-z]+)?)(?:-(.+))?$/.exec(name);
+  const m = /^v(\d+)-(\d+)x(\d+)-([a-z]+(?:\+[a-z]+)*)(?:-(.+))?$/.exec(name);
   if (!m) return null;
   return {
     version: Number(m[1]),

@@ -204,8 +204,10 @@ export function readImageSize(
         ? { width: u16le(b, 6), height: u16le(b, 8) }
         : null;
     case "bmp":
-      // An OS/2 12-byte header has 16-bit sizes: the decoder names it.
-      return b.length >= 26 && u32le(b, 14) >= 40
+      if (b.length >= 22 && u32le(b, 14) === 12) { // OS/2: 16-bit sizes
+        return { width: u16le(b, 18), height: u16le(b, 20) };
+      }
+      return b.length >= 26
         ? { width: Math.abs(i32le(b, 18)), height: Math.abs(i32le(b, 22)) }
         : null;
     case "webp":

@@ -11,7 +11,9 @@
  *   longer used.
  * - **PNG** and **GIF**: ImageScript's WebAssembly decoders (already equal
  *   to TF); a GIF's first frame on a black canvas, transparent pixels black.
- * - **BMP**: TF's own reader, rules and refusals included (`_bmp.ts`).
+ * - **BMP**: TF's own reader, rules and refusals included (`_bmp.ts`);
+ *   with `bmp: "full"`, NetSurf's libnsbmp (`_nsbmp.ts`, WebAssembly) for
+ *   every variant, palettes applied.
  * - **WebP**: libwebp (`_webp.ts`); files with alpha are refused with
  *   `channels=3`, as TF does, and animated ones too.
  * - **TIFF** (which TF refuses): the `tiff` package (uncompressed, LZW,
@@ -35,6 +37,7 @@ import {
 import { decodeJpegTurbo } from "./_jpeg_turbo.ts";
 import { decodeBmpAsTf } from "./_bmp.ts";
 import { decodeWebp } from "./_webp.ts";
+import { decodeBmpFull } from "./_nsbmp.ts";
 import { applyExifOrientation } from "./_orientation.ts";
 
 /** Decoded pixels before resizing: 3 (RGB) or 4 (RGBA, alpha ignored) channels. */
@@ -86,6 +89,13 @@ export interface DecodeOptions {
    * photos to be seen.
    */
   exifOrientation?: "ignore" | "apply";
+  /**
+   * `"tf"` (default): BMPs as TF's reader reads them (8-bit as the grey
+   * palette index; 1/4/16-bit, RLE and OS/2 refused). `"full"`
+   * (`data.bmp`): every variant, palettes applied, through libnsbmp — not
+   * what Keras trains on.
+   */
+  bmp?: "tf" | "full";
 }
 
 /**
@@ -259,6 +269,7 @@ async function decodeFormat(
   bytes: Uint8Array,
   format: ImageFormat,
   orientation: { value: number },
+  options: DecodeOptions,
 ): Promise<Pixels> {
   switch (format) {
     case "jpeg": {
@@ -269,7 +280,9 @@ async function decodeFormat(
       return { ...rgb, channels: 3 };
     }
     case "bmp":
-      return { ...decodeBmpAsTf(bytes), channels: 3 };
+      return options.bmp === "full"
+        ? { ...await decodeBmpFull(bytes), channels: 4 }
+        : { ...decodeBmpAsTf(bytes), channels: 3 };
     case "webp": {
       const f = webpFeatures(bytes);
       if (f.animated) {
@@ -309,7 +322,7 @@ export async function decodePixels(
   const orientation = { value: 1 };
   let pixels: Pixels;
   try {
-    pixels = await decodeFormat(bytes, format, orientation);
+    pixels = await decodeFormat(bytes, format, orientation, options);
   } catch (e) {
     throw new DecodeFailure(
       `corrupt or unsupported ${name}: ${

@@ -118,6 +118,11 @@ export interface DecodeImagesOptions {
    * orientation applied; decoded into cache entries of their own).
    */
   exifOrientation?: "ignore" | "apply";
+  /**
+   * `data.bmp`: "tf" (default, TF's reader) or "full" (every BMP variant,
+   * palettes applied; decoded into cache entries of their own).
+   */
+  bmp?: "tf" | "full";
   /** "warn" (default) skips bad files with one warning; "error" throws a {@link BadImageError}. */
   onBadImage?: BadImagePolicy;
   /** Receives the warning about skipped files. Default: `console.warn`. */
@@ -196,12 +201,14 @@ export async function decodeImages(
   const decodeOptions: DecodeOptions = {
     maxImagePixels,
     exifOrientation: opts.exifOrientation ?? "ignore",
+    bmp: opts.bmp ?? "tf",
   };
-  // The decode cache's folder is per interpolation and, for EXIF-turned
-  // images, per orientation mode ("bilinear+exif").
-  const mode = decodeOptions.exifOrientation === "apply"
-    ? `${interpolation}+exif`
-    : interpolation;
+  // The decode cache's folder is per interpolation and per decoding mode
+  // other than TF's: "bilinear+exif" (EXIF orientation applied), "+bmp"
+  // (every BMP variant).
+  const mode = interpolation +
+    (decodeOptions.exifOrientation === "apply" ? "+exif" : "") +
+    (decodeOptions.bmp === "full" ? "+bmp" : "");
   const stride = height * width * 3;
   const total = items.length;
   const cacheDir = opts.cacheDir || null;

@@ -76,6 +76,8 @@ export interface PrepareDataOptions {
   maxImagePixels?: number | null;
   /** `data.exifOrientation`: "ignore" (default, as TF) or "apply". */
   exifOrientation?: "ignore" | "apply";
+  /** `data.bmp`: "tf" (default, TF's reader) or "full" (every variant, palettes applied). */
+  bmp?: "tf" | "full";
   /** `data.includeWebp`: list `.webp` files too (Keras does not). Default false. */
   includeWebp?: boolean;
   /** `data.workers`; null = one per core, 0 = decode on the main thread. */
@@ -362,6 +364,7 @@ async function decodeSplits(
       onBadImage: opts.onBadImage,
       maxImagePixels: opts.maxImagePixels,
       exifOrientation: opts.exifOrientation,
+      bmp: opts.bmp,
       warn: opts.warn,
       signal: opts.signal,
       onProgress: opts.onDecodeProgress

@@ -26,6 +26,9 @@ import jpegTurboPackage from "npm:@cwasm/jpeg-turbo@0.1.3/package.json" with {
 import webpPackage from "npm:@cwasm/webp@0.1.5/package.json" with {
   type: "json",
 };
+import nsbmpPackage from "npm:@cwasm/nsbmp@0.1.3/package.json" with {
+  type: "json",
+};
 
 async function compile(specifier: string): Promise<WebAssembly.Module> {
   const url = import.meta.resolve(specifier);
@@ -44,6 +47,11 @@ export const WEBP_PACKAGE = `${webpPackage.name}@${webpPackage.version}`;
 /** Compiles libjpeg-turbo 2.0's TurboJPEG API built for WebAssembly (`@cwasm/jpeg-turbo`). */
 export const compileJpegTurbo = (): Promise<WebAssembly.Module> =>
   compile("npm:@cwasm/jpeg-turbo@0.1.3/jpeg-turbo.wasm");
+/** `@cwasm/nsbmp@<version>`, the libnsbmp build below. */
+export const NSBMP_PACKAGE = `${nsbmpPackage.name}@${nsbmpPackage.version}`;
+/** Compiles NetSurf's libnsbmp built for WebAssembly (`@cwasm/nsbmp`): every BMP variant, for `data.bmp: "full"`. */
+export const compileNsbmp = (): Promise<WebAssembly.Module> =>
+  compile("npm:@cwasm/nsbmp@0.1.3/nsbmp.wasm");
 /** Compiles libwebp's decoder built for WebAssembly (`@cwasm/webp`). */
 export const compileWebp = (): Promise<WebAssembly.Module> =>
   compile("npm:@cwasm/webp@0.1.5/webp.wasm");

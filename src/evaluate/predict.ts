@@ -104,7 +104,10 @@ export async function predictFiles(
           h,
           w,
           saved.preprocessing.interpolation,
-          { exifOrientation: saved.preprocessing.exifOrientation ?? "ignore" },
+          {
+            exifOrientation: saved.preprocessing.exifOrientation ?? "ignore",
+            bmp: saved.preprocessing.bmp ?? "tf",
+          },
         );
         ok.push({ file, pixels });
         slot.push(null);
@@ -201,6 +204,7 @@ export async function evaluateFolder(
     classNames: saved.classNames,
     interpolation: saved.preprocessing.interpolation,
     exifOrientation: saved.preprocessing.exifOrientation ?? "ignore",
+    bmp: saved.preprocessing.bmp ?? "tf",
     workers: opts.workers ?? undefined,
     cacheDir: opts.cacheDir,
     onBadImage: "warn",

@@ -26,6 +26,8 @@ export interface Preprocessing {
    * their EXIF orientation says; absent or "ignore": as stored (TF's way).
    */
   exifOrientation?: "ignore" | "apply";
+  /** `data.bmp` in training; absent or "tf": TF's BMP reader. */
+  bmp?: "tf" | "full";
 }
 
 /** A loaded model with its labels and preprocessing. */

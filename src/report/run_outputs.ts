@@ -217,6 +217,7 @@ export class RunOutputs {
         interpolation: this.config.data.interpolation,
         preprocess: "mobilenet_v2",
         exifOrientation: this.config.data.exifOrientation,
+        bmp: this.config.data.bmp,
       },
     });
     if (this.config.output.onnx) {

@@ -295,3 +295,32 @@ Deno.test({
     }
   },
 });
+
+Deno.test('codecs: data.bmp "full" (opt-in, not TF\'s) reads every BMP variant with its palette, as the file holds it', async () => {
+  let n = 0;
+  for (const f of goldens.files) {
+    if (f.entry.format !== "bmp") continue;
+    const bytes = await f.bytes();
+    if (f.entry.name === "bmp_24_truncated_37x53") {
+      await assert.rejects(decodePixels(bytes, { bmp: "full" }), DecodeFailure);
+      continue;
+    }
+    const p = await decodePixels(bytes, { bmp: "full" });
+    // What the file holds: the reference where TF reads it otherwise, else
+    // TF's decode (the same, for the files TF reads right).
+    const target = f.reference ?? f.decode!;
+    assert.deepEqual([p.height, p.width, 3], target.shape, f.entry.name);
+    const d = absDiff(rgbOf(p), target.data);
+    // 16-bit: libnsbmp widens 5/6-bit channels by shifting, the reference
+    // by bit replication (at most 7 levels apart); all others exact.
+    const max = /^bmp_16_/.test(f.entry.name) ? 7 : 0;
+    assert.ok(d.max <= max, `${f.entry.name}: ${d.mean}/${d.max}`);
+    n++;
+  }
+  assert.ok(n >= 17, `${n} BMPs`);
+  // The 8-bit palette file: TF's grey index by default, colours when "full".
+  const pal = goldens.get("bmp_8_palette_37x53");
+  const tfWay = rgbOf(await decodePixels(await pal.bytes()));
+  assert.deepEqual(tfWay, pal.decode!.data);
+  assert.notDeepEqual(tfWay, pal.reference!.data);
+});
