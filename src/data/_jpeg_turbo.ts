@@ -183,6 +183,8 @@ export async function decodeJpegTurbo(
       // Without a message the call failed before libjpeg ran; a warning
       // other than the end of the data is one TF decodes through.
       if (!msg) throw new Error("libjpeg-turbo refused the file");
+      // TurboJPEG's own checks ("tjDecompress2(): ...") fail the call.
+      if (msg.startsWith("tj")) throw new Error(msg);
       if (msg === "Premature end of JPEG file") {
         throw new Error("truncated: premature end of JPEG file");
       }
