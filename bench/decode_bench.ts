@@ -3,18 +3,26 @@
  * the reference cats-vs-dogs images) to 160×160, bilinear: on the main
  * thread, with one worker and with one worker per core.
  *
+ * A second group compares the JPEG decoders alone (no resize, main thread):
+ * ImageScript 1.3.1's (what decoded JPEGs before issue 18) against
+ * libjpeg-turbo 2.0 with TF's IFAST DCT (`src/data/_jpeg_turbo.ts`, what
+ * decodes them now, exactly as TF does).
+ *
  * `deno task bench` (or `deno bench --allow-read --allow-write --allow-env bench/decode_bench.ts`)
  * prints Deno's table (time per iteration = one pass over all images) and,
- * at the end, images per second for each case.
+ * at the end, images per second for each case. `DECODE_BENCH_COUNT=2`
+ * (default 32) makes it a quick smoke run.
  *
  * @module
  */
 
 import { decodeAndResize } from "../src/data/resize.ts";
+import { decodePixels } from "../src/data/codecs.ts";
+import { imagescriptJpeg } from "../src/deps/codecs.ts";
 import { DecodePool, defaultWorkerCount } from "../src/data/decode_pool.ts";
 import { PHOTO_HEIGHT, PHOTO_WIDTH, photoJpeg } from "../fixtures/photos.ts";
 
-const COUNT = 32;
+const COUNT = Number(Deno.env.get("DECODE_BENCH_COUNT") ?? 32);
 const [W, H] = [PHOTO_WIDTH, PHOTO_HEIGHT];
 const SIZE = 160;
 
@@ -83,9 +91,63 @@ Deno.bench(
     await pass(`${cores} workers`, (j) => all.decode(j, SIZE, SIZE), b),
 );
 
+// The JPEG decoders alone, on the main thread.
+interface ImageScriptJpeg {
+  load(bytes: Uint8Array): { width: number; height: number };
+}
+const imagescript = await (imagescriptJpeg as {
+  init(): Promise<ImageScriptJpeg>;
+}).init();
+const codecResults = new Map<string, { images: number; ms: number }>();
+const codecLabel = `${COUNT} JPEGs ${W}x${H}, decode only, main thread`;
+for (
+  const [name, decode, baseline] of [
+    [
+      "imagescript@1.3.1 (before)",
+      async (j: Uint8Array) => {
+        imagescript.load(j);
+        return await Promise.resolve();
+      },
+      true,
+    ],
+    [
+      "libjpeg-turbo IFAST (now, = TF)",
+      async (j: Uint8Array) => {
+        await decodePixels(j);
+      },
+      false,
+    ],
+  ] as const
+) {
+  await decode(jpegs[0]); // instantiated before timing
+  Deno.bench(
+    `${name}, ${codecLabel}`,
+    { group: "jpeg codec", n: 5, warmup: 1, baseline },
+    async (b) => {
+      b.start();
+      const t = performance.now();
+      for (const j of jpegs) await decode(j);
+      const ms = performance.now() - t;
+      b.end();
+      const r = codecResults.get(name) ?? { images: 0, ms: 0 };
+      r.images += COUNT;
+      r.ms += ms;
+      codecResults.set(name, r);
+    },
+  );
+}
+
 globalThis.addEventListener("unload", () => {
   single.close();
   all.close();
+  console.log(`\nJPEG decode alone (${codecLabel}), steady state:`);
+  for (const [name, r] of codecResults) {
+    console.log(
+      `  ${name.padEnd(32)} ${
+        (r.images / (r.ms / 1000)).toFixed(1).padStart(7)
+      } images/s`,
+    );
+  }
   console.log(`\ndecode+resize throughput (${label}), steady state:`);
   for (const [name, r] of results) {
     console.log(

@@ -13,8 +13,10 @@ import { DECODER_VERSION } from "../deps/decoder_version.ts";
 /**
  * Bumped whenever our decoding, resizing or the entry format changes, so old
  * cache entries are not reused. 2: verified entries, decoder in the key.
+ * 3: TF's decoders (libjpeg-turbo IFAST, TF's BMP reader, GIF transparency
+ * black).
  */
-export const DECODE_CACHE_VERSION = 2;
+export const DECODE_CACHE_VERSION = 3;
 
 /**
  * The decode cache's folder for one size and interpolation:
@@ -37,7 +39,9 @@ export function parseDecodeCacheFolder(name: string): {
   interpolation: string;
   decoder: string | null;
 } | null {
-  const m = /^v(\d+)-(\d+)x(\d+)-([a-z]+)(?:-(.+))?$/.exec(name);
+  // The interpolation may carry a mode: "bilinear+exif" (EXIF orientation
+  // applied).
+  const m = /^v(\d+)-(\d+)x(\d+)-([a-z]+(?:\+[a-z]+)*)(?:-(.+))?$/.exec(name);
   if (!m) return null;
   return {
     version: Number(m[1]),

@@ -8,7 +8,7 @@
  * <name>.zip                     downloads (data.url)
  * <name>/                        its extraction (completion marker inside)
  * extracted/<name>-<hash>/       extractions of local zips (data.path)
- * decoded/v2-160x160-bilinear-imagescript@1.3.1+tiff@7.1.3/ab/<sha>.rgb
+ * decoded/v3-160x160-bilinear-imagescript@1.3.1+tiff@7.1.3+jpeg-turbo@0.1.3+webp@0.1.5/ab/<sha>.rgb
  *                                decoded images per size, interpolation,
  *                                cache version and decoder version
  * features/<key>.f32             pooled features of the frozen base

@@ -62,6 +62,14 @@ export interface DataConfig {
   onBadImage: "warn" | "error";
   /** Parallel decode workers; null means one per CPU core. Default: `null`. */
   workers: number | null;
+  /** Largest image, in pixels (width × height, read from the file's header before decoding), that is decoded; larger files are skipped as possible decompression bombs (as data.onBadImage says). The default is PIL's Image.MAX_IMAGE_PIXELS; null for no limit. Default: `89478485`. */
+  maxImagePixels: number | null;
+  /** "ignore": pixels as stored, as TensorFlow and Keras read them. "apply": JPEG EXIF orientation applied (phone photos upright, as PIL's ImageOps.exif_transpose does); decoded into cache entries of their own. Default: `"ignore"`. */
+  exifOrientation: "ignore" | "apply";
+  /** "tf": BMPs exactly as TensorFlow reads them for Keras (8, 24 and 32-bit; 8-bit files as the grey palette index; 1, 4 and 16-bit, RLE and OS/2 files skipped with the reason). "full": every BMP variant with its palette applied (NetSurf's libnsbmp), which Keras would not train on; decoded into cache entries of their own. Default: `"tf"`. */
+  bmp: "tf" | "full";
+  /** Also read .webp files (libwebp, exactly as TensorFlow decodes opaque ones; with alpha or animated they are skipped, as TensorFlow refuses them). Keras' image_dataset_from_directory leaves .webp out, so by default they are counted in one line and skipped. Default: `false`. */
+  includeWebp: boolean;
 }
 
 /** `model`: The network. */
@@ -226,6 +234,14 @@ export interface DataConfigInput {
   onBadImage?: "warn" | "error";
   /** Parallel decode workers; null means one per CPU core. Default: `null`. */
   workers?: number | null;
+  /** Largest image, in pixels (width × height, read from the file's header before decoding), that is decoded; larger files are skipped as possible decompression bombs (as data.onBadImage says). The default is PIL's Image.MAX_IMAGE_PIXELS; null for no limit. Default: `89478485`. */
+  maxImagePixels?: number | null;
+  /** "ignore": pixels as stored, as TensorFlow and Keras read them. "apply": JPEG EXIF orientation applied (phone photos upright, as PIL's ImageOps.exif_transpose does); decoded into cache entries of their own. Default: `"ignore"`. */
+  exifOrientation?: "ignore" | "apply";
+  /** "tf": BMPs exactly as TensorFlow reads them for Keras (8, 24 and 32-bit; 8-bit files as the grey palette index; 1, 4 and 16-bit, RLE and OS/2 files skipped with the reason). "full": every BMP variant with its palette applied (NetSurf's libnsbmp), which Keras would not train on; decoded into cache entries of their own. Default: `"tf"`. */
+  bmp?: "tf" | "full";
+  /** Also read .webp files (libwebp, exactly as TensorFlow decodes opaque ones; with alpha or animated they are skipped, as TensorFlow refuses them). Keras' image_dataset_from_directory leaves .webp out, so by default they are counted in one line and skipped. Default: `false`. */
+  includeWebp?: boolean;
 }
 
 /** `model`: The network. */

@@ -7,7 +7,7 @@
  */
 
 import { decodeAndResize } from "./resize.ts";
-import { DecodeFailure } from "./codecs.ts";
+import { DecodeFailure, type DecodeOptions } from "./codecs.ts";
 import type { Interpolation } from "./resize.ts";
 
 /** Message sent to this worker. */
@@ -22,6 +22,8 @@ export interface DecodeRequest {
   width: number;
   /** Resize interpolation. */
   interpolation: Interpolation;
+  /** Pixel limit and EXIF orientation. */
+  options: DecodeOptions;
 }
 
 /** Message this worker sends back. */
@@ -40,7 +42,7 @@ const scope = self as unknown as {
 };
 
 scope.onmessage = async (event: MessageEvent<DecodeRequest>) => {
-  const { id, bytes, height, width, interpolation } = event.data;
+  const { id, bytes, height, width, interpolation, options } = event.data;
   let response: DecodeResponse;
   try {
     const rgb = await decodeAndResize(
@@ -48,6 +50,7 @@ scope.onmessage = async (event: MessageEvent<DecodeRequest>) => {
       height,
       width,
       interpolation,
+      options,
     );
     response = { id, ok: true, data: rgb.buffer as ArrayBuffer };
     scope.postMessage(response, [response.data]);

@@ -15,15 +15,99 @@
 import { join, relative, resolve, sep } from "node:path";
 import { deriveSeed, shuffleInPlace } from "../util/rng.ts";
 
-/** File extensions read as images (compared case-insensitively). */
+/**
+ * File extensions read as images (compared case-insensitively): Keras'
+ * allowlist (`.bmp .gif .jpeg .jpg .png`) and TIFF; `.webp` only with
+ * `includeWebp` ({@link WEBP_EXTENSION}).
+ */
 export const IMAGE_EXTENSIONS: readonly string[] = [
   "jpg",
   "jpeg",
   "png",
   "gif",
+  "bmp",
   "tif",
   "tiff",
 ];
+
+/** The WebP extension, read only with `data.includeWebp` (Keras leaves it out). */
+export const WEBP_EXTENSION = "webp";
+
+/**
+ * What a listing left out, counted: junk (AppleDouble `._*`, `__MACOSX/`,
+ * `.DS_Store`, `Thumbs.db`, `desktop.ini`, other hidden entries) by kind,
+ * and other files in class folders by extension (`(none)` without one).
+ */
+export interface IgnoredFiles {
+  /** Junk entries by kind, e.g. `{ "._*": 3, ".DS_Store": 1 }` (a folder counts once). */
+  junk: Record<string, number>;
+  /** Non-image files in class folders by lower-case extension, e.g. `{ txt: 2, webp: 1 }`. */
+  other: Record<string, number>;
+}
+
+/**
+ * The junk kind of a file or folder name, or null when it is not junk:
+ * what macOS, Windows and version control leave in archives.
+ */
+export function junkKind(name: string, isDirectory: boolean): string | null {
+  if (isDirectory && name === "__MACOSX") return "__MACOSX/";
+  if (name.startsWith("._")) return "._* (AppleDouble)";
+  if (name === ".DS_Store") return ".DS_Store";
+  const lower = name.toLowerCase();
+  if (lower === "thumbs.db") return "Thumbs.db";
+  if (lower === "desktop.ini") return "desktop.ini";
+  if (name.startsWith(".")) return "hidden";
+  return null;
+}
+
+function add(counts: Record<string, number>, key: string, n = 1): void {
+  counts[key] = (counts[key] ?? 0) + n;
+}
+
+/** Adds `b`'s counts into `a`. */
+export function mergeIgnored(a: IgnoredFiles, b: IgnoredFiles): IgnoredFiles {
+  const out: IgnoredFiles = { junk: { ...a.junk }, other: { ...a.other } };
+  for (const [k, n] of Object.entries(b.junk)) add(out.junk, k, n);
+  for (const [k, n] of Object.entries(b.other)) add(out.other, k, n);
+  return out;
+}
+
+const total = (counts: Record<string, number>) =>
+  Object.values(counts).reduce((a, b) => a + b, 0);
+
+const describe = (counts: Record<string, number>) =>
+  Object.entries(counts).sort((a, b) => b[1] - a[1] || compareNames(a[0], b[0]))
+    .map(([k, n]) => `${k}: ${n}`).join(", ");
+
+/**
+ * The listing's left-out files as at most two lines (none when nothing was
+ * left out): junk, then other files by extension, with why.
+ */
+export function formatIgnored(ignored: IgnoredFiles): string[] {
+  const lines: string[] = [];
+  const junk = total(ignored.junk);
+  if (junk > 0) {
+    lines.push(
+      `data: ignored ${junk} junk entr${junk === 1 ? "y" : "ies"} (${
+        describe(ignored.junk)
+      })`,
+    );
+  }
+  const other = total(ignored.other);
+  if (other > 0) {
+    const webp = ignored.other[WEBP_EXTENSION]
+      ? "; .webp is not in Keras' list, set data.includeWebp to read it"
+      : "";
+    lines.push(
+      `data: skipped ${other} file${
+        other === 1 ? "" : "s"
+      } in class folders that are not ${
+        IMAGE_EXTENSIONS.map((e) => `.${e}`).join("/")
+      } images, by extension (${describe(ignored.other)})${webp}`,
+    );
+  }
+  return lines;
+}
 
 /** One image file of a class-folder tree. */
 export interface ImageItem {
@@ -43,6 +127,8 @@ export interface ClassFolder {
   classNames: string[];
   /** Every image, in deterministic order: by class, then by relative path. */
   items: ImageItem[];
+  /** What was left out, counted. */
+  ignored: IgnoredFiles;
 }
 
 /** Train and validation image lists sharing one set of classes. */
@@ -61,6 +147,8 @@ export interface DatasetSplits {
   validationDir: string | null;
   /** "folder" when a validation folder was used, "split" for a seeded split, "none". */
   validationSource: "folder" | "split" | "none";
+  /** Files the listings of both folders left out, counted. */
+  ignored: IgnoredFiles;
 }
 
 /** Options of {@link loadDataset}. */
@@ -75,6 +163,8 @@ export interface DatasetOptions {
   validationSplit?: number;
   /** Seed for the shuffle and the split (`data.seed`). Default 42. */
   seed?: number;
+  /** List `.webp` files too (`data.includeWebp`). Default false, as Keras. */
+  includeWebp?: boolean;
 }
 
 /** A dataset layout problem; the message names the folder and what to fix. */
@@ -86,11 +176,21 @@ export class DatasetError extends Error {
   }
 }
 
-/** True when `name` has one of {@link IMAGE_EXTENSIONS} (any case). */
-export function isImageFile(name: string): boolean {
+/** The lower-case extension of a file name, or "" without one. */
+function extensionOf(name: string): string {
   const dot = name.lastIndexOf(".");
-  if (dot <= 0) return false;
-  return IMAGE_EXTENSIONS.includes(name.slice(dot + 1).toLowerCase());
+  return dot <= 0 ? "" : name.slice(dot + 1).toLowerCase();
+}
+
+/**
+ * True when `name` has one of {@link IMAGE_EXTENSIONS} (any case), or
+ * `.webp` with `includeWebp`.
+ */
+export function isImageFile(name: string, includeWebp = false): boolean {
+  const ext = extensionOf(name);
+  if (ext === "") return false;
+  return IMAGE_EXTENSIONS.includes(ext) ||
+    (includeWebp && ext === WEBP_EXTENSION);
 }
 
 /** Locale-independent string order (UTF-16 code units), for reproducible listings. */
@@ -107,16 +207,26 @@ async function isDirectory(path: string): Promise<boolean> {
   }
 }
 
-async function listImagesRecursive(dir: string): Promise<string[]> {
+async function listImagesRecursive(
+  dir: string,
+  includeWebp: boolean,
+  ignored: IgnoredFiles,
+): Promise<string[]> {
   const out: string[] = [];
   const walk = async (current: string) => {
     const entries: Deno.DirEntry[] = [];
     for await (const e of Deno.readDir(current)) entries.push(e);
     for (const e of entries) {
-      if (e.name.startsWith(".")) continue; // .DS_Store, ._foo.jpg, .git
+      const junk = junkKind(e.name, e.isDirectory);
+      if (junk) { // .DS_Store, ._foo.jpg, __MACOSX/, .git/
+        add(ignored.junk, junk);
+        continue;
+      }
       const path = join(current, e.name);
       if (e.isDirectory) await walk(path);
-      else if ((e.isFile || e.isSymlink) && isImageFile(e.name)) out.push(path);
+      else if (!(e.isFile || e.isSymlink)) continue;
+      else if (isImageFile(e.name, includeWebp)) out.push(path);
+      else add(ignored.other, extensionOf(e.name) || "(none)");
     }
   };
   await walk(dir);
@@ -126,16 +236,24 @@ async function listImagesRecursive(dir: string): Promise<string[]> {
 /**
  * Lists a class-folder tree: each non-hidden subfolder of `dir` is a class
  * (sorted by name, label = position), and holds image files (searched
- * recursively; other files are ignored). Fails with a {@link DatasetError}
- * when `dir` is missing, has fewer than two classes, or a class has no images.
+ * recursively). Junk and other files are left out and counted
+ * (`ignored`); `.webp` files are listed with `includeWebp`. Fails with a
+ * {@link DatasetError} when `dir` is missing, has fewer than two classes, or
+ * a class has no images.
  */
-export async function listClassFolder(dir: string): Promise<ClassFolder> {
+export async function listClassFolder(
+  dir: string,
+  opts: { includeWebp?: boolean } = {},
+): Promise<ClassFolder> {
   if (!await isDirectory(dir)) {
     throw new DatasetError(`Image folder not found: ${dir}`);
   }
   const classNames: string[] = [];
+  const ignored: IgnoredFiles = { junk: {}, other: {} };
   for await (const e of Deno.readDir(dir)) {
-    if (e.isDirectory && !e.name.startsWith(".")) classNames.push(e.name);
+    const junk = junkKind(e.name, e.isDirectory);
+    if (junk) add(ignored.junk, junk);
+    else if (e.isDirectory) classNames.push(e.name);
   }
   classNames.sort(compareNames);
   if (classNames.length < 2) {
@@ -149,7 +267,11 @@ export async function listClassFolder(dir: string): Promise<ClassFolder> {
   const empty: string[] = [];
   for (let label = 0; label < classNames.length; label++) {
     const className = classNames[label];
-    const files = await listImagesRecursive(join(dir, className));
+    const files = await listImagesRecursive(
+      join(dir, className),
+      opts.includeWebp ?? false,
+      ignored,
+    );
     if (files.length === 0) empty.push(join(dir, className));
     for (const path of files) items.push({ path, label, className });
   }
@@ -162,7 +284,7 @@ export async function listClassFolder(dir: string): Promise<ClassFolder> {
       } or add images.`,
     );
   }
-  return { dir, classNames, items };
+  return { dir, classNames, items, ignored };
 }
 
 function sameClasses(a: string[], b: string[]): boolean {
@@ -256,7 +378,9 @@ export async function loadDataset(
         `Set data.trainDir (relative to the dataset root; "." if the class folders are at the root).`,
     );
   }
-  const trainFolder = await listClassFolder(trainDir);
+  const listOpts = { includeWebp: opts.includeWebp ?? false };
+  const trainFolder = await listClassFolder(trainDir, listOpts);
+  let ignored = trainFolder.ignored;
   const classNames = trainFolder.classNames;
 
   const validationDir = opts.validationDir === null ? null : resolveInside(
@@ -269,7 +393,8 @@ export async function loadDataset(
   let source: DatasetSplits["validationSource"];
   let usedValidationDir: string | null = null;
   if (validationDir !== null && await isDirectory(validationDir)) {
-    const valFolder = await listClassFolder(validationDir);
+    const valFolder = await listClassFolder(validationDir, listOpts);
+    ignored = mergeIgnored(ignored, valFolder.ignored);
     if (!sameClasses(classNames, valFolder.classNames)) {
       const onlyTrain = classNames.filter((c) =>
         !valFolder.classNames.includes(c)
@@ -312,14 +437,15 @@ export async function loadDataset(
     trainDir,
     validationDir: usedValidationDir,
     validationSource: source,
+    ignored,
   };
 }
 
 /**
  * The folder to resolve `trainDir` / `validationDir` in: `dir` itself, or,
  * when `dir` holds exactly one subfolder and nothing else that matters (as
- * in `cats_and_dogs_filtered.zip`), that subfolder. Hidden entries and
- * `__MACOSX` are ignored. When `trainDir` is given and exists directly in
+ * in `cats_and_dogs_filtered.zip`), that subfolder. Junk entries
+ * ({@link junkKind}: hidden ones, `__MACOSX`, `Thumbs.db`, ...) are ignored. When `trainDir` is given and exists directly in
  * `dir`, `dir` is returned.
  */
 export async function resolveDatasetRoot(
@@ -330,7 +456,7 @@ export async function resolveDatasetRoot(
   const dirs: string[] = [];
   let files = 0;
   for await (const e of Deno.readDir(dir)) {
-    if (e.name.startsWith(".") || e.name === "__MACOSX") continue;
+    if (junkKind(e.name, e.isDirectory)) continue;
     if (e.isDirectory) dirs.push(e.name);
     else files++;
   }

@@ -26,7 +26,12 @@
 import type { ImageItem } from "./dataset.ts";
 import type { Interpolation } from "./resize.ts";
 import { DecodePool, defaultWorkerCount } from "./decode_pool.ts";
-import { DecodeFailure } from "./codecs.ts";
+import {
+  DecodeFailure,
+  type DecodeOptions,
+  DEFAULT_MAX_IMAGE_PIXELS,
+  pixelLimitReason,
+} from "./codecs.ts";
 import { sha256Hex } from "../util/hash.ts";
 import { readCacheFile, writeCacheFile } from "../cache/cache_file.ts";
 import {
@@ -102,6 +107,22 @@ export interface DecodeImagesOptions {
    * the result reads its pixels from the cache instead of holding them.
    */
   cacheDir?: string | null;
+  /**
+   * `data.maxImagePixels`: files whose header states more pixels are
+   * refused before decoding (never cached as bad, so raising the limit
+   * takes effect at once). Default 89,478,485 (PIL's); null for no limit.
+   */
+  maxImagePixels?: number | null;
+  /**
+   * `data.exifOrientation`: "ignore" (default, as TF) or "apply" (JPEG EXIF
+   * orientation applied; decoded into cache entries of their own).
+   */
+  exifOrientation?: "ignore" | "apply";
+  /**
+   * `data.bmp`: "tf" (default, TF's reader) or "full" (every BMP variant,
+   * palettes applied; decoded into cache entries of their own).
+   */
+  bmp?: "tf" | "full";
   /** "warn" (default) skips bad files with one warning; "error" throws a {@link BadImageError}. */
   onBadImage?: BadImagePolicy;
   /** Receives the warning about skipped files. Default: `console.warn`. */
@@ -174,6 +195,20 @@ export async function decodeImages(
     );
   }
   const interpolation = opts.interpolation ?? "bilinear";
+  const maxImagePixels = opts.maxImagePixels === undefined
+    ? DEFAULT_MAX_IMAGE_PIXELS
+    : opts.maxImagePixels;
+  const decodeOptions: DecodeOptions = {
+    maxImagePixels,
+    exifOrientation: opts.exifOrientation ?? "ignore",
+    bmp: opts.bmp ?? "tf",
+  };
+  // The decode cache's folder is per interpolation and per decoding mode
+  // other than TF's: "bilinear+exif" (EXIF orientation applied), "+bmp"
+  // (every BMP variant).
+  const mode = interpolation +
+    (decodeOptions.exifOrientation === "apply" ? "+exif" : "") +
+    (decodeOptions.bmp === "full" ? "+bmp" : "");
   const stride = height * width * 3;
   const total = items.length;
   const cacheDir = opts.cacheDir || null;
@@ -222,6 +257,11 @@ export async function decodeImages(
       });
       return;
     }
+    const tooLarge = pixelLimitReason(bytes, maxImagePixels);
+    if (tooLarge) {
+      bad.push({ path: item.path, reason: tooLarge });
+      return;
+    }
     let cachePath: string | null = null;
     let key = "";
     if (cacheDir) {
@@ -232,9 +272,9 @@ export async function decodeImages(
         sha,
         height,
         width,
-        interpolation,
+        mode,
       );
-      key = decodeCacheKey(sha, height, width, interpolation);
+      key = decodeCacheKey(sha, height, width, mode);
       const hit = await readEntry(cachePath, key, scratch.entry);
       if (hit.ok && hit.data.length === stride) {
         digests[i] = hit.sha256;
@@ -269,7 +309,13 @@ export async function decodeImages(
     let rgb: Uint8Array;
     try {
       // A copy of its own: the pool may transfer it to a worker.
-      rgb = await pool.decode(bytes.slice(), height, width, interpolation);
+      rgb = await pool.decode(
+        bytes.slice(),
+        height,
+        width,
+        interpolation,
+        decodeOptions,
+      );
     } catch (e) {
       if (e instanceof DecodeFailure) {
         bad.push({ path: item.path, reason: e.message });
@@ -370,9 +416,9 @@ export async function decodeImages(
         keptSources[i],
         height,
         width,
-        interpolation,
+        mode,
       ),
-      key: decodeCacheKey(keptSources[i], height, width, interpolation),
+      key: decodeCacheKey(keptSources[i], height, width, mode),
     }),
   });
 }

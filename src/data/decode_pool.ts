@@ -6,7 +6,7 @@
  */
 
 import { decodeAndResize, type Interpolation } from "./resize.ts";
-import { DecodeFailure } from "./codecs.ts";
+import { DecodeFailure, type DecodeOptions } from "./codecs.ts";
 import type { DecodeRequest, DecodeResponse } from "./_decode_worker.ts";
 
 /** One worker per core: `navigator.hardwareConcurrency` (at least 1). */
@@ -88,17 +88,19 @@ export class DecodePool {
    * Decodes and resizes one file's bytes (which are transferred to a worker:
    * do not use `bytes` afterwards). Rejects with a {@link DecodeFailure} for
    * a bad file, with another error when the pool failed or was closed.
+   * `options`: the pixel limit and EXIF orientation ({@link DecodeOptions}).
    */
   decode(
     bytes: Uint8Array,
     height: number,
     width: number,
     interpolation: Interpolation = "bilinear",
+    options: DecodeOptions = {},
   ): Promise<Uint8Array> {
     if (this.#closed) return Promise.reject(new Error("DecodePool is closed"));
     if (this.#broken) return Promise.reject(this.#broken);
     if (this.size === 0) {
-      return decodeAndResize(bytes, height, width, interpolation);
+      return decodeAndResize(bytes, height, width, interpolation, options);
     }
     const buffer = bytes.byteOffset === 0 &&
         bytes.byteLength === bytes.buffer.byteLength &&
@@ -109,7 +111,7 @@ export class DecodePool {
     return new Promise<Uint8Array>((resolve, reject) => {
       const id = this.#nextId++;
       this.#queue.push({
-        request: { id, bytes: buffer, height, width, interpolation },
+        request: { id, bytes: buffer, height, width, interpolation, options },
         pending: { resolve, reject, slot: -1 },
       });
       this.#pump();

@@ -19,7 +19,11 @@ export {
 } from "./batches.ts";
 export {
   DecodeFailure,
+  type DecodeOptions,
   decodePixels,
+  DEFAULT_MAX_IMAGE_PIXELS,
+  type ImageFormatName,
+  pixelLimitReason,
   type Pixels,
   sniffFormat,
 } from "./codecs.ts";
@@ -28,13 +32,18 @@ export {
   DatasetError,
   type DatasetOptions,
   type DatasetSplits,
+  formatIgnored,
+  type IgnoredFiles,
   IMAGE_EXTENSIONS,
   type ImageItem,
   isImageFile,
+  junkKind,
   listClassFolder,
   loadDataset,
+  mergeIgnored,
   resolveDatasetRoot,
   splitPerClass,
+  WEBP_EXTENSION,
 } from "./dataset.ts";
 export {
   BadImageError,

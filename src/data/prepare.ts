@@ -30,6 +30,7 @@ import { fetchFile, type FetchProgress, fileNameForUrl } from "./fetch.ts";
 import { defaultUnzipDest, unzip, UnzipError } from "./unzip.ts";
 import {
   type DatasetSplits,
+  formatIgnored,
   loadDataset,
   resolveDatasetRoot,
 } from "./dataset.ts";
@@ -71,6 +72,14 @@ export interface PrepareDataOptions {
   cacheDir?: string | null;
   /** `data.onBadImage`. Default "warn". */
   onBadImage?: BadImagePolicy;
+  /** `data.maxImagePixels`: refuse larger images from their header. Default 89,478,485 (PIL's); null for none. */
+  maxImagePixels?: number | null;
+  /** `data.exifOrientation`: "ignore" (default, as TF) or "apply". */
+  exifOrientation?: "ignore" | "apply";
+  /** `data.bmp`: "tf" (default, TF's reader) or "full" (every variant, palettes applied). */
+  bmp?: "tf" | "full";
+  /** `data.includeWebp`: list `.webp` files too (Keras does not). Default false. */
+  includeWebp?: boolean;
   /** `data.workers`; null = one per core, 0 = decode on the main thread. */
   workers?: number | null;
   /**
@@ -314,7 +323,9 @@ async function listSplits(
     validationDir: opts.validationDir,
     validationSplit: opts.validationSplit,
     seed: opts.seed,
+    includeWebp: opts.includeWebp,
   });
+  for (const line of formatIgnored(dataset.ignored)) log(line);
   log(
     `data: ${dataset.classNames.length} classes [${
       dataset.classNames.join(", ")
@@ -351,6 +362,9 @@ async function decodeSplits(
       pool,
       cacheDir: decodeCacheDir,
       onBadImage: opts.onBadImage,
+      maxImagePixels: opts.maxImagePixels,
+      exifOrientation: opts.exifOrientation,
+      bmp: opts.bmp,
       warn: opts.warn,
       signal: opts.signal,
       onProgress: opts.onDecodeProgress

@@ -11,7 +11,7 @@
  * @module
  */
 
-import { decodePixels, type Pixels } from "./codecs.ts";
+import { type DecodeOptions, decodePixels, type Pixels } from "./codecs.ts";
 
 /** How images are resized. */
 export type Interpolation = "bilinear" | "nearest";
@@ -106,12 +106,21 @@ export function resizeToRgb(
   return out;
 }
 
-/** Decodes an image file's bytes and resizes it: `height*width*3` RGB uint8. */
+/**
+ * Decodes an image file's bytes (as TF does; `options`: the pixel limit and
+ * EXIF orientation) and resizes it: `height*width*3` RGB uint8.
+ */
 export async function decodeAndResize(
   bytes: Uint8Array,
   height: number,
   width: number,
   interpolation: Interpolation = "bilinear",
+  options: DecodeOptions = {},
 ): Promise<Uint8Array> {
-  return resizeToRgb(await decodePixels(bytes), height, width, interpolation);
+  return resizeToRgb(
+    await decodePixels(bytes, options),
+    height,
+    width,
+    interpolation,
+  );
 }

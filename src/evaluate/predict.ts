@@ -104,6 +104,10 @@ export async function predictFiles(
           h,
           w,
           saved.preprocessing.interpolation,
+          {
+            exifOrientation: saved.preprocessing.exifOrientation ?? "ignore",
+            bmp: saved.preprocessing.bmp ?? "tf",
+          },
         );
         ok.push({ file, pixels });
         slot.push(null);
@@ -199,6 +203,8 @@ export async function evaluateFolder(
     imageSize: saved.preprocessing.imageSize,
     classNames: saved.classNames,
     interpolation: saved.preprocessing.interpolation,
+    exifOrientation: saved.preprocessing.exifOrientation ?? "ignore",
+    bmp: saved.preprocessing.bmp ?? "tf",
     workers: opts.workers ?? undefined,
     cacheDir: opts.cacheDir,
     onBadImage: "warn",

@@ -21,6 +21,13 @@ export interface Preprocessing {
   interpolation: Interpolation;
   /** Input scaling: `"mobilenet_v2"` = x / 127.5 − 1. */
   preprocess: "mobilenet_v2";
+  /**
+   * `data.exifOrientation` in training: "apply" when JPEGs were turned as
+   * their EXIF orientation says; absent or "ignore": as stored (TF's way).
+   */
+  exifOrientation?: "ignore" | "apply";
+  /** `data.bmp` in training; absent or "tf": TF's BMP reader. */
+  bmp?: "tf" | "full";
 }
 
 /** A loaded model with its labels and preprocessing. */

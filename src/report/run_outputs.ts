@@ -216,6 +216,12 @@ export class RunOutputs {
         imageSize: this.config.data.imageSize,
         interpolation: this.config.data.interpolation,
         preprocess: "mobilenet_v2",
+        // Decoding other than TF's, recorded only when chosen (so that
+        // models trained the default way keep their preprocessing.json).
+        ...(this.config.data.exifOrientation === "apply"
+          ? { exifOrientation: "apply" as const }
+          : {}),
+        ...(this.config.data.bmp === "full" ? { bmp: "full" as const } : {}),
       },
     });
     if (this.config.output.onnx) {

@@ -55,8 +55,19 @@ export interface RunSummary {
   threads: number | null;
   /** Class names in label order. */
   classNames: string[];
-  /** Images used per split, and files skipped as unreadable. */
-  images: { train: number; validation: number; skipped: number };
+  /**
+   * Images used per split, files skipped as unreadable, and files the
+   * listing left out (junk by kind, other files by extension; `data.*`).
+   */
+  images: {
+    train: number;
+    validation: number;
+    skipped: number;
+    ignored?: {
+      junk: Record<string, number>;
+      other: Record<string, number>;
+    };
+  };
   /** Where the images came from, counts per split and class, and every skipped file with its reason. */
   data: ReportData;
   /** Epochs planned over all stages. */
@@ -106,6 +117,12 @@ export interface RunFacts {
     train: CountedImages;
     validation: CountedImages;
     source?: { zipPath: string | null };
+    dataset?: {
+      ignored?: {
+        junk: Record<string, number>;
+        other: Record<string, number>;
+      };
+    };
   };
   /** The training inputs (feature caching); absent before they are made. */
   inputs?: Pick<RunSummary, "featureCache" | "frozenEngine">;
@@ -158,6 +175,7 @@ export function summarize(
       train: data.train.count,
       validation: data.validation.count,
       skipped: data.train.skipped.length + data.validation.skipped.length,
+      ...(data.dataset?.ignored ? { ignored: data.dataset.ignored } : {}),
     },
     data: reportData(
       data.classNames,

@@ -292,7 +292,13 @@ export async function checkSummary(
   assert.deepEqual(s.classNames, [...FIXTURE_CLASSES]);
   // Train: 6 JPEGs per class + 5 other formats, one corrupt file skipped;
   // validation: 3 per class.
-  assert.deepEqual(s.images, { train: 23, validation: 9, skipped: 1 });
+  // The fixture tree's non-image file in a class folder is counted.
+  assert.deepEqual(s.images, {
+    train: 23,
+    validation: 9,
+    skipped: 1,
+    ignored: { junk: {}, other: { txt: 1 } },
+  });
   assert.equal(s.epochs, result.rows.length);
   assert.equal(s.stopReason, expect.stopReason ?? "completed");
   assert.deepEqual(s.final, result.rows.at(-1) ?? null);

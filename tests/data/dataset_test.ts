@@ -3,7 +3,9 @@ import { join, relative } from "node:path";
 import { shuffleInPlace } from "../../src/util/rng.ts";
 import {
   DatasetError,
+  formatIgnored,
   isImageFile,
+  junkKind,
   listClassFolder,
   loadDataset,
   resolveDatasetRoot,
@@ -11,6 +13,7 @@ import {
 } from "../../src/data/dataset.ts";
 import { FIXTURE_CLASSES } from "../../fixtures/make_fixtures.ts";
 import { getFixtures } from "../_helpers/data.ts";
+import { writeMessyTree } from "../_helpers/messy_tree.ts";
 
 const rel = (root: string, paths: { path: string }[]) =>
   paths.map((p) => relative(root, p.path));
@@ -35,7 +38,17 @@ Deno.test("dataset: classes are sorted folder names, labels their index, images 
       i.path.endsWith(".txt") || i.path.endsWith(".py")
     ),
   );
-  for (const name of ["a.jpg", "b.JPEG", "c.Png", "d.gif", "e.tif", "f.TIFF"]) {
+  for (
+    const name of [
+      "a.jpg",
+      "b.JPEG",
+      "c.Png",
+      "d.gif",
+      "e.tif",
+      "f.TIFF",
+      "g.BMP",
+    ]
+  ) {
     assert.ok(isImageFile(name), name);
   }
   for (
@@ -252,4 +265,62 @@ Deno.test("dataset: the seeded shuffle is a reproducible permutation", () => {
   assert.notDeepEqual(a, shuffleInPlace([...base], 4));
   assert.notDeepEqual(a, base);
   assert.deepEqual([...a].sort((x, y) => x - y), base);
+});
+
+Deno.test("dataset: junk is ignored and counted by kind, other files by extension, .webp only on request", async () => {
+  const dir = await writeMessyTree(await Deno.makeTempDir());
+  try {
+    const folder = await listClassFolder(join(dir, "train"));
+    // Keras' allowlist (.bmp included) and TIFF; junk never, whatever its
+    // extension; .webp not by default.
+    assert.deepEqual(folder.classNames, ["cats", "dogs"]);
+    assert.deepEqual(rel(folder.dir, folder.items), [
+      "cats/a.jpg",
+      "cats/b.JPEG",
+      "cats/c.bmp",
+      "cats/f.jpg",
+      "dogs/g.png",
+      "dogs/h.gif",
+      "dogs/i.bmp",
+    ]);
+    assert.deepEqual(folder.ignored, {
+      junk: {
+        "._* (AppleDouble)": 1,
+        ".DS_Store": 1,
+        "__MACOSX/": 2,
+        "Thumbs.db": 1,
+        "desktop.ini": 1,
+        "hidden": 2,
+      },
+      other: { txt: 2, "(none)": 1, webp: 2, csv: 1 },
+    });
+    assert.deepEqual(formatIgnored(folder.ignored), [
+      "data: ignored 8 junk entries (__MACOSX/: 2, hidden: 2, .DS_Store: 1, ._* (AppleDouble): 1, Thumbs.db: 1, desktop.ini: 1)",
+      "data: skipped 6 files in class folders that are not .jpg/.jpeg/.png/.gif/.bmp/.tif/.tiff images, by extension (txt: 2, webp: 2, (none): 1, csv: 1); .webp is not in Keras' list, set data.includeWebp to read it",
+    ]);
+    const withWebp = await listClassFolder(join(dir, "train"), {
+      includeWebp: true,
+    });
+    assert.deepEqual(
+      rel(withWebp.dir, withWebp.items).filter((p) => p.endsWith(".webp")),
+      ["cats/d.webp", "cats/e.webp"],
+    );
+    assert.deepEqual(withWebp.ignored.other, {
+      txt: 2,
+      "(none)": 1,
+      csv: 1,
+    });
+    assert.deepEqual(formatIgnored({ junk: {}, other: {} }), []);
+    // A split dataset carries the counts; the root resolution skips junk.
+    const ds = await loadDataset({ root: dir, validationDir: null });
+    assert.equal(ds.ignored.junk["__MACOSX/"], 2);
+    await Deno.writeTextFile(join(dir, "Thumbs.db"), "x");
+    assert.equal(await resolveDatasetRoot(dir), join(dir, "train"));
+    assert.equal(junkKind("._x.png", false), "._* (AppleDouble)");
+    assert.equal(junkKind("__MACOSX", false), null);
+    assert.equal(junkKind("DESKTOP.INI", false), "desktop.ini");
+    assert.equal(junkKind("cat.jpg", false), null);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
 });

@@ -55,7 +55,9 @@ Deno.test("decode cache: DECODER_VERSION names the codec versions pinned in src/
   };
   assert.equal(
     DECODER_VERSION,
-    `imagescript@${version("imagescript")}+tiff@${version("tiff")}`,
+    `imagescript@${version("imagescript")}+tiff@${version("tiff")}+jpeg-turbo@${
+      version("@cwasm/jpeg-turbo")
+    }+webp@${version("@cwasm/webp")}+nsbmp@${version("@cwasm/nsbmp")}`,
   );
   const folder = decodeCacheFolder(160, 128, "bilinear");
   assert.equal(
@@ -69,6 +71,18 @@ Deno.test("decode cache: DECODER_VERSION names the codec versions pinned in src/
     interpolation: "bilinear",
     decoder: DECODER_VERSION,
   });
+  // Decoding modes other than TF's (data.exifOrientation, data.bmp) get
+  // folders of their own, still ours.
+  assert.deepEqual(
+    parseDecodeCacheFolder(decodeCacheFolder(160, 128, "bilinear+exif+bmp")),
+    {
+      version: DECODE_CACHE_VERSION,
+      height: 160,
+      width: 128,
+      interpolation: "bilinear+exif+bmp",
+      decoder: DECODER_VERSION,
+    },
+  );
   assert.deepEqual(parseDecodeCacheFolder("v1-160x160-nearest"), {
     version: 1,
     height: 160,

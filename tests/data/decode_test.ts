@@ -74,14 +74,17 @@ Deno.test("decode: unsupported or broken files are rejected with a reason", asyn
   );
   const cases: [Uint8Array, RegExp][] = [
     [new Uint8Array(0), /empty file/],
-    [new TextEncoder().encode("BM\x00\x00\x00\x00"), /BMP is not supported/],
+    [
+      new TextEncoder().encode("BM\x00\x00\x00\x00"),
+      /corrupt or unsupported BMP: incomplete BMP/,
+    ],
     [
       new TextEncoder().encode("RIFF\x00\x00\x00\x00WEBPVP8 "),
-      /WebP is not supported/,
+      /corrupt or unsupported WebP/,
     ],
     [
       new TextEncoder().encode("print('hi')"),
-      /not a JPEG, PNG, GIF or TIFF file \(starts with 70 72 69 6e\)/,
+      /not a JPEG, PNG, GIF, BMP, WebP or TIFF file \(starts with 70 72 69 6e\)/,
     ],
     [png.subarray(0, 60), /corrupt or unsupported PNG/],
     [new TextEncoder().encode("GIF89a\x01"), /corrupt or unsupported GIF/],

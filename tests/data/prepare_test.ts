@@ -5,6 +5,8 @@ import { join } from "node:path";
 import { prepareData } from "../../src/data/prepare.ts";
 import { FIXTURE_CLASSES } from "../../fixtures/make_fixtures.ts";
 import { exists, getFixtures, serve } from "../_helpers/data.ts";
+import { writeMessyTree } from "../_helpers/messy_tree.ts";
+import { pngBomb } from "../_helpers/png_bomb.ts";
 
 Deno.test("prepareData: URL -> cache -> unzip -> dataset -> decode, and a second run reuses everything", async () => {
   const fx = await getFixtures();
@@ -141,5 +143,124 @@ Deno.test("prepareData: a corrupt cached download is removed so the next run fet
     assert.equal(await exists(join(cacheDir, "t")), false);
   } finally {
     await server.close();
+  }
+});
+
+Deno.test("prepareData: a scraped tree — junk and other files in one line each, BMP/WebP/CMYK read as TF, bombs and TF's refusals named, EXIF modes cached apart", async () => {
+  const dir = await writeMessyTree(await Deno.makeTempDir());
+  const cacheDir = await Deno.makeTempDir();
+  try {
+    // 10000x10000: 100 M pixels, past PIL's 89,478,485.
+    await Deno.writeFile(
+      join(dir, "train/dogs/bomb.png"),
+      pngBomb(10000, 10000),
+    );
+    const lines: string[] = [];
+    const base = {
+      path: dir,
+      imageSize: [16, 16] as [number, number],
+      validationDir: null,
+      validationSplit: 0.01,
+      cacheDir,
+      workers: 1,
+      warn: () => {},
+      log: (l: string) => lines.push(l),
+    };
+    const data = await prepareData({ ...base, includeWebp: true });
+    assert.ok(
+      lines.includes(
+        "data: ignored 8 junk entries (__MACOSX/: 2, hidden: 2, .DS_Store: 1, ._* (AppleDouble): 1, Thumbs.db: 1, desktop.ini: 1)",
+      ),
+      lines.join("\n"),
+    );
+    assert.ok(
+      lines.some((l) =>
+        l.startsWith("data: skipped 4 files in class folders") &&
+        l.endsWith("by extension (txt: 2, (none): 1, csv: 1)")
+      ),
+      lines.join("\n"),
+    );
+    const skipped = [...data.train.skipped, ...data.validation.skipped]
+      .map((s) => `${s.path.slice(dir.length + 1)}: ${s.reason}`).sort();
+    assert.equal(skipped.length, 3, skipped.join("\n"));
+    assert.match(
+      skipped[0],
+      /^train\/cats\/e\.webp: corrupt or unsupported WebP: WebP with alpha/,
+    );
+    assert.match(
+      skipped[1],
+      /^train\/dogs\/bomb\.png: PNG of 10000×10000 = 100,000,000 pixels exceeds data\.maxImagePixels \(89,478,485\)/,
+    );
+    assert.match(skipped[2], /^train\/dogs\/i\.bmp: .*1-bit BMP/);
+    const kept = [...data.train.paths, ...data.validation.paths]
+      .map((p) => p.slice(dir.length + 1)).sort();
+    assert.deepEqual(kept, [
+      "train/cats/a.jpg",
+      "train/cats/b.JPEG",
+      "train/cats/c.bmp",
+      "train/cats/d.webp",
+      "train/cats/f.jpg",
+      "train/dogs/g.png",
+      "train/dogs/h.gif",
+    ]);
+    // The Adobe CMYK JPEG is not black (it was, before TF's conversion).
+    const set = data.train.paths.some((p) => p.endsWith("b.JPEG"))
+      ? data.train
+      : data.validation;
+    const px = set.pixelsOf(set.paths.findIndex((p) => p.endsWith("b.JPEG")));
+    assert.ok(px.reduce((a, b) => a + b, 0) / px.length > 50);
+
+    // The bomb left no ".bad" entry: the limit is read from the header on
+    // every run, so lowering it refuses cached images too.
+    const folders = [...Deno.readDirSync(join(cacheDir, "decoded"))].map((e) =>
+      e.name
+    );
+    assert.equal(folders.length, 1);
+    const bads: string[] = [];
+    for (
+      const shard of Deno.readDirSync(join(cacheDir, "decoded", folders[0]))
+    ) {
+      for (
+        const e of Deno.readDirSync(
+          join(cacheDir, "decoded", folders[0], shard.name),
+        )
+      ) {
+        if (e.name.endsWith(".bad")) bads.push(e.name);
+      }
+    }
+    assert.equal(bads.length, 2); // e.webp and i.bmp
+    await assert.rejects(
+      prepareData({ ...base, maxImagePixels: 1000, onBadImage: "error" }),
+      (e: Error) => {
+        const n = Number(/^(\d+) image files/.exec(e.message)?.[1]);
+        const named = e.message.match(
+          /exceeds data\.maxImagePixels \(1,000\)/g,
+        );
+        return n >= 5 && named?.length === n;
+      },
+    );
+
+    // "apply" decodes into a folder of its own; f.jpg (orientation 6) turns.
+    const applied = await prepareData({ ...base, exifOrientation: "apply" });
+    const after = [...Deno.readDirSync(join(cacheDir, "decoded"))].map((e) =>
+      e.name
+    ).sort();
+    assert.equal(after.length, 2);
+    assert.ok(
+      after.some((n) => /^v\d+-16x16-bilinear\+exif-/.test(n)),
+      after.join(),
+    );
+    const pick = (d: typeof data, name: string) => {
+      for (const s of [d.train, d.validation]) {
+        const i = s.paths.findIndex((p) => p.endsWith(name));
+        if (i >= 0) return s.pixelsOf(i);
+      }
+      throw new Error(name);
+    };
+    assert.notDeepEqual(pick(applied, "f.jpg"), pick(data, "f.jpg"));
+    assert.deepEqual(pick(applied, "a.jpg"), pick(data, "a.jpg"));
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+    await Deno.remove(cacheDir, { recursive: true });
   }
 });

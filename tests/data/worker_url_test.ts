@@ -11,19 +11,29 @@ Deno.test({
   sanitizeResources: false,
   fn: async () => {
     const fx = await getFixtures();
+    // A PNG (ImageScript) and a JPEG (libjpeg-turbo, whose .wasm is found
+    // through import.meta.resolve).
     const image = join(fx.datasetDir, "train", "dogs", "dog_alpha.png");
+    const jpeg = join(fx.datasetDir, "train", "cats", "cat.0.jpg");
     const r = await runScriptByUrl((origin) =>
       `import { DecodePool } from "${origin}/src/data/mod.ts";
 const pool = new DecodePool(1);
 const rgb = await pool.decode(await Deno.readFile(${
         JSON.stringify(image)
       }), 6, 5, "nearest");
+const jpeg = await pool.decode(await Deno.readFile(${
+        JSON.stringify(jpeg)
+      }), 6, 5, "nearest");
 pool.close();
-console.log(JSON.stringify({ started: pool.started, rgb: Array.from(rgb) }));
+console.log(JSON.stringify({ started: pool.started, rgb: Array.from(rgb), jpeg: Array.from(jpeg) }));
 `
     );
     assert.equal(r.code, 0, `script failed:\n${r.stderr}`);
-    const result = r.json as { started: number; rgb: number[] };
+    const result = r.json as {
+      started: number;
+      rgb: number[];
+      jpeg: number[];
+    };
     assert.equal(result.started, 1);
     const expected = resizeToRgb(
       await decodePixels(await Deno.readFile(image)),
@@ -32,5 +42,12 @@ console.log(JSON.stringify({ started: pool.started, rgb: Array.from(rgb) }));
       "nearest",
     );
     assert.deepEqual(result.rgb, Array.from(expected));
+    const expectedJpeg = resizeToRgb(
+      await decodePixels(await Deno.readFile(jpeg)),
+      6,
+      5,
+      "nearest",
+    );
+    assert.deepEqual(result.jpeg, Array.from(expectedJpeg));
   },
 });

@@ -1,4 +1,5 @@
 import assert from "node:assert/strict";
+import { DECODE_GOLDEN_DIR } from "../../fixtures/tf_decode/goldens.ts";
 import { join } from "node:path";
 import * as tf from "../../src/deps/tf.ts";
 import { buildClassifier } from "../../src/model/classifier.ts";
@@ -303,6 +304,69 @@ Deno.test("deno task export-onnx: writes model.onnx next to model.json; ONNX Run
       await engine.dispose();
       x.dispose();
     }
+  } finally {
+    model.dispose();
+    await Deno.remove(runDir, { recursive: true });
+  }
+});
+
+Deno.test('predict decodes as training did: a model trained with data.exifOrientation "apply" turns phone photos', async () => {
+  await tf.setBackend("cpu");
+  // A model whose output depends on every pixel's place (a random base's
+  // pooled features hardly change when an image turns).
+  const model = tf.sequential({
+    layers: [
+      tf.layers.flatten({ inputShape: [...SIZE, 3] }),
+      tf.layers.dense({
+        units: CLASSES.length,
+        activation: "softmax",
+        kernelInitializer: tf.initializers.randomNormal({ seed: 3 }),
+      }),
+    ],
+  });
+  const runDir = await Deno.makeTempDir();
+  try {
+    await saveModel(model, join(runDir, "model"), {
+      classNames: CLASSES,
+      preprocessing: {
+        imageSize: SIZE,
+        interpolation: "bilinear",
+        preprocess: "mobilenet_v2",
+        exifOrientation: "apply",
+      },
+    });
+    const saved = await loadModel(runDir);
+    assert.equal(saved.preprocessing.exifOrientation, "apply");
+    // Stored 53 wide and 37 high, EXIF orientation 6.
+    const file = join(DECODE_GOLDEN_DIR, "corpus/jpeg_exif_orient6_53x37.jpg");
+    const [p] = await predictFiles(saved, [file]);
+    assert.ok(!("error" in p));
+    const probs = async (exifOrientation: "ignore" | "apply") => {
+      const pixels = await decodeAndResize(
+        await Deno.readFile(file),
+        ...SIZE,
+        "bilinear",
+        { exifOrientation },
+      );
+      const y = tf.tidy(() =>
+        model.predict(
+          mobileNetV2Preprocess(
+            tf.tensor4d(pixels, [1, ...SIZE, 3], "float32"),
+          ),
+        ) as tf.Tensor2D
+      );
+      const out = Array.from(await y.data());
+      y.dispose();
+      return out;
+    };
+    const applied = await probs("apply");
+    const ignored = await probs("ignore");
+    const got = CLASSES.map((c) => p.probabilities[c]);
+    got.forEach((v, c) => assert.ok(Math.abs(v - applied[c]) < 1e-5));
+    assert.ok(
+      got.some((v, c) => Math.abs(v - ignored[c]) > 1e-3),
+      `${got} vs ${ignored}`,
+    );
   } finally {
     model.dispose();
     await Deno.remove(runDir, { recursive: true });
