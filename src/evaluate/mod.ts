@@ -2,11 +2,18 @@
  * Evaluation and prediction, above training: the confusion matrix, per-class
  * report and loss of a classifier on labelled data (`evaluate.ts`), the
  * evaluate step of a run (`validate.ts`), and prediction with a saved model
- * (`predict.ts`: `deno task predict`).
+ * (`predict.ts`: `deno task predict`), and class-activation maps (`cam.ts`).
  *
  * @module
  */
 
+export {
+  type CamGraph,
+  camGraphOf,
+  classActivationMap,
+  normalizeCam,
+  rawCam,
+} from "./cam.ts";
 export {
   type ClassificationReport,
   classificationReport,
