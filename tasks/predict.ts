@@ -9,12 +9,15 @@
 import { parseArgs } from "node:util";
 import { basename, join, resolve } from "node:path";
 import {
+  explainOutputPaths,
   reportData,
   topLossGallery,
+  writeExplanationPng,
   writeReportHtml,
 } from "../src/report/mod.ts";
 import { loadModel, resolveModelDir } from "../src/model/mod.ts";
 import {
+  camGraphOf,
   collectImageFiles,
   evaluateFolder,
   formatClassificationReport,
@@ -42,6 +45,10 @@ const HELP =
       --backend B      auto | webgpu | wasm | cpu (default: cpu, fastest to start)
       --engine E       auto | onnxruntime | tfjs (default: auto, ONNX Runtime
                        unless the backend is a hardware WebGPU adapter)
+      --explain DIR    also write a class-activation heatmap of the predicted
+                       class over each image: DIR/<name>.cam.png (GAP + Dense
+                       heads; CAM, equal to Grad-CAM; never replaces a file)
+      --overwrite      with --explain: replace existing overlay files
   -h, --help           this help
 `;
 
@@ -57,6 +64,8 @@ async function main(): Promise<number> {
         backend: { type: "string", default: "cpu" },
         engine: { type: "string", default: "auto" },
         report: { type: "string" },
+        explain: { type: "string" },
+        overwrite: { type: "boolean", default: false },
         help: { type: "boolean", short: "h", default: false },
       },
       allowPositionals: true,
@@ -89,13 +98,22 @@ async function main(): Promise<number> {
     );
     return 2;
   }
+  if (values.explain !== undefined && values.eval) {
+    console.error(`--explain: not with --eval (the report shows heatmaps)`);
+    return 2;
+  }
   silenceNodeBanner();
   const backend = await selectBackend(values.backend as BackendRequest);
   const saved = await loadModel(values.model);
+  // With --explain the engine runs the CAM graph: probabilities, then the
+  // feature map before GlobalAveragePooling2D (ONNX: a second output).
+  const graph = values.explain !== undefined
+    ? await camGraphOf(saved.model)
+    : null;
   const { forward, reason } = await selectFrozenEngine(
     values.engine as FrozenEngineRequest,
     backend,
-    saved.model,
+    graph?.model ?? saved.model,
   );
   console.error(`engine: ${forward.id} (${reason})`);
 
@@ -157,7 +175,28 @@ async function main(): Promise<number> {
     console.error(`no image files in ${positionals.join(", ")}`);
     return 1;
   }
-  const results = await predictFiles(saved, files, { forward });
+  const outPaths = new Map<string, string[]>();
+  if (graph && values.explain !== undefined) {
+    const paths = await explainOutputPaths(files, values.explain, {
+      overwrite: values.overwrite,
+    });
+    files.forEach((f, i) =>
+      outPaths.set(f, [...outPaths.get(f) ?? [], paths[i]])
+    );
+  }
+  const results = await predictFiles(saved, files, {
+    forward,
+    explain: graph
+      ? {
+        graph,
+        onImage: async (e) => {
+          const path = outPaths.get(e.prediction.file)!.shift()!;
+          await writeExplanationPng(path, e);
+          if (!values.json) console.error(`heatmap: ${path}`);
+        },
+      }
+      : undefined,
+  });
   let failed = 0;
   for (const r of results) {
     if ("error" in r) {

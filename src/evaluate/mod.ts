@@ -29,6 +29,8 @@ export {
 export {
   collectImageFiles,
   evaluateFolder,
+  type ExplainOptions,
+  type Explanation,
   predictFiles,
   type Prediction,
   type PredictionError,
