@@ -31,6 +31,7 @@ import { type FeaturePlan, planFeatures } from "./train/plan.ts";
 import { trainingInputs } from "./train/inputs.ts";
 import { checkTrainingKernels, trainStages } from "./train/stages.ts";
 import { evaluateValidation } from "./evaluate/validate.ts";
+import { camGraphOf } from "./evaluate/cam.ts";
 import type { FitCallbacks } from "./train/fit.ts";
 import { Progbar, type ProgressWriter } from "./report/progbar.ts";
 import { createProgressPrinter } from "./report/progress.ts";
@@ -132,8 +133,13 @@ export async function runTraining(
     );
     await inputs.dispose();
     await timer.time("save", () => out.saveModel(model.model));
-    const facts = { backend, data, inputs, stop, evaluation };
-    const summary = await out.close(facts, stepSeconds(timer, data));
+    const tta = evaluation?.tta ?? null;
+    const facts = { backend, data, inputs, stop, evaluation, tta };
+    const summary = await out.close(facts, stepSeconds(timer, data), {
+      cam: config.output.heatmaps
+        ? { graph: await camGraphOf(model.model) }
+        : null,
+    });
     model.head.dispose(); // its Dense layer stays with `model.model`
     return { dir: out.dir, model: model.model, summary, rows: out.rows };
   } catch (err) {

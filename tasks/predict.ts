@@ -141,7 +141,14 @@ async function main(): Promise<number> {
         loss: e.loss,
         count: e.count,
       },
-      topLosses: await topLossGallery(e.set, e.probabilities, saved.classNames),
+      topLosses: await topLossGallery(
+        e.set,
+        e.probabilities,
+        saved.classNames,
+        {
+          cam: { graph: await camGraphOf(saved.model) },
+        },
+      ),
     });
     console.error(`report: ${reportPath}`);
     if (values.json) {

@@ -2,7 +2,7 @@
  * Evaluation and prediction, above training: the confusion matrix, per-class
  * report and loss of a classifier on labelled data (`evaluate.ts`), the
  * evaluate step of a run (`validate.ts`), and prediction with a saved model
- * (`predict.ts`: `deno task predict`), and class-activation maps (`cam.ts`).
+ * (`predict.ts`: `deno task predict`), class-activation maps (`cam.ts`) and test-time augmentation (`tta.ts`).
  *
  * @module
  */
@@ -35,4 +35,14 @@ export {
   type Prediction,
   type PredictionError,
 } from "./predict.ts";
+export {
+  applyView,
+  averageProbabilities,
+  TTA_CROP_FRACTION,
+  ttaEvaluation,
+  type TtaMode,
+  type TtaResult,
+  type TtaView,
+  ttaViews,
+} from "./tta.ts";
 export { evaluateValidation } from "./validate.ts";

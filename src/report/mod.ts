@@ -64,6 +64,7 @@ export {
   writeSummary,
 } from "./summary.ts";
 export {
+  type GalleryCam,
   type GalleryImages,
   type TopLoss,
   type TopLossEntry,

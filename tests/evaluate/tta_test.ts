@@ -1,0 +1,216 @@
+/**
+ * Test-time augmentation: the mean of the views' probabilities equals
+ * averaging the predictions of the flipped (and cropped) images computed
+ * separately; in a run (`train.tta`), on cached features (the mirror's
+ * features through the feature cache) and on images (per-batch plan).
+ */
+
+import assert from "node:assert/strict";
+import * as tf from "../../src/deps/tf.ts";
+import { silenceNodeBanner } from "../../src/backend/set_backend.ts";
+import { buildClassifier } from "../../src/model/classifier.ts";
+import { mobileNetV2Preprocess } from "../../src/data/batches.ts";
+import {
+  applyView,
+  averageProbabilities,
+  TTA_CROP_FRACTION,
+  ttaEvaluation,
+  ttaViews,
+} from "../../src/evaluate/tta.ts";
+import { evaluateProbabilities } from "../../src/evaluate/evaluate.ts";
+import { runTraining } from "../../src/run.ts";
+import { loadModel } from "../../src/model/model_io.ts";
+import type { ImageSet } from "../../src/data/image_set.ts";
+import { prepareData } from "../../src/data/prepare.ts";
+import { quiet, trainEnv } from "../_helpers/train.ts";
+
+silenceNodeBanner();
+await tf.setBackend("cpu");
+
+/** Mirrors uint8 `[n, h, w, 3]` pixels left-right, by index arithmetic. */
+function mirrorPixels(px: Uint8Array, n: number, h: number, w: number) {
+  const out = new Uint8Array(px.length);
+  for (let b = 0; b < n; b++) {
+    for (let y = 0; y < h; y++) {
+      for (let x = 0; x < w; x++) {
+        for (let c = 0; c < 3; c++) {
+          out[((b * h + y) * w + x) * 3 + c] =
+            px[((b * h + y) * w + (w - 1 - x)) * 3 + c];
+        }
+      }
+    }
+  }
+  return out;
+}
+
+async function predictPixels(
+  model: tf.LayersModel,
+  px: Uint8Array,
+  shape: [number, number, number, number],
+): Promise<Float32Array> {
+  const y = tf.tidy(() =>
+    model.predict(
+      mobileNetV2Preprocess(tf.tensor4d(px, shape, "float32")),
+    ) as tf.Tensor
+  );
+  try {
+    return await y.data() as Float32Array;
+  } finally {
+    y.dispose();
+  }
+}
+
+Deno.test("ttaViews and applyView: the mirror and the four corner crops (tf.image.cropAndResize)", async () => {
+  assert.deepEqual(ttaViews("none"), ["none"]);
+  assert.equal(ttaViews("flip-crops").length, 6);
+  assert.throws(() => ttaViews("x" as never), /"flip-crops"/);
+  // x[i, j] = j: a crop from column x0 of 0.9 of the width samples
+  // x0·(W − 1) + j·0.9·(W − 1)/(W − 1).
+  const W = 11;
+  const ramp = tf.tensor4d(
+    Array.from({ length: 5 * W }, (_, k) => k % W),
+    [1, 5, W, 1],
+  );
+  const f = TTA_CROP_FRACTION;
+  for (const [view, x0] of [["crop-tl", 0], ["crop-br", 1 - f]] as const) {
+    const v = applyView(ramp, view);
+    const row = (await v.data()).slice(0, W);
+    v.dispose();
+    row.forEach((got, j) =>
+      assert.ok(Math.abs(got - (x0 * (W - 1) + j * f)) < 1e-5, `${view} ${j}`)
+    );
+  }
+  const h = applyView(ramp, "h");
+  assert.deepEqual(Array.from((await h.data()).slice(0, 3)), [10, 9, 8]);
+  tf.dispose([ramp, h]);
+  assert.throws(
+    () => averageProbabilities([new Float32Array(2), new Float32Array(3)]),
+    /disagree/,
+  );
+});
+
+Deno.test("TTA flip equals averaging the separately computed predictions of the mirrored images (1e-6)", async () => {
+  const { model } = await buildClassifier({
+    imageSize: [32, 32],
+    alpha: 0.35,
+    weights: null,
+    numClasses: 3,
+    seed: 5,
+  });
+  const n = 6;
+  const px = Uint8Array.from(
+    { length: n * 32 * 32 * 3 },
+    (_, i) => (i * 97 + (i >> 7) * 13) % 256,
+  );
+  const labels = [0, 1, 2, 0, 1, 2];
+  const classNames = ["a", "b", "c"];
+  const shape: [number, number, number, number] = [n, 32, 32, 3];
+  const plain = await predictPixels(model, px, shape);
+  const mirrored = await predictPixels(
+    model,
+    mirrorPixels(px, n, 32, 32),
+    shape,
+  );
+  const want = Float32Array.from(plain, (p, i) => (p + mirrored[i]) / 2);
+  const { evaluation, tta } = await ttaEvaluation(
+    "flip",
+    async (view) => {
+      const y = tf.tidy(() =>
+        model.predict(
+          applyView(
+            mobileNetV2Preprocess(tf.tensor4d(px, shape, "float32")),
+            view,
+          ),
+        ) as tf.Tensor
+      );
+      const d = await y.data() as Float32Array;
+      y.dispose();
+      return d;
+    },
+    labels,
+    classNames,
+  );
+  let max = 0;
+  want.forEach((v, i) =>
+    max = Math.max(max, Math.abs(v - evaluation.probabilities[i]))
+  );
+  assert.ok(max <= 1e-6, `off by ${max}`);
+  const ref = evaluateProbabilities(want, labels, classNames);
+  assert.ok(Math.abs(tta.loss - ref.loss) <= 1e-6);
+  assert.equal(tta.accuracy, ref.accuracy);
+  assert.equal(
+    tta.accuracyWithout,
+    evaluateProbabilities(plain, labels, classNames).accuracy,
+  );
+  assert.deepEqual(tta.views, ["none", "h"]);
+  model.dispose();
+});
+
+const env = await trainEnv();
+Deno.test.afterAll(() => env.close());
+
+/** The validation set of the env's config, and its TTA mean by hand. */
+async function handTta(
+  runDir: string,
+  config: ReturnType<typeof env.config>,
+) {
+  const data = await prepareData({ ...config.data, log: () => {} });
+  const set: ImageSet = data.validation;
+  const saved = await loadModel(runDir);
+  const n = set.count;
+  const px = new Uint8Array(n * set.height * set.width * 3);
+  for (let i = 0; i < n; i++) {
+    px.set(set.pixelsOf(i), i * set.height * set.width * 3);
+  }
+  const shape: [number, number, number, number] = [n, set.height, set.width, 3];
+  const plain = await predictPixels(saved.model, px, shape);
+  const mirrored = await predictPixels(
+    saved.model,
+    mirrorPixels(px, n, set.height, set.width),
+    shape,
+  );
+  saved.model.dispose();
+  const mean = Float32Array.from(plain, (p, i) => (p + mirrored[i]) / 2);
+  return {
+    plain: evaluateProbabilities(plain, set.labels, data.classNames),
+    tta: evaluateProbabilities(mean, set.labels, data.classNames),
+  };
+}
+
+for (
+  const [what, extra] of [
+    ["cached features (flip augmentation: the mirrors' features cached)", {
+      augment: { flip: "horizontal" },
+    }],
+    ["images (per-batch plan)", { augment: { rotation: 0.1 } }],
+  ] as const
+) {
+  Deno.test(`train.tta "flip" on ${what}: summary.json and the report give accuracy with and without, as the hand-averaged predictions`, async () => {
+    const config = env.config({
+      ...extra,
+      train: { epochs: 2, tta: "flip" },
+      engine: { frozen: "tfjs", fused: false },
+      output: { topLosses: 2, onnx: false },
+    });
+    const r = await runTraining(config, { log: () => {}, progress: quiet });
+    r.model.dispose();
+    const summary = JSON.parse(
+      await Deno.readTextFile(`${r.dir}/summary.json`),
+    );
+    const hand = await handTta(r.dir, config);
+    assert.equal(summary.tta.mode, "flip");
+    assert.deepEqual(summary.tta.views, ["none", "h"]);
+    assert.ok(
+      Math.abs(summary.tta.loss - hand.tta.loss) <= 1e-5,
+      `${summary.tta.loss} vs ${hand.tta.loss}`,
+    );
+    assert.ok(Math.abs(summary.tta.lossWithout - hand.plain.loss) <= 1e-5);
+    assert.equal(summary.tta.accuracy, hand.tta.accuracy);
+    assert.equal(summary.tta.accuracyWithout, hand.plain.accuracy);
+    // The run's evaluation is TTA's.
+    assert.equal(summary.evaluation.report.accuracy, hand.tta.accuracy);
+    const html = await Deno.readTextFile(`${r.dir}/report.html`);
+    assert.match(html, /<table id="tta">/);
+    assert.match(html, /without TTA<\/td><td class="num">[\d.]+</);
+  });
+}
