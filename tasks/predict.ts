@@ -22,6 +22,7 @@ import {
   evaluateFolder,
   formatClassificationReport,
   predictFiles,
+  type TtaMode,
 } from "../src/evaluate/mod.ts";
 import {
   type BackendRequest,
@@ -49,6 +50,10 @@ const HELP =
                        class over each image: DIR/<name>.cam.png (GAP + Dense
                        heads; CAM, equal to Grad-CAM; never replaces a file)
       --overwrite      with --explain: replace existing overlay files
+      --tta MODE       test-time augmentation: flip (the image and its mirror)
+                       or flip-crops (also 4 corner crops of 90%); the mean
+                       of their probabilities (with --eval: the report and
+                       --json give accuracy with and without)
   -h, --help           this help
 `;
 
@@ -66,6 +71,7 @@ async function main(): Promise<number> {
         report: { type: "string" },
         explain: { type: "string" },
         overwrite: { type: "boolean", default: false },
+        tta: { type: "string", default: "none" },
         help: { type: "boolean", short: "h", default: false },
       },
       allowPositionals: true,
@@ -98,6 +104,17 @@ async function main(): Promise<number> {
     );
     return 2;
   }
+  if (!["none", "flip", "flip-crops"].includes(values.tta!)) {
+    console.error(
+      `--tta: expected none, flip or flip-crops, got ${values.tta}`,
+    );
+    return 2;
+  }
+  const tta = values.tta as TtaMode;
+  if (values.explain !== undefined && tta !== "none") {
+    console.error(`--explain: not with --tta (a heatmap explains one view)`);
+    return 2;
+  }
   if (values.explain !== undefined && values.eval) {
     console.error(`--explain: not with --eval (the report shows heatmaps)`);
     return 2;
@@ -118,7 +135,7 @@ async function main(): Promise<number> {
   console.error(`engine: ${forward.id} (${reason})`);
 
   if (values.eval) {
-    const e = await evaluateFolder(saved, values.eval, { forward });
+    const e = await evaluateFolder(saved, values.eval, { forward, tta });
     const reportPath = values.report ??
       join(await resolveModelDir(values.model), "eval_report.html");
     await writeReportHtml(reportPath, {
@@ -140,6 +157,7 @@ async function main(): Promise<number> {
         report: e.report,
         loss: e.loss,
         count: e.count,
+        tta: e.tta,
       },
       topLosses: await topLossGallery(
         e.set,
@@ -161,6 +179,7 @@ async function main(): Promise<number> {
           classNames: saved.classNames,
           matrix: e.matrix,
           report: e.report,
+          tta: e.tta,
         },
         null,
         2,
@@ -170,7 +189,12 @@ async function main(): Promise<number> {
         `${e.count} images, loss ${e.loss.toFixed(4)}, accuracy ${
           e.accuracy.toFixed(4)
         }` +
-          (e.skipped ? ` (${e.skipped} unreadable files skipped)` : ""),
+          (e.skipped ? ` (${e.skipped} unreadable files skipped)` : "") +
+          (e.tta
+            ? `; TTA ${e.tta.mode} (${e.tta.views.length} views), without: loss ${
+              e.tta.lossWithout.toFixed(4)
+            }, accuracy ${e.tta.accuracyWithout.toFixed(4)}`
+            : ""),
       );
       console.log(formatClassificationReport(e.report));
     }
@@ -193,6 +217,7 @@ async function main(): Promise<number> {
   }
   const results = await predictFiles(saved, files, {
     forward,
+    tta,
     explain: graph
       ? {
         graph,

@@ -29,6 +29,15 @@ import type { FrozenForward } from "../engine/frozen_engine.ts";
 import { imageSource, onTheFlyFeatures } from "../train/sources.ts";
 import { classProbabilities } from "../train/head_output.ts";
 import { type CamGraph, classActivationMap } from "./cam.ts";
+import {
+  applyView,
+  averageProbabilities,
+  ttaEvaluation,
+  type TtaMode,
+  type TtaResult,
+  type TtaView,
+  ttaViews,
+} from "./tta.ts";
 
 /** One image's prediction. */
 export interface Prediction {
@@ -122,6 +131,8 @@ export async function predictFiles(
     batchSize?: number;
     forward?: FrozenForward;
     explain?: ExplainOptions;
+    /** Test-time augmentation (`predict --tta`): the mean over the views of `tta.ts`. */
+    tta?: TtaMode;
   } = {},
 ): Promise<(Prediction | PredictionError)[]> {
   const [h, w] = saved.preprocessing.imageSize;
@@ -156,12 +167,22 @@ export async function predictFiles(
         )
       );
       try {
+        const views = ttaViews(opts.tta ?? "none");
+        if (opts.explain && views.length > 1) {
+          throw new Error(
+            "explaining and test-time augmentation do not combine",
+          );
+        }
         const y = opts.explain
           ? await explainForward(opts.explain.graph, x, opts.forward)
+          : views.length > 1
+          ? await viewsMean(views, x, saved, opts.forward)
           : opts.forward
           ? await opts.forward.run(x)
           : saved.model.predict(x) as tf.Tensor2D;
-        if (Array.isArray(y)) {
+        if (y instanceof Float32Array) {
+          probs = classProbabilities(y, ok.length, saved.classNames.length);
+        } else if (Array.isArray(y)) {
           maps = y[1];
           probs = classProbabilities(
             y[0],
@@ -227,6 +248,32 @@ export async function predictFiles(
   return results;
 }
 
+/** The mean of the model's outputs over `views` of `x` (raw rows, `[n, cols]`). */
+async function viewsMean(
+  views: readonly TtaView[],
+  x: tf.Tensor4D,
+  saved: SavedModel,
+  forward?: FrozenForward,
+): Promise<Float32Array> {
+  const parts: Float32Array[] = [];
+  for (const view of views) {
+    const xv = applyView(x, view);
+    try {
+      const y = forward
+        ? await forward.run(xv)
+        : saved.model.predict(xv) as tf.Tensor;
+      try {
+        parts.push(await y.data() as Float32Array);
+      } finally {
+        y.dispose();
+      }
+    } finally {
+      xv.dispose();
+    }
+  }
+  return averageProbabilities(parts);
+}
+
 /** `[probabilities, maps]` of the CAM graph, on `forward` or the layers model. */
 async function explainForward(
   graph: CamGraph,
@@ -271,8 +318,12 @@ export async function evaluateFolder(
      * of holding the whole folder decoded in memory. Default none.
      */
     cacheDir?: string | null;
+    /** Test-time augmentation (`predict --eval --tta`); default none. */
+    tta?: TtaMode;
   } = {},
-): Promise<Evaluation & { skipped: number; set: ImageSet }> {
+): Promise<
+  Evaluation & { skipped: number; set: ImageSet; tta: TtaResult | null }
+> {
   const tree = await listClassFolder(folder);
   const unknown = tree.classNames.filter((c) => !saved.classNames.includes(c));
   if (unknown.length > 0) {
@@ -294,19 +345,34 @@ export async function evaluateFolder(
     cacheDir: opts.cacheDir,
     onBadImage: "warn",
   });
-  const source = imageSource(set, {
-    batchSize: opts.batchSize ?? 32,
-    shuffle: false,
-    seed: 0,
-    preprocess: mobileNetV2Preprocess,
-  });
-  // With an engine (ONNX Runtime), the batches arrive as probabilities.
-  const result = opts.forward
-    ? await evaluateModel(
-      { predict: (probs) => (probs as tf.Tensor).clone() },
-      onTheFlyFeatures(source, opts.forward).batches(0),
-      saved.classNames,
-    )
-    : await evaluateModel(saved.model, source.batches(0), saved.classNames);
-  return { ...result, skipped: set.skipped.length, set };
+  const evaluateView = (view: TtaView) => {
+    const source = imageSource(set, {
+      batchSize: opts.batchSize ?? 32,
+      shuffle: false,
+      seed: 0,
+      preprocess: view === "none"
+        ? mobileNetV2Preprocess
+        : (x) => tf.tidy(() => applyView(mobileNetV2Preprocess(x), view)),
+    });
+    // With an engine (ONNX Runtime), the batches arrive as probabilities.
+    return opts.forward
+      ? evaluateModel(
+        { predict: (probs) => (probs as tf.Tensor).clone() },
+        onTheFlyFeatures(source, opts.forward).batches(0),
+        saved.classNames,
+      )
+      : evaluateModel(saved.model, source.batches(0), saved.classNames);
+  };
+  const mode = opts.tta ?? "none";
+  if (mode === "none") {
+    const result = await evaluateView("none");
+    return { ...result, skipped: set.skipped.length, set, tta: null };
+  }
+  const { evaluation, tta } = await ttaEvaluation(
+    mode,
+    async (view) => (await evaluateView(view)).probabilities,
+    set.labels,
+    saved.classNames,
+  );
+  return { ...evaluation, skipped: set.skipped.length, set, tta };
 }

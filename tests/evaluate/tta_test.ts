@@ -19,7 +19,10 @@ import {
 } from "../../src/evaluate/tta.ts";
 import { evaluateProbabilities } from "../../src/evaluate/evaluate.ts";
 import { runTraining } from "../../src/run.ts";
-import { loadModel } from "../../src/model/model_io.ts";
+import { loadModel, saveModel } from "../../src/model/model_io.ts";
+import { predictFiles } from "../../src/evaluate/predict.ts";
+import { encodePng } from "../../src/report/_thumbnails.ts";
+import { join } from "node:path";
 import type { ImageSet } from "../../src/data/image_set.ts";
 import { prepareData } from "../../src/data/prepare.ts";
 import { quiet, trainEnv } from "../_helpers/train.ts";
@@ -214,3 +217,112 @@ for (
     assert.match(html, /without TTA<\/td><td class="num">[\d.]+</);
   });
 }
+
+Deno.test("predict --tta flip: predictFiles' mean equals averaging the predictions of mirrored image files; --eval --tta reports with and without", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    const { model } = await buildClassifier({
+      imageSize: [32, 32],
+      alpha: 0.35,
+      weights: null,
+      numClasses: 2,
+      seed: 9,
+    });
+    await saveModel(model, join(dir, "run", "model"), {
+      classNames: ["a", "b"],
+      preprocessing: {
+        imageSize: [32, 32],
+        interpolation: "bilinear",
+        preprocess: "mobilenet_v2",
+      },
+    });
+    model.dispose();
+    // 32×32 files: decoding them at the model's size resizes nothing.
+    const originals: string[] = [], mirrors: string[] = [];
+    for (let n = 0; n < 4; n++) {
+      const cls = n % 2 === 0 ? "a" : "b";
+      await Deno.mkdir(join(dir, "eval", cls), { recursive: true });
+      const px = Uint8Array.from(
+        { length: 32 * 32 * 3 },
+        (_, i) => (i * (5 + n) + (i >> 5) * 31) % 256,
+      );
+      const file = join(dir, "eval", cls, `${n}.png`);
+      const mirror = join(dir, `${n}-mirror.png`);
+      await Deno.writeFile(
+        file,
+        await encodePng({ width: 32, height: 32, data: px }),
+      );
+      await Deno.writeFile(
+        mirror,
+        await encodePng({
+          width: 32,
+          height: 32,
+          data: mirrorPixels(px, 1, 32, 32),
+        }),
+      );
+      originals.push(file);
+      mirrors.push(mirror);
+    }
+    const saved = await loadModel(join(dir, "run"));
+    const probs = async (files: string[], tta?: "flip") =>
+      (await predictFiles(saved, files, { tta })).map((p) => {
+        assert.ok("probabilities" in p);
+        return [p.probabilities.a, p.probabilities.b];
+      });
+    const plain = await probs(originals);
+    const mirrored = await probs(mirrors);
+    const tta = await probs(originals, "flip");
+    let max = 0;
+    tta.forEach((row, i) =>
+      row.forEach((v, c) => {
+        max = Math.max(max, Math.abs(v - (plain[i][c] + mirrored[i][c]) / 2));
+      })
+    );
+    assert.ok(max <= 1e-6, `off by ${max}`);
+    saved.model.dispose();
+
+    const out = await new Deno.Command(Deno.execPath(), {
+      args: [
+        "run",
+        "-A",
+        new URL("../../tasks/predict.ts", import.meta.url).pathname,
+        "--model",
+        join(dir, "run"),
+        "--eval",
+        join(dir, "eval"),
+        "--tta",
+        "flip",
+        "--json",
+      ],
+      stdout: "piped",
+      stderr: "piped",
+    }).output();
+    const stderr = new TextDecoder().decode(out.stderr);
+    assert.equal(out.code, 0, stderr);
+    const ev = JSON.parse(new TextDecoder().decode(out.stdout));
+    assert.deepEqual(ev.tta.views, ["none", "h"]);
+    assert.equal(ev.accuracy, ev.tta.accuracy);
+    assert.ok(ev.tta.accuracyWithout >= 0 && ev.tta.accuracyWithout <= 1);
+    const bad = await new Deno.Command(Deno.execPath(), {
+      args: [
+        "run",
+        "-A",
+        new URL("../../tasks/predict.ts", import.meta.url).pathname,
+        "--model",
+        join(dir, "run"),
+        "--tta",
+        "rotate",
+        originals[0],
+      ],
+      stdout: "piped",
+      stderr: "piped",
+    }).output();
+    assert.equal(bad.code, 2);
+    assert.match(
+      new TextDecoder().decode(bad.stderr),
+      /--tta: expected none, flip or flip-crops/,
+    );
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
