@@ -206,3 +206,50 @@ Deno.test("camGraphOf refuses a model without GAP + Dense, naming it", async () 
   );
   m.dispose();
 });
+
+Deno.test("camGraphOf: the sequential API and the logit head (Dense(1) + sigmoid) work too", async () => {
+  for (
+    const opts of [
+      { api: "sequential" as const, output: "softmax" as const, numClasses: 3 },
+      { api: "functional" as const, output: "logit" as const, numClasses: 2 },
+    ]
+  ) {
+    const clf = await buildClassifier({
+      imageSize: [32, 32],
+      alpha: 0.35,
+      weights: null,
+      seed: 3,
+      dropout: 0.2,
+      ...opts,
+    });
+    const graph = await camGraphOf(clf.model);
+    assert.deepEqual(graph.mapShape, [1, 1, 1280]);
+    assert.equal(graph.units, opts.output === "logit" ? 1 : 3);
+    const x = tf.randomUniform(
+      [2, 32, 32, 3],
+      -1,
+      1,
+      "float32",
+      1,
+    ) as tf.Tensor4D;
+    const [probs, map] = graph.model.predict(x) as tf.Tensor[];
+    const want = clf.model.predict(x) as tf.Tensor;
+    assert.deepEqual(await probs.data(), await want.data());
+    // A 1×1 map: the raw CAM is the class score minus the bias.
+    const m = await map.data() as Float32Array;
+    const scores = tf.tidy(() =>
+      (clf.fitHead.predict(tf.reshape(map, [2, 1280])) as tf.Tensor).dataSync()
+    );
+    const bias = clf.model.getLayer(
+      opts.output === "logit" ? "logits" : "predictions",
+    )
+      .getWeights()[1].dataSync();
+    if (opts.output === "logit") {
+      const z = rawCam(m.subarray(0, 1280), graph, 1)[0];
+      assert.ok(Math.abs(z + bias[0] - scores[0]) < 1e-4);
+      assert.equal(rawCam(m.subarray(0, 1280), graph, 0)[0], -z);
+    }
+    tf.dispose([x, probs, map, want]);
+    clf.model.dispose();
+  }
+});
