@@ -326,3 +326,40 @@ Deno.test("predict --tta flip: predictFiles' mean equals averaging the predictio
     await Deno.remove(dir, { recursive: true });
   }
 });
+
+Deno.test("train.tta on cached features: the views' validation features are cached, and a later run reuses the mirror's (flip-crops adds the crops)", async () => {
+  const base = {
+    augment: { flip: "horizontal" as const },
+    engine: { frozen: "tfjs" as const, fused: false },
+    output: { topLosses: 0, onnx: false, saveModel: false },
+  };
+  const run = async (tta: "flip" | "flip-crops") => {
+    const logs: string[] = [];
+    const r = await runTraining(
+      env.config({ ...base, name: `tta-${tta}`, train: { epochs: 1, tta } }),
+      { log: (l) => logs.push(l), progress: quiet },
+    );
+    r.model.dispose();
+    return { summary: r.summary, logs: logs.join("\n") };
+  };
+  // Each test of this file starts from the same env cache: the mirror may
+  // already be cached by the run test above; "flip-crops" computes the crops.
+  const crops = await run("flip-crops");
+  assert.deepEqual(crops.summary.tta?.views, ttaViews("flip-crops"));
+  for (const view of ["crop-tl", "crop-tr", "crop-bl", "crop-br"]) {
+    assert.match(
+      crops.logs,
+      new RegExp(`features: validation \\(${view}\\) \\d+/\\d+`),
+    );
+  }
+  assert.equal(
+    crops.summary.evaluation?.report.accuracy,
+    crops.summary.tta?.accuracy,
+  );
+  const again = await run("flip-crops");
+  // Every view's features now come from the cache: none is computed.
+  assert.doesNotMatch(again.logs, /features: validation \(/);
+  assert.equal(again.summary.tta?.loss, crops.summary.tta?.loss);
+  const flip = await run("flip");
+  assert.doesNotMatch(flip.logs, /features: validation \(h\)/);
+});
