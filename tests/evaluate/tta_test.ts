@@ -26,6 +26,7 @@ import { join } from "node:path";
 import type { ImageSet } from "../../src/data/image_set.ts";
 import { prepareData } from "../../src/data/prepare.ts";
 import { quiet, trainEnv } from "../_helpers/train.ts";
+import { getFixtures } from "../_helpers/data.ts";
 
 silenceNodeBanner();
 await tf.setBackend("cpu");
@@ -152,6 +153,27 @@ Deno.test("TTA flip equals averaging the separately computed predictions of the 
 const env = await trainEnv();
 Deno.test.afterAll(() => env.close());
 
+/** The fixture dataset without its third class, for the logit head. */
+let twoClass: Promise<void> | null = null;
+function twoClassData(): Promise<void> {
+  twoClass ??= (async () => {
+    const fx = await getFixtures();
+    for (const split of ["train", "validation"]) {
+      for (const cls of ["cats", "dogs"]) {
+        const from = join(fx.datasetDir, split, cls);
+        const to = join(env.dir, "two_class", split, cls);
+        await Deno.mkdir(to, { recursive: true });
+        for await (const e of Deno.readDir(from)) {
+          if (e.isFile) {
+            await Deno.copyFile(join(from, e.name), join(to, e.name));
+          }
+        }
+      }
+    }
+  })();
+  return twoClass;
+}
+
 /** The validation set of the env's config, and its TTA mean by hand. */
 async function handTta(
   runDir: string,
@@ -173,9 +195,20 @@ async function handTta(
     shape,
   );
   saved.model.dispose();
-  const mean = Float32Array.from(plain, (p, i) => (p + mirrored[i]) / 2);
+  // The logit head's sigmoid [n, 1] → rows [1 − p, p].
+  const rows = (p: Float32Array) =>
+    p.length === n
+      ? Float32Array.from(
+        { length: 2 * n },
+        (_, i) => i % 2 ? p[i >> 1] : 1 - p[i >> 1],
+      )
+      : p;
+  const mean = Float32Array.from(
+    rows(plain),
+    (p, i) => (p + rows(mirrored)[i]) / 2,
+  );
   return {
-    plain: evaluateProbabilities(plain, set.labels, data.classNames),
+    plain: evaluateProbabilities(rows(plain), set.labels, data.classNames),
     tta: evaluateProbabilities(mean, set.labels, data.classNames),
   };
 }
@@ -186,9 +219,14 @@ for (
       augment: { flip: "horizontal" },
     }],
     ["images (per-batch plan)", { augment: { rotation: 0.1 } }],
+    ["cached features with the logit head (2 classes)", {
+      model: { head: { output: "logit" as const } },
+      data: { url: null, path: join(env.dir, "two_class") },
+    }],
   ] as const
 ) {
   Deno.test(`train.tta "flip" on ${what}: summary.json and the report give accuracy with and without, as the hand-averaged predictions`, async () => {
+    await twoClassData();
     const config = env.config({
       ...extra,
       train: { epochs: 2, tta: "flip" },
