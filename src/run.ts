@@ -32,6 +32,7 @@ import { trainingInputs } from "./train/inputs.ts";
 import { checkTrainingKernels, trainStages } from "./train/stages.ts";
 import { evaluateValidation } from "./evaluate/validate.ts";
 import { camGraphOf } from "./evaluate/cam.ts";
+import { applyView, ttaViews } from "./evaluate/tta.ts";
 import type { FitCallbacks } from "./train/fit.ts";
 import { Progbar, type ProgressWriter } from "./report/progbar.ts";
 import { createProgressPrinter } from "./report/progress.ts";
@@ -190,6 +191,10 @@ export async function prepareCaches(
       ...ctx,
       backend,
     });
+    // train.tta: the validation views' features too (see evaluate/tta.ts).
+    for (const view of ttaViews(config.train.tta).slice(1)) {
+      await inputs.validationView?.(view, (x) => applyView(x, view));
+    }
     await inputs.dispose();
     return { plan, images, featureCache: inputs.featureCache };
   } finally {

@@ -18,7 +18,7 @@ import {
   ttaViews,
 } from "../../src/evaluate/tta.ts";
 import { evaluateProbabilities } from "../../src/evaluate/evaluate.ts";
-import { runTraining } from "../../src/run.ts";
+import { prepareCaches, runTraining } from "../../src/run.ts";
 import { loadModel, saveModel } from "../../src/model/model_io.ts";
 import { predictFiles } from "../../src/evaluate/predict.ts";
 import { encodePng } from "../../src/report/_thumbnails.ts";
@@ -219,6 +219,9 @@ for (
       augment: { flip: "horizontal" },
     }],
     ["images (per-batch plan)", { augment: { rotation: 0.1 } }],
+    ["a fine-tuned classifier (images)", {
+      fineTune: { enabled: true, fromLayer: 140, epochs: 1 },
+    }],
     ["cached features with the logit head (2 classes)", {
       model: { head: { output: "logit" as const } },
       data: { url: null, path: join(env.dir, "two_class") },
@@ -400,4 +403,26 @@ Deno.test("train.tta on cached features: the views' validation features are cach
   assert.equal(again.summary.tta?.loss, crops.summary.tta?.loss);
   const flip = await run("flip");
   assert.doesNotMatch(flip.logs, /features: validation \(h\)/);
+});
+
+Deno.test("prepareCaches with train.tta warms the validation views' features: the run computes none", async () => {
+  const config = env.config({
+    name: "tta-prepare",
+    // Other pixels (nearest resizing): nothing cached by the tests above.
+    data: { interpolation: "nearest" },
+    train: { epochs: 1, tta: "flip-crops" },
+    engine: { frozen: "tfjs", fused: false },
+    output: { topLosses: 0, onnx: false, saveModel: false },
+  });
+  const prepLogs: string[] = [];
+  await prepareCaches(config, { log: (l) => prepLogs.push(l) });
+  assert.match(prepLogs.join("\n"), /features: validation \(crop-br\) \d+/);
+  const logs: string[] = [];
+  const r = await runTraining(config, {
+    log: (l) => logs.push(l),
+    progress: quiet,
+  });
+  r.model.dispose();
+  assert.doesNotMatch(logs.join("\n"), /features: validation \(/);
+  assert.equal(r.summary.tta?.views.length, 6);
 });
