@@ -137,8 +137,8 @@ export async function runTraining(
     const tta = evaluation?.tta ?? null;
     const facts = { backend, data, inputs, stop, evaluation, tta };
     const summary = await out.close(facts, stepSeconds(timer, data), {
-      cam: config.output.heatmaps
-        ? { graph: await camGraphOf(model.model) }
+      cam: evaluation && config.output.heatmaps && config.output.topLosses > 0
+        ? await galleryCam(model.model, ctx.warn)
         : null,
     });
     model.head.dispose(); // its Dense layer stays with `model.model`
@@ -199,6 +199,19 @@ export async function prepareCaches(
     return { plan, images, featureCache: inputs.featureCache };
   } finally {
     disposeModel(model);
+  }
+}
+
+/** The report's heatmaps (`output.heatmaps`); none, with a warning, for a head CAM cannot read. */
+async function galleryCam(
+  model: tf.LayersModel,
+  warn: (m: string) => void,
+) {
+  try {
+    return { graph: await camGraphOf(model) };
+  } catch (err) {
+    warn(`output.heatmaps: no heatmaps (${(err as Error).message})`);
+    return null;
   }
 }
 
