@@ -21,7 +21,9 @@
  * Keras' example would divide 0 by 0.
  *
  * The map is "the input of the classifier's GlobalAveragePooling2D" — found
- * by layer class, not by name, so it works for any base network.
+ * by layer class, not by name, walking back from the model's output (an
+ * optional Activation, the Dense, any Dropout, the pooling), so it works for
+ * any base network, pooling inside the base (squeeze-and-excitation) aside.
  *
  * @example
  * ```ts
@@ -53,37 +55,42 @@ export interface CamGraph {
 }
 
 /**
- * Finds the classifier's GlobalAveragePooling2D (top level or inside a
- * nested model) and the Dense layer after it (through Dropout), and returns
+ * Finds the classifier's head from its output back — an optional Activation
+ * (the logit head's sigmoid), the Dense layer, any Dropout, the
+ * GlobalAveragePooling2D — and returns
  * the two-output model and the Dense kernel. Throws, naming the model, when
  * there is no such head.
  */
 export async function camGraphOf(model: tf.LayersModel): Promise<CamGraph> {
-  const pools = model.layers.filter((l) =>
-    l.getClassName() === "GlobalAveragePooling2D"
-  );
-  if (pools.length !== 1) {
+  const fail = (why: string): never => {
     throw new Error(
-      `model "${model.name}": class-activation maps need one GlobalAveragePooling2D layer followed by Dense, found ${pools.length}`,
+      `model "${model.name}": class-activation maps need a GlobalAveragePooling2D → (Dropout) → Dense head; ${why}`,
     );
+  };
+  // Walk back from the output, so that pooling layers inside the base
+  // (squeeze-and-excitation blocks) never count.
+  const inputOf = (t: tf.SymbolicTensor): tf.SymbolicTensor => {
+    const node = t.sourceLayer.inboundNodes[t.nodeIndex];
+    if (node?.inputTensors.length !== 1) {
+      fail(`layer "${t.sourceLayer.name}" has no single input`);
+    }
+    return node.inputTensors[0];
+  };
+  const kind = (t: tf.SymbolicTensor) => t.sourceLayer.getClassName();
+  let t = model.outputs[0];
+  if (kind(t) === "Activation") t = inputOf(t); // the logit head's sigmoid
+  if (kind(t) !== "Dense") {
+    fail(`the output comes from ${kind(t)} "${t.sourceLayer.name}"`);
   }
-  const pool = pools[0];
-  let next: tf.layers.Layer = pool;
-  for (let hop = 0; hop < 4; hop++) {
-    const after = model.layers.filter((l) =>
-      l.inboundNodes.some((n) => n.inboundLayers.includes(next))
-    );
-    if (after.length !== 1) break;
-    next = after[0];
-    if (next.getClassName() === "Dense") break;
-    if (next.getClassName() !== "Dropout") break;
+  const dense = t.sourceLayer;
+  t = inputOf(t);
+  while (kind(t) === "Dropout") t = inputOf(t);
+  if (kind(t) !== "GlobalAveragePooling2D") {
+    fail(`Dense "${dense.name}" reads ${kind(t)} "${t.sourceLayer.name}"`);
   }
-  if (next.getClassName() !== "Dense") {
-    throw new Error(
-      `model "${model.name}": the layer after GlobalAveragePooling2D "${pool.name}" is not Dense (through Dropout); class-activation maps need GAP + Dense`,
-    );
-  }
-  const map = pool.getInputAt(0) as tf.SymbolicTensor;
+  const map = inputOf(t);
+  if (map.shape.length !== 4) fail(`the pooled map is not [n, H, W, C]`);
+  const next = dense;
   const shape = map.shape.slice(1) as [number, number, number];
   const [kernelVar] = next.getWeights();
   const kernel = await kernelVar.data() as Float32Array;

@@ -253,3 +253,38 @@ Deno.test("camGraphOf: the sequential API and the logit head (Dense(1) + sigmoid
     clf.model.dispose();
   }
 });
+
+Deno.test("camGraphOf walks back from the output: a GlobalAveragePooling2D inside a flat base (squeeze-and-excitation) does not count", async () => {
+  const input = tf.input({ shape: [4, 4, 3] });
+  const conv = tf.layers.conv2d({
+    filters: 6,
+    kernelSize: 3,
+    padding: "same",
+    name: "conv",
+  }).apply(input) as tf.SymbolicTensor;
+  // An SE-like gate: GAP → Dense → Reshape → Multiply, before the head.
+  const se = tf.layers.globalAveragePooling2d({ name: "se_pool" })
+    .apply(conv) as tf.SymbolicTensor;
+  const gate = tf.layers.reshape({ targetShape: [1, 1, 6] }).apply(
+    tf.layers.dense({ units: 6, activation: "sigmoid", name: "se_dense" })
+      .apply(se),
+  ) as tf.SymbolicTensor;
+  const scaled = tf.layers.multiply().apply([conv, gate]) as tf.SymbolicTensor;
+  const pooled = tf.layers.globalAveragePooling2d({ name: "pool" })
+    .apply(scaled) as tf.SymbolicTensor;
+  const out = tf.layers.dense({ units: 2, activation: "softmax", name: "head" })
+    .apply(tf.layers.dropout({ rate: 0.1 }).apply(pooled)) as tf.SymbolicTensor;
+  const m = tf.model({ inputs: input, outputs: out, name: "se_net" });
+  const graph = await camGraphOf(m);
+  assert.deepEqual(graph.mapShape, [4, 4, 6]);
+  assert.equal(graph.units, 2);
+  const x = tf.randomUniform([1, 4, 4, 3], -1, 1, "float32", 2);
+  const [probs, map] = graph.model.predict(x) as tf.Tensor[];
+  // The map is the Multiply's output (what "pool" reads), not the conv's.
+  const ref = tf.model({ inputs: input, outputs: scaled }).predict(
+    x,
+  ) as tf.Tensor;
+  assert.deepEqual(await map.data(), await ref.data());
+  tf.dispose([x, probs, map, ref]);
+  m.dispose();
+});
