@@ -31,6 +31,8 @@ import { type FeaturePlan, planFeatures } from "./train/plan.ts";
 import { trainingInputs } from "./train/inputs.ts";
 import { checkTrainingKernels, trainStages } from "./train/stages.ts";
 import { evaluateValidation } from "./evaluate/validate.ts";
+import { camGraphOf } from "./evaluate/cam.ts";
+import { applyView, ttaViews } from "./evaluate/tta.ts";
 import type { FitCallbacks } from "./train/fit.ts";
 import { Progbar, type ProgressWriter } from "./report/progbar.ts";
 import { createProgressPrinter } from "./report/progress.ts";
@@ -132,8 +134,13 @@ export async function runTraining(
     );
     await inputs.dispose();
     await timer.time("save", () => out.saveModel(model.model));
-    const facts = { backend, data, inputs, stop, evaluation };
-    const summary = await out.close(facts, stepSeconds(timer, data));
+    const tta = evaluation?.tta ?? null;
+    const facts = { backend, data, inputs, stop, evaluation, tta };
+    const summary = await out.close(facts, stepSeconds(timer, data), {
+      cam: evaluation && config.output.heatmaps && config.output.topLosses > 0
+        ? await galleryCam(model.model, ctx.warn)
+        : null,
+    });
     model.head.dispose(); // its Dense layer stays with `model.model`
     return { dir: out.dir, model: model.model, summary, rows: out.rows };
   } catch (err) {
@@ -184,10 +191,27 @@ export async function prepareCaches(
       ...ctx,
       backend,
     });
+    // train.tta: the validation views' features too (see evaluate/tta.ts).
+    for (const view of ttaViews(config.train.tta).slice(1)) {
+      await inputs.validationView?.(view, (x) => applyView(x, view));
+    }
     await inputs.dispose();
     return { plan, images, featureCache: inputs.featureCache };
   } finally {
     disposeModel(model);
+  }
+}
+
+/** The report's heatmaps (`output.heatmaps`); none, with a warning, for a head CAM cannot read. */
+async function galleryCam(
+  model: tf.LayersModel,
+  warn: (m: string) => void,
+) {
+  try {
+    return { graph: await camGraphOf(model) };
+  } catch (err) {
+    warn(`output.heatmaps: no heatmaps (${(err as Error).message})`);
+    return null;
   }
 }
 

@@ -9,16 +9,20 @@
 import { parseArgs } from "node:util";
 import { basename, join, resolve } from "node:path";
 import {
+  explainOutputPaths,
   reportData,
   topLossGallery,
+  writeExplanationPng,
   writeReportHtml,
 } from "../src/report/mod.ts";
 import { loadModel, resolveModelDir } from "../src/model/mod.ts";
 import {
+  camGraphOf,
   collectImageFiles,
   evaluateFolder,
   formatClassificationReport,
   predictFiles,
+  type TtaMode,
 } from "../src/evaluate/mod.ts";
 import {
   type BackendRequest,
@@ -42,6 +46,14 @@ const HELP =
       --backend B      auto | webgpu | wasm | cpu (default: cpu, fastest to start)
       --engine E       auto | onnxruntime | tfjs (default: auto, ONNX Runtime
                        unless the backend is a hardware WebGPU adapter)
+      --explain DIR    also write a class-activation heatmap of the predicted
+                       class over each image: DIR/<name>.cam.png (GAP + Dense
+                       heads; CAM, equal to Grad-CAM; never replaces a file)
+      --overwrite      with --explain: replace existing overlay files
+      --tta MODE       test-time augmentation: flip (the image and its mirror)
+                       or flip-crops (also 4 corner crops of 90%); the mean
+                       of their probabilities (with --eval: the report and
+                       --json give accuracy with and without)
   -h, --help           this help
 `;
 
@@ -57,6 +69,9 @@ async function main(): Promise<number> {
         backend: { type: "string", default: "cpu" },
         engine: { type: "string", default: "auto" },
         report: { type: "string" },
+        explain: { type: "string" },
+        overwrite: { type: "boolean", default: false },
+        tta: { type: "string", default: "none" },
         help: { type: "boolean", short: "h", default: false },
       },
       allowPositionals: true,
@@ -89,18 +104,38 @@ async function main(): Promise<number> {
     );
     return 2;
   }
+  if (!["none", "flip", "flip-crops"].includes(values.tta!)) {
+    console.error(
+      `--tta: expected none, flip or flip-crops, got ${values.tta}`,
+    );
+    return 2;
+  }
+  const tta = values.tta as TtaMode;
+  if (values.explain !== undefined && tta !== "none") {
+    console.error(`--explain: not with --tta (a heatmap explains one view)`);
+    return 2;
+  }
+  if (values.explain !== undefined && values.eval) {
+    console.error(`--explain: not with --eval (the report shows heatmaps)`);
+    return 2;
+  }
   silenceNodeBanner();
   const backend = await selectBackend(values.backend as BackendRequest);
   const saved = await loadModel(values.model);
+  // With --explain the engine runs the CAM graph: probabilities, then the
+  // feature map before GlobalAveragePooling2D (ONNX: a second output).
+  const graph = values.explain !== undefined
+    ? await camGraphOf(saved.model)
+    : null;
   const { forward, reason } = await selectFrozenEngine(
     values.engine as FrozenEngineRequest,
     backend,
-    saved.model,
+    graph?.model ?? saved.model,
   );
   console.error(`engine: ${forward.id} (${reason})`);
 
   if (values.eval) {
-    const e = await evaluateFolder(saved, values.eval, { forward });
+    const e = await evaluateFolder(saved, values.eval, { forward, tta });
     const reportPath = values.report ??
       join(await resolveModelDir(values.model), "eval_report.html");
     await writeReportHtml(reportPath, {
@@ -122,8 +157,16 @@ async function main(): Promise<number> {
         report: e.report,
         loss: e.loss,
         count: e.count,
+        tta: e.tta,
       },
-      topLosses: await topLossGallery(e.set, e.probabilities, saved.classNames),
+      topLosses: await topLossGallery(
+        e.set,
+        e.probabilities,
+        saved.classNames,
+        {
+          cam: { graph: await camGraphOf(saved.model) },
+        },
+      ),
     });
     console.error(`report: ${reportPath}`);
     if (values.json) {
@@ -136,6 +179,7 @@ async function main(): Promise<number> {
           classNames: saved.classNames,
           matrix: e.matrix,
           report: e.report,
+          tta: e.tta,
         },
         null,
         2,
@@ -145,7 +189,12 @@ async function main(): Promise<number> {
         `${e.count} images, loss ${e.loss.toFixed(4)}, accuracy ${
           e.accuracy.toFixed(4)
         }` +
-          (e.skipped ? ` (${e.skipped} unreadable files skipped)` : ""),
+          (e.skipped ? ` (${e.skipped} unreadable files skipped)` : "") +
+          (e.tta
+            ? `; TTA ${e.tta.mode} (${e.tta.views.length} views), without: loss ${
+              e.tta.lossWithout.toFixed(4)
+            }, accuracy ${e.tta.accuracyWithout.toFixed(4)}`
+            : ""),
       );
       console.log(formatClassificationReport(e.report));
     }
@@ -157,7 +206,29 @@ async function main(): Promise<number> {
     console.error(`no image files in ${positionals.join(", ")}`);
     return 1;
   }
-  const results = await predictFiles(saved, files, { forward });
+  const outPaths = new Map<string, string[]>();
+  if (graph && values.explain !== undefined) {
+    const paths = await explainOutputPaths(files, values.explain, {
+      overwrite: values.overwrite,
+    });
+    files.forEach((f, i) =>
+      outPaths.set(f, [...outPaths.get(f) ?? [], paths[i]])
+    );
+  }
+  const results = await predictFiles(saved, files, {
+    forward,
+    tta,
+    explain: graph
+      ? {
+        graph,
+        onImage: async (e) => {
+          const path = outPaths.get(e.prediction.file)!.shift()!;
+          await writeExplanationPng(path, e);
+          if (!values.json) console.error(`heatmap: ${path}`);
+        },
+      }
+      : undefined,
+  });
   let failed = 0;
   for (const r of results) {
     if ("error" in r) {

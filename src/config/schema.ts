@@ -145,6 +145,9 @@ const TrainSchema = z.strictObject({
   earlyStopping: EarlyStoppingSchema.prefault({}).describe(
     "Keras' EarlyStopping, in the frozen stage and (separately) in fine-tuning.",
   ),
+  tta: z.enum(["none", "flip", "flip-crops"]).default("none").describe(
+    'Test-time augmentation of the final validation evaluation: the mean of the probabilities of fixed views of each image — "flip": the image and its horizontal mirror; "flip-crops": also the four corner crops of 90% of each side, resized back. summary.json and report.html give accuracy and loss with and without it; with cached features the views\' features are cached too.',
+  ),
   optimizerRule: z.enum(["keras", "tfjs"]).default("keras").describe(
     'Update rule of adam and rmsprop in both stages: "keras" (Keras 3\'s, epsilon added to sqrt(v) with the bias-corrected step) or "tfjs" (TF.js\' own).',
   ),
@@ -206,6 +209,9 @@ const OutputSchema = z.strictObject({
   ),
   topLosses: z.number().int().min(0).default(16).describe(
     "Validation images with the highest loss shown in report.html (0: none).",
+  ),
+  heatmaps: z.boolean().default(true).describe(
+    "Show class-activation heatmaps (CAM, equal to Grad-CAM for the GAP + Dense head) of the true and the predicted class under each top-loss image in report.html.",
   ),
   onnx: z.boolean().default(true).describe(
     "Also save the whole classifier as model/model.onnx (base + head + softmax, or sigmoid for the logit head), for ONNX Runtime in Python, Node or the browser.",

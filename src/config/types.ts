@@ -112,6 +112,8 @@ export interface TrainConfig {
   cacheFeatures: boolean;
   /** Keras' EarlyStopping, in the frozen stage and (separately) in fine-tuning. */
   earlyStopping: TrainEarlyStoppingConfig;
+  /** Test-time augmentation of the final validation evaluation: the mean of the probabilities of fixed views of each image — "flip": the image and its horizontal mirror; "flip-crops": also the four corner crops of 90% of each side, resized back. summary.json and report.html give accuracy and loss with and without it; with cached features the views' features are cached too. Default: `"none"`. */
+  tta: "none" | "flip" | "flip-crops";
   /** Update rule of adam and rmsprop in both stages: "keras" (Keras 3's, epsilon added to sqrt(v) with the bias-corrected step) or "tfjs" (TF.js' own). Default: `"keras"`. */
   optimizerRule: "keras" | "tfjs";
 }
@@ -176,6 +178,8 @@ export interface OutputConfig {
   saveBest: boolean;
   /** Validation images with the highest loss shown in report.html (0: none). Default: `16`. */
   topLosses: number;
+  /** Show class-activation heatmaps (CAM, equal to Grad-CAM for the GAP + Dense head) of the true and the predicted class under each top-loss image in report.html. Default: `true`. */
+  heatmaps: boolean;
   /** Also save the whole classifier as model/model.onnx (base + head + softmax, or sigmoid for the logit head), for ONNX Runtime in Python, Node or the browser. Default: `true`. */
   onnx: boolean;
 }
@@ -284,6 +288,8 @@ export interface TrainConfigInput {
   cacheFeatures?: boolean;
   /** Keras' EarlyStopping, in the frozen stage and (separately) in fine-tuning. Default: `{}`. */
   earlyStopping?: TrainEarlyStoppingConfigInput;
+  /** Test-time augmentation of the final validation evaluation: the mean of the probabilities of fixed views of each image — "flip": the image and its horizontal mirror; "flip-crops": also the four corner crops of 90% of each side, resized back. summary.json and report.html give accuracy and loss with and without it; with cached features the views' features are cached too. Default: `"none"`. */
+  tta?: "none" | "flip" | "flip-crops";
   /** Update rule of adam and rmsprop in both stages: "keras" (Keras 3's, epsilon added to sqrt(v) with the bias-corrected step) or "tfjs" (TF.js' own). Default: `"keras"`. */
   optimizerRule?: "keras" | "tfjs";
 }
@@ -348,6 +354,8 @@ export interface OutputConfigInput {
   saveBest?: boolean;
   /** Validation images with the highest loss shown in report.html (0: none). Default: `16`. */
   topLosses?: number;
+  /** Show class-activation heatmaps (CAM, equal to Grad-CAM for the GAP + Dense head) of the true and the predicted class under each top-loss image in report.html. Default: `true`. */
+  heatmaps?: boolean;
   /** Also save the whole classifier as model/model.onnx (base + head + softmax, or sigmoid for the logit head), for ONNX Runtime in Python, Node or the browser. Default: `true`. */
   onnx?: boolean;
 }

@@ -28,6 +28,16 @@ import { evaluateModel, type Evaluation } from "./evaluate.ts";
 import type { FrozenForward } from "../engine/frozen_engine.ts";
 import { imageSource, onTheFlyFeatures } from "../train/sources.ts";
 import { classProbabilities } from "../train/head_output.ts";
+import { type CamGraph, classActivationMap } from "./cam.ts";
+import {
+  applyView,
+  averageProbabilities,
+  ttaEvaluation,
+  type TtaMode,
+  type TtaResult,
+  type TtaView,
+  ttaViews,
+} from "./tta.ts";
 
 /** One image's prediction. */
 export interface Prediction {
@@ -81,14 +91,49 @@ export async function collectImageFiles(
   return out;
 }
 
+/** One image's class-activation map, handed to {@link ExplainOptions.onImage}. */
+export interface Explanation {
+  /** The prediction it explains. */
+  prediction: Prediction;
+  /** Index of the predicted class (the map's class). */
+  classIndex: number;
+  /** The image as the model saw it: `height·width·3` RGB bytes, resized. */
+  pixels: Uint8Array;
+  /** Width of `pixels`. */
+  width: number;
+  /** Height of `pixels`. */
+  height: number;
+  /** The normalised CAM of the predicted class, `[mapHeight, mapWidth]`, in [0, 1]. */
+  map: Float32Array;
+  /** `[mapHeight, mapWidth]`. */
+  mapSize: [number, number];
+}
+
+/** Class-activation maps while predicting (`predict --explain`). */
+export interface ExplainOptions {
+  /** The model's CAM graph ({@link camGraphOf} of `saved.model`). */
+  graph: CamGraph;
+  /** Called once per predicted image, in order. */
+  onImage: (e: Explanation) => Promise<void> | void;
+}
+
 /**
  * Predicts each file with `saved` in batches of `batchSize`. Unreadable
  * files are returned as {@link PredictionError}s instead of failing the lot.
+ * With `explain`, `forward` (when given) must run `explain.graph.model`
+ * (probabilities, then the pre-pooling map); each image's map of its
+ * predicted class goes to `explain.onImage`.
  */
 export async function predictFiles(
   saved: SavedModel,
   files: readonly string[],
-  opts: { batchSize?: number; forward?: FrozenForward } = {},
+  opts: {
+    batchSize?: number;
+    forward?: FrozenForward;
+    explain?: ExplainOptions;
+    /** Test-time augmentation (`predict --tta`): the mean over the views of `tta.ts`. */
+    tta?: TtaMode;
+  } = {},
 ): Promise<(Prediction | PredictionError)[]> {
   const [h, w] = saved.preprocessing.imageSize;
   const batchSize = opts.batchSize ?? 32;
@@ -116,6 +161,7 @@ export async function predictFiles(
       }
     }
     let probs: number[][] = [];
+    let maps: Float32Array | null = null;
     if (ok.length > 0) {
       const all = new Uint8Array(ok.length * h * w * 3);
       ok.forEach((o, i) => all.set(o.pixels, i * h * w * 3));
@@ -125,18 +171,39 @@ export async function predictFiles(
         )
       );
       try {
-        const y = opts.forward
+        const views = ttaViews(opts.tta ?? "none");
+        if (opts.explain && views.length > 1) {
+          throw new Error(
+            "explaining and test-time augmentation do not combine",
+          );
+        }
+        const y = opts.explain
+          ? await explainForward(opts.explain.graph, x, opts.forward)
+          : views.length > 1
+          ? await viewsMean(views, x, saved, opts.forward)
+          : opts.forward
           ? await opts.forward.run(x)
           : saved.model.predict(x) as tf.Tensor2D;
-        try {
-          // [n, k] probabilities, or the logit head's sigmoid [n, 1].
+        if (y instanceof Float32Array) {
+          probs = classProbabilities(y, ok.length, saved.classNames.length);
+        } else if (Array.isArray(y)) {
+          maps = y[1];
           probs = classProbabilities(
-            await y.data(),
+            y[0],
             ok.length,
             saved.classNames.length,
           );
-        } finally {
-          y.dispose();
+        } else {
+          try {
+            // [n, k] probabilities, or the logit head's sigmoid [n, 1].
+            probs = classProbabilities(
+              await y.data(),
+              ok.length,
+              saved.classNames.length,
+            );
+          } finally {
+            y.dispose();
+          }
         }
       } finally {
         x.dispose();
@@ -152,18 +219,89 @@ export async function predictFiles(
       const p = probs[j];
       let top = 0;
       for (let c = 1; c < k; c++) if (p[c] > p[top]) top = c;
-      results.push({
+      const prediction: Prediction = {
         file: ok[j].file,
         label: saved.classNames[top],
         probability: p[top],
         probabilities: Object.fromEntries(
           saved.classNames.map((name, c) => [name, p[c]]),
         ),
-      });
+      };
+      results.push(prediction);
+      if (opts.explain && maps) {
+        const { graph } = opts.explain;
+        const [mh, mw, mc] = graph.mapShape;
+        const frame = mh * mw * mc;
+        await opts.explain.onImage({
+          prediction,
+          classIndex: top,
+          pixels: ok[j].pixels,
+          width: w,
+          height: h,
+          map: classActivationMap(
+            maps.subarray(j * frame, (j + 1) * frame),
+            graph,
+            top,
+          ),
+          mapSize: [mh, mw],
+        });
+      }
       j++;
     }
   }
   return results;
+}
+
+/** The mean of the model's outputs over `views` of `x` (raw rows, `[n, cols]`). */
+async function viewsMean(
+  views: readonly TtaView[],
+  x: tf.Tensor4D,
+  saved: SavedModel,
+  forward?: FrozenForward,
+): Promise<Float32Array> {
+  const parts: Float32Array[] = [];
+  for (const view of views) {
+    const xv = applyView(x, view);
+    try {
+      const y = forward
+        ? await forward.run(xv)
+        : saved.model.predict(xv) as tf.Tensor;
+      try {
+        parts.push(await y.data() as Float32Array);
+      } finally {
+        y.dispose();
+      }
+    } finally {
+      xv.dispose();
+    }
+  }
+  return averageProbabilities(parts);
+}
+
+/** `[probabilities, maps]` of the CAM graph, on `forward` or the layers model. */
+async function explainForward(
+  graph: CamGraph,
+  x: tf.Tensor4D,
+  forward?: FrozenForward,
+): Promise<[Float32Array, Float32Array]> {
+  if (forward) {
+    const [probs, maps] = await forward.runAll(x);
+    if (maps === undefined) {
+      throw new Error(
+        `engine ${forward.id} returned one output; explaining needs the CAM graph's two`,
+      );
+    }
+    return [probs, maps];
+  }
+  const out = graph.model.predict(x) as tf.Tensor[];
+  try {
+    return [
+      await out[0].data() as Float32Array,
+      await out[1].data() as Float32Array,
+    ];
+  } finally {
+    tf.dispose(out);
+  }
 }
 
 /**
@@ -184,8 +322,12 @@ export async function evaluateFolder(
      * of holding the whole folder decoded in memory. Default none.
      */
     cacheDir?: string | null;
+    /** Test-time augmentation (`predict --eval --tta`); default none. */
+    tta?: TtaMode;
   } = {},
-): Promise<Evaluation & { skipped: number; set: ImageSet }> {
+): Promise<
+  Evaluation & { skipped: number; set: ImageSet; tta: TtaResult | null }
+> {
   const tree = await listClassFolder(folder);
   const unknown = tree.classNames.filter((c) => !saved.classNames.includes(c));
   if (unknown.length > 0) {
@@ -209,19 +351,34 @@ export async function evaluateFolder(
     cacheDir: opts.cacheDir,
     onBadImage: "warn",
   });
-  const source = imageSource(set, {
-    batchSize: opts.batchSize ?? 32,
-    shuffle: false,
-    seed: 0,
-    preprocess: mobileNetV2Preprocess,
-  });
-  // With an engine (ONNX Runtime), the batches arrive as probabilities.
-  const result = opts.forward
-    ? await evaluateModel(
-      { predict: (probs) => (probs as tf.Tensor).clone() },
-      onTheFlyFeatures(source, opts.forward).batches(0),
-      saved.classNames,
-    )
-    : await evaluateModel(saved.model, source.batches(0), saved.classNames);
-  return { ...result, skipped: set.skipped.length, set };
+  const evaluateView = (view: TtaView) => {
+    const source = imageSource(set, {
+      batchSize: opts.batchSize ?? 32,
+      shuffle: false,
+      seed: 0,
+      preprocess: view === "none"
+        ? mobileNetV2Preprocess
+        : (x) => tf.tidy(() => applyView(mobileNetV2Preprocess(x), view)),
+    });
+    // With an engine (ONNX Runtime), the batches arrive as probabilities.
+    return opts.forward
+      ? evaluateModel(
+        { predict: (probs) => (probs as tf.Tensor).clone() },
+        onTheFlyFeatures(source, opts.forward).batches(0),
+        saved.classNames,
+      )
+      : evaluateModel(saved.model, source.batches(0), saved.classNames);
+  };
+  const mode = opts.tta ?? "none";
+  if (mode === "none") {
+    const result = await evaluateView("none");
+    return { ...result, skipped: set.skipped.length, set, tta: null };
+  }
+  const { evaluation, tta } = await ttaEvaluation(
+    mode,
+    async (view) => (await evaluateView(view)).probabilities,
+    set.labels,
+    saved.classNames,
+  );
+  return { ...evaluation, skipped: set.skipped.length, set, tta };
 }

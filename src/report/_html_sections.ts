@@ -7,6 +7,7 @@
  * @module
  */
 
+import type { TtaResult } from "../evaluate/tta.ts";
 import type { MetricsRow } from "../train/fit.ts";
 import type { ReportInput } from "./report_input.ts";
 import { renderTrainingChart } from "./training_chart.ts";
@@ -222,12 +223,31 @@ ${avg("weighted avg", ev.report.weightedAvg)}
     esc(ev.split ?? "validation")
   } (${
     ev.count ?? total
-  } images): rows are true classes, columns predicted classes; colour is the share of the row (recall).</p>`;
+  } images): rows are true classes, columns predicted classes; colour is the share of the row (recall).</p>${
+    ev.tta ? ttaTable(ev.tta) : ""
+  }`;
   return section(
     "evaluation",
     "Evaluation",
     `${intro}<div class="two-col"><div class="figure" id="confusion-matrix">${matrix}</div><div>${table}</div></div>`,
   );
+}
+
+/** Accuracy and loss with and without test-time augmentation. */
+function ttaTable(tta: TtaResult): string {
+  const loss = (v: number) => Number.isFinite(v) ? num(v, 4) : "—";
+  return `<p>Test-time augmentation <code>${
+    esc(tta.mode)
+  }</code>: the mean probabilities of ${tta.views.length} views (${
+    esc(tta.views.join(", "))
+  }); the matrix and table are of the mean.</p>
+<table id="tta"><thead><tr><th></th><th class="num">accuracy</th><th class="num">loss</th></tr></thead>
+<tbody><tr><td>without TTA</td><td class="num">${
+    num(tta.accuracyWithout, 4)
+  }</td><td class="num">${loss(tta.lossWithout)}</td></tr>
+<tr><td>with TTA</td><td class="num">${
+    num(tta.accuracy, 4)
+  }</td><td class="num">${loss(tta.loss)}</td></tr></tbody></table>`;
 }
 
 /** Gallery of the highest-loss images with their thumbnails. */
@@ -258,7 +278,20 @@ export function topLossSection(input: ReportInput): string {
       t.image && /^data:image\/(jpeg|png|gif|webp);base64,/.test(t.image)
         ? `<img src="${esc(t.image)}" alt="${esc(alt)}" title="${esc(t.path)}">`
         : `<div class="missing">no image</div>`;
-    return `<figure class="loss" data-rank="${i + 1}">${img}<figcaption>
+    const cam = (uri: string, cls: string, what: string) =>
+      /^data:image\/png;base64,/.test(uri)
+        ? `<figure class="cam"><img class="cam" src="${esc(uri)}" alt="${
+          esc(`${file}: heatmap of the ${what} class ${cls}`)
+        }" title="${esc(`CAM of ${what} class ${cls}`)}"><figcaption>${
+          esc(what)
+        }: ${esc(cls)}</figcaption></figure>`
+        : "";
+    const cams = t.heatmaps
+      ? `<div class="cams">${cam(t.heatmaps.trueClass, t.trueClass, "true")}${
+        cam(t.heatmaps.predictedClass, t.predictedClass, "predicted")
+      }</div>`
+      : "";
+    return `<figure class="loss" data-rank="${i + 1}">${img}${cams}<figcaption>
 <div>true: <b>${esc(t.trueClass)}</b></div>
 <div class="${wrong ? "wrong" : "right"}">predicted: ${esc(t.predictedClass)} ${
       pct(t.probability)
@@ -273,7 +306,11 @@ export function topLossSection(input: ReportInput): string {
     "Top losses",
     `<p class="muted">The ${top.length} ${
       esc(split)
-    } images with the highest loss (cross-entropy of the true class), highest first.</p>
+    } images with the highest loss (cross-entropy of the true class), highest first.${
+      top.some((t) => t.heatmaps)
+        ? " Under each, class-activation heatmaps (CAM, equal to Grad-CAM for this GAP + Dense head; jet colormap, red = most evidence) for the true and the predicted class."
+        : ""
+    }</p>
 <div class="gallery">${figures.join("\n")}</div>`,
   );
 }

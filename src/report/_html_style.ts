@@ -82,6 +82,10 @@ figure.loss .wrong { color: var(--bad); font-weight: 600; }
 figure.loss .right { color: var(--good); font-weight: 600; }
 figure.loss .file { color: var(--muted); overflow: hidden; text-overflow: ellipsis;
   white-space: nowrap; }
+figure.loss .cams { display: flex; gap: 4px; justify-content: center; }
+figure.loss figure.cam { margin: 0 0 4px; text-align: center; color: var(--muted); }
+figure.loss img.cam { width: calc(var(--thumb) / 2); height: calc(var(--thumb) / 2);
+  margin: 0 auto 2px; }
 footer { margin-top: 40px; color: var(--muted); font-size: 12px; }
 @media print { nav.toc { display: none; } details { display: block; } }
 `;

@@ -4,17 +4,28 @@
  * `summary.json`), `metrics.csv` (`metrics.ts`), the training chart and the
  * confusion matrix as SVG (`training_chart.ts`, `confusion_chart.ts`),
  * `report.html` (`html_report.ts` from `report_input.ts`, for a run made by
- * `run_report.ts`, with `top_losses.ts` and `config_diff.ts`), and progress on
+ * `run_report.ts`, with `top_losses.ts` and `config_diff.ts`), class-activation
+ * heatmap overlays (`cam_overlay.ts`) and their files (`explain_files.ts`), and progress on
  * the terminal (`progbar.ts`, `progress.ts`).
  *
  * @module
  */
 
+export {
+  camOverlay,
+  camOverlayDataUri,
+  type CamOverlayOptions,
+  camOverlayPng,
+  DEFAULT_CAM_ALPHA,
+  jetColor,
+  upsampleBilinear,
+} from "./cam_overlay.ts";
 export { type ConfigChange, configChangesFromDefaults } from "./config_diff.ts";
 export {
   type ConfusionMatrixOptions,
   renderConfusionMatrix,
 } from "./confusion_chart.ts";
+export { explainOutputPaths, writeExplanationPng } from "./explain_files.ts";
 export { renderReportHtml, writeReportHtml } from "./html_report.ts";
 export {
   type MetricsCsvOptions,
@@ -53,6 +64,7 @@ export {
   writeSummary,
 } from "./summary.ts";
 export {
+  type GalleryCam,
   type GalleryImages,
   type TopLoss,
   type TopLossEntry,

@@ -7,6 +7,7 @@
  * @module
  */
 
+import type { TtaResult } from "../evaluate/tta.ts";
 import type { ClassificationReport } from "../evaluate/evaluate.ts";
 import type { StopReason } from "../train/fit.ts";
 import type { EarlyStoppingRecord } from "../train/early_stopping.ts";
@@ -77,6 +78,11 @@ export interface ReportEvaluation {
   loss?: number | null;
   /** Samples evaluated, when known (else the report's total support). */
   count?: number | null;
+  /**
+   * Test-time augmentation: the matrix and report above are of the views'
+   * mean; this compares it with the plain images. Null or absent: off.
+   */
+  tta?: TtaResult | null;
 }
 
 /** Everything `report.html` shows; every section except the header is optional. */

@@ -29,7 +29,11 @@ import {
   summarize,
   writeSummary,
 } from "./summary.ts";
-import { type TopLossEntry, topLossGallery } from "./top_losses.ts";
+import {
+  type GalleryCam,
+  type TopLossEntry,
+  topLossGallery,
+} from "./top_losses.ts";
 import type { ImageSet } from "../data/image_set.ts";
 
 /** What the run knows once its data and model are ready. */
@@ -138,6 +142,10 @@ export class RunOutputs {
       & Omit<RunFacts, "rows" | "dir" | "seconds" | "backend" | "data">
       & { stop: NonNullable<RunFacts["stop"]> },
     seconds: StepSeconds,
+    opts: {
+      /** Heatmaps in the top-loss gallery (`output.heatmaps`): the classifier's CAM graph. */
+      cam?: GalleryCam | null;
+    } = {},
   ): Promise<RunSummary> {
     const { stop, evaluation } = facts;
     if (stop.stopReason === "early-stopped") {
@@ -165,7 +173,7 @@ export class RunOutputs {
         this.context.data.validation,
         evaluation.probabilities,
         this.context.data.classNames,
-        { count: this.config.output.topLosses },
+        { count: this.config.output.topLosses, cam: opts.cam },
       )
       : null;
     await this.writeReport(summary, topLosses);

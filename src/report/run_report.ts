@@ -48,6 +48,7 @@ export function runReportInput(
       report: summary.evaluation.report,
       loss: summary.evaluationLoss?.loss ?? null,
       count: summary.evaluationLoss?.count ?? null,
+      tta: summary.tta ?? null,
     },
     topLosses,
   };

@@ -9,6 +9,7 @@
 
 import type { Config } from "../config/types.ts";
 import type { ClassificationReport, Evaluation } from "../evaluate/evaluate.ts";
+import type { TtaResult } from "../evaluate/tta.ts";
 import type { StopReason } from "../train/fit.ts";
 import type { EarlyStoppingRecord } from "../train/early_stopping.ts";
 import type { BestCheckpointRecord } from "../train/best_checkpoint.ts";
@@ -98,6 +99,12 @@ export interface RunSummary {
   evaluation: { matrix: number[][]; report: ClassificationReport } | null;
   /** Validation loss and count of the evaluation, when there is one. */
   evaluationLoss?: { loss: number; count: number } | null;
+  /**
+   * Test-time augmentation (`train.tta`): accuracy and loss of the views'
+   * mean and of the plain images (then `evaluation` is the mean's); null
+   * when off or there is no evaluation.
+   */
+  tta?: TtaResult | null;
   /** Wall seconds per step (all 0 while running). */
   seconds: StepSeconds;
 }
@@ -135,6 +142,8 @@ export interface RunFacts {
   };
   /** The validation evaluation, if any. */
   evaluation?: Evaluation | null;
+  /** Test-time augmentation's comparison, when `train.tta` is on. */
+  tta?: TtaResult | null;
   /** Every finished epoch. */
   rows: readonly MetricsRow[];
   /** The run folder. */
@@ -198,6 +207,7 @@ export function summarize(
       { matrix: evaluation.matrix, report: evaluation.report },
     evaluationLoss: evaluation &&
       { loss: evaluation.loss, count: evaluation.count },
+    tta: facts.tta ?? null,
     seconds: facts.seconds ?? {
       fetch: 0,
       unzip: 0,

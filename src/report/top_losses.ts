@@ -7,7 +7,11 @@
  * @module
  */
 
+import * as tf from "../deps/tf.ts";
 import { imageThumbnail } from "./_thumbnails.ts";
+import { camOverlay } from "./cam_overlay.ts";
+import { type CamGraph, classActivationMap } from "../evaluate/cam.ts";
+import { mobileNetV2Preprocess } from "../data/batches.ts";
 
 /** Default number of top losses shown. */
 export const DEFAULT_TOP_LOSSES = 16;
@@ -140,6 +144,21 @@ export interface TopLossEntry {
   loss: number;
   /** Thumbnail as a `data:` URI, or null when there is none. */
   image: string | null;
+  /**
+   * Class-activation heatmap thumbnails (`data:` URIs) over the image, for
+   * the true and the predicted class; absent without a CAM graph.
+   */
+  heatmaps?: { trueClass: string; predictedClass: string } | null;
+}
+
+/**
+ * What {@link topLossGallery} needs to draw heatmaps: the classifier's CAM
+ * graph (`camGraphOf`), run as a layers model on the chosen images only
+ * (preprocessed as MobileNetV2's `preprocess_input`).
+ */
+export interface GalleryCam {
+  /** The CAM graph of the classifier that made the probabilities. */
+  graph: CamGraph;
 }
 
 /**
@@ -182,17 +201,46 @@ function galleryPixels(set: GalleryImages, i: number): Uint8Array {
  * Top-loss gallery entries for a decoded image set and the model's
  * probabilities on it (same order): ranks with {@link topLosses} and encodes
  * each chosen image as a PNG thumbnail (`size` px on its longer side,
- * default 96).
+ * default 96). With `cam`, each entry also gets the heatmap overlays
+ * (`cam_overlay.ts`) of its true and its predicted class.
  */
 export async function topLossGallery(
   set: GalleryImages,
   probabilities: ArrayLike<number> | readonly ArrayLike<number>[],
   classNames: readonly string[],
-  opts: { count?: number; size?: number } = {},
+  opts: { count?: number; size?: number; cam?: GalleryCam | null } = {},
 ): Promise<TopLossEntry[]> {
   const indices = Array.from({ length: set.count }, (_, i) => i);
   const top = topLosses(set.labels, probabilities, indices, opts);
-  return await Promise.all(top.map(async (t) => ({
+  const maps = opts.cam && top.length > 0
+    ? await camMapsOf(set, top.map((t) => t.index), opts.cam.graph)
+    : null;
+  const heatmaps = async (t: TopLoss<number>, j: number) => {
+    if (!maps || !opts.cam) return null;
+    const { graph } = opts.cam;
+    const [mh, mw, mc] = graph.mapShape;
+    const map = maps.subarray(j * mh * mw * mc, (j + 1) * mh * mw * mc);
+    const px = galleryPixels(set, t.index);
+    const thumb = (cls: number) =>
+      imageThumbnail(
+        camOverlay(
+          px,
+          set.width,
+          set.height,
+          classActivationMap(map, graph, cls),
+          mh,
+          mw,
+        ),
+        set.width,
+        set.height,
+        { size: opts.size },
+      );
+    return {
+      trueClass: await thumb(t.label),
+      predictedClass: await thumb(t.predicted),
+    };
+  };
+  return await Promise.all(top.map(async (t, j) => ({
     path: set.paths[t.index],
     trueClass: className(classNames, t.label),
     predictedClass: className(classNames, t.predicted),
@@ -205,7 +253,32 @@ export async function topLossGallery(
       set.height,
       { size: opts.size },
     ),
+    ...(maps ? { heatmaps: await heatmaps(t, j) } : {}),
   })));
+}
+
+/** The CAM graph's feature maps of images `indices`, `[n, H, W, C]` row-major. */
+async function camMapsOf(
+  set: GalleryImages,
+  indices: readonly number[],
+  graph: CamGraph,
+): Promise<Float32Array> {
+  const frame = set.height * set.width * 3;
+  const all = new Uint8Array(indices.length * frame);
+  indices.forEach((i, j) => all.set(galleryPixels(set, i), j * frame));
+  const out = tf.tidy(() => {
+    const x = mobileNetV2Preprocess(
+      tf.tensor4d(all, [indices.length, set.height, set.width, 3], "float32"),
+    );
+    const y = graph.model.predict(x) as tf.Tensor[];
+    tf.dispose(y[0]);
+    return y[1];
+  });
+  try {
+    return await out.data() as Float32Array;
+  } finally {
+    out.dispose();
+  }
 }
 
 function className(names: readonly string[], i: number): string {

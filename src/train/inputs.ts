@@ -24,7 +24,12 @@ import {
 import type { BatchSource } from "./fit.ts";
 import { cachedFeatures } from "./features.ts";
 import type { FeatureMode, FeaturePlan, FineTuneMode } from "./plan.ts";
-import { featureSource, imageSource, onTheFlyFeatures } from "./sources.ts";
+import {
+  type FeatureSet,
+  featureSource,
+  imageSource,
+  onTheFlyFeatures,
+} from "./sources.ts";
 import { labelEncodingOf } from "./head_output.ts";
 import {
   cachedPrefix,
@@ -68,6 +73,18 @@ export interface TrainingInputs {
     validation: BatchSource;
     reason: string;
   } | null;
+  /**
+   * With cached features (plans `cached`, `cached-flips`): the pooled
+   * features of a fixed view of every validation image (test-time
+   * augmentation), through the feature cache — `"h"` under the same key
+   * scheme as flip augmentation's mirrors, any other view under its name;
+   * `transform` maps a preprocessed batch to the view. Absent otherwise.
+   * Valid until `dispose()`.
+   */
+  validationView?: (
+    view: string,
+    transform: (x: tf.Tensor4D) => tf.Tensor4D,
+  ) => Promise<FeatureSet>;
   /** Frees the frozen engine (call when training is done). */
   dispose(): Promise<void>;
 }
@@ -99,10 +116,12 @@ interface InputsContext {
 }
 
 /** What the frozen stage trains on. */
-type FrozenStageInputs = Pick<
-  TrainingInputs,
-  "train" | "validation" | "trainModel" | "featureCache" | "frozenEngine"
->;
+type FrozenStageInputs =
+  & Pick<
+    TrainingInputs,
+    "train" | "validation" | "trainModel" | "featureCache" | "frozenEngine"
+  >
+  & Pick<TrainingInputs, "validationView">;
 
 /** The frozen stage's inputs, one builder per {@link FeatureMode}. */
 const FROZEN_STAGE: Record<
@@ -235,6 +254,21 @@ async function cachedSources(
   const order = orderOf(config);
   const identity = await baseIdentity(config, model, opts);
   const dir = join(opts.cacheDir, "features");
+  const validationView = async (
+    view: string,
+    transform: (x: tf.Tensor4D) => tf.Tensor4D,
+  ) =>
+    (await cachedFeatures(forward, data.validation, {
+      dir,
+      identity: view === "h"
+        ? { ...identity, flip: "h" }
+        : { ...identity, tta: view },
+      batchSize: config.data.batchSize,
+      preprocess: (x) => tf.tidy(() => transform(mobileNetV2Preprocess(x))),
+      onProgress: progressLine(config, opts, `features: validation (${view})`),
+      signal: opts.signal,
+      warn: (m) => opts.log(`warning: ${m}`),
+    })).set;
   const featuresOf = (split: "train" | "validation", flip: FlipVariant) =>
     cachedFeatures(forward, data[split], {
       dir,
@@ -276,6 +310,7 @@ async function cachedSources(
         : undefined,
     ),
     validation: featureSource(val.set, { ...order, shuffle: false }),
+    validationView,
     reused: train.cached && val.cached,
   };
 }

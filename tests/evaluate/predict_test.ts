@@ -207,9 +207,14 @@ Deno.test("deno task predict: text, --json, --eval and usage errors", async () =
     const html = await Deno.readTextFile(page);
     assert.match(html, /evaluation report/);
     assert.equal(
-      (html.match(/<img /g) ?? []).length,
+      (html.match(/<img src=/g) ?? []).length,
       Math.min(16, report.count),
       "top-loss thumbnails",
+    );
+    assert.equal(
+      (html.match(/<img class="cam" src=/g) ?? []).length,
+      2 * Math.min(16, report.count),
+      "heatmaps of the true and the predicted class",
     );
 
     const noModel = await runPredict([folder]);

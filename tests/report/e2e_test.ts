@@ -85,7 +85,11 @@ Deno.test("report e2e (cpu): early stopping in both stages, best checkpoint, rep
     const html = await Deno.readTextFile(join(r.dir, "report.html"));
     assert.doesNotMatch(html, /<script/);
     assert.match(html, /stopped early/);
-    assert.equal((html.match(/<img /g) ?? []).length, 4);
+    assert.equal((html.match(/<img src=/g) ?? []).length, 4);
+    assert.equal(
+      (html.match(/<img class="cam" src="data:image\/png;/g) ?? []).length,
+      8,
+    );
     await checkInChromium(join(r.dir, "report.html"));
   } finally {
     r.model.dispose();
@@ -115,13 +119,13 @@ async function checkInChromium(path: string): Promise<void> {
     const facts = await page.evaluate<{
       chartPaths: number;
       matrixCells: number;
-      thumbs: { ok: boolean; width: number }[];
+      thumbs: { ok: boolean; width: number; cam: boolean }[];
     }>(`(async () => {
       const thumbs = [];
       for (const img of document.querySelectorAll("#top-losses img")) {
         let ok = true;
         try { await img.decode(); } catch { ok = false; }
-        thumbs.push({ ok, width: img.naturalWidth });
+        thumbs.push({ ok, width: img.naturalWidth, cam: img.classList.contains("cam") });
       }
       return {
         chartPaths: document.querySelectorAll("#training-chart svg path").length,
@@ -139,7 +143,10 @@ async function checkInChromium(path: string): Promise<void> {
     );
     assert.ok(facts.chartPaths >= 4, `chart paths: ${facts.chartPaths}`);
     assert.ok(facts.matrixCells >= 9, `matrix cells: ${facts.matrixCells}`);
-    assert.equal(facts.thumbs.length, 4);
+    // Each top loss: its thumbnail and the CAM heatmaps of the true and the
+    // predicted class (output.heatmaps, on by default).
+    assert.equal(facts.thumbs.filter((t) => !t.cam).length, 4);
+    assert.equal(facts.thumbs.filter((t) => t.cam).length, 8);
     assert.ok(facts.thumbs.every((t) => t.ok && t.width > 0));
     const shot = await page.screenshot({ width: 1200, maxHeight: 2400 });
     const png = await imagescriptPng.init();

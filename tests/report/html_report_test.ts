@@ -411,12 +411,18 @@ Deno.test("report html: every piece of text is escaped; non-image URIs are dropp
       trueProbability: 0.1,
       loss: 2.3,
       image: "https://example.org/tracker.png",
+      heatmaps: {
+        trueClass: "https://example.org/cam.png",
+        predictedClass: `data:image/png;base64,AAAA" onerror="x`,
+      },
     }],
     configChanges: [{ path: "name", value: evil, default: "cats_vs_dogs" }],
   });
   assert.doesNotMatch(html, /<script/);
   assert.doesNotMatch(html, /<img src=x>/);
   assert.doesNotMatch(html, /example\.org/);
+  assert.doesNotMatch(html, /" onerror="/);
+  assert.equal((html.match(/<img class="cam"/g) ?? []).length, 1);
   assert.match(html, /&lt;script&gt;alert\(&quot;x&quot;\)&lt;\/script&gt;/);
   assert.match(html, /b&amp;c/);
   assert.match(html, /<div class="missing">no image<\/div>/);

@@ -7,6 +7,13 @@
  */
 
 import assert from "node:assert/strict";
+import * as tf from "../../src/deps/tf.ts";
+import { silenceNodeBanner } from "../../src/backend/set_backend.ts";
+import { buildClassifier } from "../../src/model/classifier.ts";
+import { camGraphOf, classActivationMap } from "../../src/evaluate/cam.ts";
+import { camOverlay } from "../../src/report/cam_overlay.ts";
+import { imageThumbnail } from "../../src/report/_thumbnails.ts";
+import { mobileNetV2Preprocess } from "../../src/data/batches.ts";
 import { imagescriptPng } from "../../src/deps/codecs.ts";
 import {
   DEFAULT_TOP_LOSSES,
@@ -121,4 +128,71 @@ Deno.test("topLossGallery: entries carry names, paths and PNG thumbnails of the 
     () => topLossGallery(set, [[1, 0], [1, 0], [1, 0]], ["cats"]),
     /class index 1 has no name \(1 class names\)/,
   );
+});
+
+Deno.test("topLossGallery with a CAM graph: heatmap PNGs of the true and the predicted class, the overlays of the classifier's own maps", async () => {
+  silenceNodeBanner();
+  await tf.setBackend("cpu");
+  const { model } = await buildClassifier({
+    imageSize: [64, 64],
+    alpha: 0.35,
+    weights: null,
+    numClasses: 3,
+    seed: 4,
+  });
+  const graph = await camGraphOf(model);
+  const n = 3;
+  const pixels = Uint8Array.from(
+    { length: n * 64 * 64 * 3 },
+    (_, i) => (i * 31 + (i >> 9)) % 256,
+  );
+  const set = {
+    count: n,
+    height: 64,
+    width: 64,
+    labels: [0, 1, 2],
+    paths: ["a.png", "b.png", "c.png"],
+    pixels,
+  };
+  const probs = tf.tidy(() =>
+    (model.predict(
+      mobileNetV2Preprocess(tf.tensor4d(pixels, [n, 64, 64, 3], "float32")),
+    ) as tf.Tensor).dataSync()
+  ) as Float32Array;
+  const entries = await topLossGallery(set, probs, ["x", "y", "z"], {
+    cam: { graph },
+    count: 3,
+  });
+  assert.equal(entries.length, 3);
+  const maps = tf.tidy(() =>
+    (graph.model.predict(
+      mobileNetV2Preprocess(tf.tensor4d(pixels, [n, 64, 64, 3], "float32")),
+    ) as tf.Tensor[])[1].dataSync()
+  ) as Float32Array;
+  for (const e of entries) {
+    const i = set.paths.indexOf(e.path);
+    assert.ok(e.heatmaps);
+    const map = maps.subarray(i * 2 * 2 * 1280, (i + 1) * 2 * 2 * 1280);
+    const want = async (cls: number) =>
+      await imageThumbnail(
+        camOverlay(
+          pixels.subarray(i * 64 * 64 * 3, (i + 1) * 64 * 64 * 3),
+          64,
+          64,
+          classActivationMap(map, graph, cls),
+          2,
+          2,
+        ),
+        64,
+        64,
+      );
+    const t = ["x", "y", "z"].indexOf(e.trueClass);
+    const p = ["x", "y", "z"].indexOf(e.predictedClass);
+    assert.equal(e.heatmaps.trueClass, await want(t));
+    assert.equal(e.heatmaps.predictedClass, await want(p));
+    if (t === p) assert.equal(e.heatmaps.trueClass, e.heatmaps.predictedClass);
+  }
+  const plain = await topLossGallery(set, probs, ["x", "y", "z"], { count: 1 });
+  assert.equal(plain[0].heatmaps, undefined);
+  model.dispose();
 });
