@@ -16,6 +16,7 @@ export {
   buildModel,
   type BuildModelOptions,
   type BuiltModel,
+  checkArchitectureBuilt,
   disposeModel,
   resolveFromLayer,
 } from "./build.ts";
