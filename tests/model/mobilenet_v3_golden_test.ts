@@ -21,8 +21,10 @@ import {
   readZooGoldens,
   zooCrop,
   zooModelWeights,
+  zooPath,
   zooPixels,
 } from "../../fixtures/keras/zoo/zoo_goldens.ts";
+import { loadKerasWeights } from "../../src/weights/keras_weights.ts";
 
 silenceNodeBanner();
 const goldens = await readZooGoldens();
@@ -133,3 +135,52 @@ for (const key of ["mobilenet_v3_small", "mobilenet_v3_large"] as const) {
     });
   }
 }
+
+Deno.test("the MobileNetV3Small 0.75 .keras file Keras saved at 64 px loads into mobileNetV3 by Keras 3's paths; its output and pooled features match Keras within 1e-4 relative (cpu)", async () => {
+  await selectBackend("cpu", { wasmThreads: false });
+  const fm = goldens.manifest.file_model!;
+  const base = mobileNetV3({
+    variant: "small",
+    inputShape: [fm.size, fm.size, 3],
+    alpha: fm.alpha,
+  });
+  try {
+    const report = await loadKerasWeights(base, zooPath(fm.files.keras));
+    assert.equal(report.format, "keras");
+    assert.equal(report.weights, base.weights.length);
+    assert.equal(report.weights, 206);
+    const probe = goldens.manifest.inputs.probe;
+    const px = zooPixels(probe.n, probe.labels, fm.size);
+    assert.equal(fnv1a(px), goldens.manifest.inputs.file_model_probe.fnv1a);
+    const x = tf.tensor4d(Float32Array.from(px), [
+      probe.n.length,
+      fm.size,
+      fm.size,
+      3,
+    ]);
+    const y = base.predict(x) as tf.Tensor;
+    const pooled = tf.mean(y, [1, 2]);
+    const rel = (ours: ArrayLike<number>, keras: Float32Array) => {
+      let d = 0;
+      let s = 0;
+      for (let i = 0; i < keras.length; i++) {
+        d = Math.max(d, Math.abs(ours[i] - keras[i]));
+        s = Math.max(s, Math.abs(keras[i]));
+      }
+      return d / s;
+    };
+    // The stored activation_17 holds the first probe image's [2, 2, 432] output.
+    const out = goldens.arrays.get(`${fm.stem}/probe/activation_17`)!.values;
+    const first = (y.dataSync() as Float32Array).slice(0, out.length);
+    assert.ok(rel(first, out) <= TOLERANCE, `activation_17 ${rel(first, out)}`);
+    const keras = goldens.arrays.get(`${fm.stem}/probe/pooled`)!.values;
+    assert.equal(pooled.size, keras.length);
+    assert.ok(
+      rel(pooled.dataSync(), keras) <= TOLERANCE,
+      `pooled ${rel(pooled.dataSync(), keras)}`,
+    );
+    tf.dispose([x, y, pooled]);
+  } finally {
+    base.dispose();
+  }
+});
