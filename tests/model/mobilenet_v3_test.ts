@@ -135,3 +135,43 @@ Deno.test("mobileNetV3: inputs under 32 px are rejected as Keras does", () => {
     /Input size must be at least 32x32/,
   );
 });
+
+Deno.test("mobileNetV3: a saved model loads with plain tf.loadLayersModel (only TF.js' own layer classes) and computes the same", async () => {
+  const model = mobileNetV3({
+    variant: "small",
+    inputShape: [32, 32, 3],
+    seed: 7,
+  });
+  let artifacts: tf.io.ModelArtifacts | null = null;
+  await model.save(tf.io.withSaveHandler((a) => {
+    artifacts = a;
+    return Promise.resolve({
+      modelArtifactsInfo: { dateSaved: new Date(), modelTopologyType: "JSON" },
+    });
+  }));
+  const loaded = await tf.loadLayersModel(tf.io.fromMemory(artifacts!));
+  try {
+    const classes = new Set(loaded.layers.map((l) => l.getClassName()));
+    assert.deepEqual([...classes].sort(), [
+      "Add",
+      "BatchNormalization",
+      "Conv2D",
+      "DepthwiseConv2D",
+      "GlobalAveragePooling2D",
+      "InputLayer",
+      "Multiply",
+      "ReLU",
+      "Rescaling",
+      "Reshape",
+      "ZeroPadding2D",
+    ]);
+    const x = tf.randomUniform([2, 32, 32, 3], 0, 255, "float32", 3);
+    const a = model.predict(x) as tf.Tensor;
+    const b = loaded.predict(x) as tf.Tensor;
+    assert.deepEqual(Array.from(b.dataSync()), Array.from(a.dataSync()));
+    tf.dispose([x, a, b]);
+  } finally {
+    model.dispose();
+    loaded.dispose();
+  }
+});
