@@ -26,7 +26,12 @@ import { type BackendSelection, selectBackend } from "./backend/backend.ts";
 import { silenceNodeBanner } from "./backend/set_backend.ts";
 import { resolveCacheDir } from "./cache/cache_dir.ts";
 import { prepareData, type PreparedData } from "./data/prepare.ts";
-import { buildModel, type BuiltModel, disposeModel } from "./model/build.ts";
+import {
+  buildModel,
+  type BuiltModel,
+  checkArchitectureBuilt,
+  disposeModel,
+} from "./model/build.ts";
 import { type FeaturePlan, planFeatures } from "./train/plan.ts";
 import { trainingInputs } from "./train/inputs.ts";
 import { checkTrainingKernels, trainStages } from "./train/stages.ts";
@@ -91,6 +96,7 @@ export async function runTraining(
   config: Config,
   opts: RunOptions = {},
 ): Promise<RunResult> {
+  checkArchitectureBuilt(config.model);
   const timer = new StepTimer();
   const ctx = stepContext(config, opts);
   const { log } = ctx;
@@ -171,6 +177,7 @@ export async function prepareCaches(
   config: Config,
   opts: Pick<RunOptions, "log" | "signal" | "initSeed"> = {},
 ): Promise<PrepareResult> {
+  checkArchitectureBuilt(config.model);
   const ctx = stepContext(config, opts);
   const backend = await startBackend(config, ctx.log, { checkKernels: false });
   const data = await prepareData({ ...config.data, ...ctx });

@@ -23,10 +23,15 @@ export {
   parseOverride,
 } from "./load.ts";
 export {
-  ConfigSchema,
+  type Architecture,
+  type ArchitectureChoice,
+  type ArchitectureIssue,
+  architectureIssues,
+  ARCHITECTURES,
+  KERAS_APPLICATION_NAMES,
   MOBILENET_V2_ALPHAS,
-  REFERENCE_DATASET_URL,
-} from "./schema.ts";
+} from "./architecture.ts";
+export { ConfigSchema, REFERENCE_DATASET_URL } from "./schema.ts";
 export {
   type AugmentConfig,
   type AugmentConfigInput,

@@ -12,13 +12,11 @@
 
 import { z } from "../deps/zod.ts";
 import type { Config, ConfigInput } from "./types.ts";
+import { architectureIssues, ARCHITECTURES } from "./architecture.ts";
 
 /** The reference dataset: Keras' cats-vs-dogs transfer-learning example. */
 export const REFERENCE_DATASET_URL =
   "https://storage.googleapis.com/mledu-datasets/cats_and_dogs_filtered.zip";
-
-/** The MobileNetV2 width multipliers Keras publishes ImageNet weights for. */
-export const MOBILENET_V2_ALPHAS = [0.35, 0.5, 0.75, 1.0, 1.3, 1.4] as const;
 
 const positiveInt = z.number().int().min(1);
 
@@ -88,11 +86,15 @@ const HeadSchema = z.strictObject({
 });
 
 const ModelSchema = z.strictObject({
-  architecture: z.literal("mobilenet_v2").default("mobilenet_v2").describe(
-    "Base network (Keras' keras.applications name).",
+  architecture: z.enum(ARCHITECTURES).default("mobilenet_v2").describe(
+    'Base network, as keras.applications builds it: "mobilenet_v2", "mobilenet_v3_small", "mobilenet_v3_large", "efficientnet_b0" … "efficientnet_b3", "efficientnet_v2_b0" … "efficientnet_v2_b3". Runs build only "mobilenet_v2" so far: the others are validated by Keras\' rules and then fail before any download, naming this key.',
   ),
-  alpha: z.union(MOBILENET_V2_ALPHAS.map((a) => z.literal(a))).default(1.0)
-    .describe("MobileNetV2 width multiplier."),
+  alpha: z.number().positive().default(1.0).describe(
+    "Width multiplier (MobileNets only): MobileNetV2 takes 0.35, 0.5, 0.75, 1, 1.3 or 1.4; MobileNetV3 any positive value, but with ImageNet weights 0.75 or 1 (1 when minimalistic); EfficientNets have none (leave it at 1).",
+  ),
+  minimalistic: z.boolean().default(false).describe(
+    "MobileNetV3 only: Keras' minimalistic variant (no squeeze-and-excitation, ReLU instead of hard_silu, 3x3 depthwise kernels).",
+  ),
   weights: z.string().min(1).nullable().default("imagenet").describe(
     '"imagenet" (Keras\' published weights), a URL or local path to a Keras weights file (legacy .h5, Keras 3 .weights.h5 or a whole .keras model), or null for random initialisation.',
   ),
@@ -248,4 +250,12 @@ export const ConfigSchema: z.ZodType<Config, ConfigInput> = z.strictObject({
 }).refine((c) => c.data.url !== null || c.data.path !== null, {
   message: "set data.url or data.path",
   path: ["data"],
+}).superRefine((c, ctx) => {
+  for (const issue of architectureIssues(c.model, c.data.imageSize)) {
+    ctx.addIssue({
+      code: "custom",
+      path: [...issue.path],
+      message: issue.message,
+    });
+  }
 });

@@ -74,10 +74,23 @@ export interface DataConfig {
 
 /** `model`: The network. */
 export interface ModelConfig {
-  /** Base network (Keras' keras.applications name). Default: `"mobilenet_v2"`. */
-  architecture: "mobilenet_v2";
-  /** MobileNetV2 width multiplier. Default: `1`. */
-  alpha: 0.35 | 0.5 | 0.75 | 1 | 1.3 | 1.4;
+  /** Base network, as keras.applications builds it: "mobilenet_v2", "mobilenet_v3_small", "mobilenet_v3_large", "efficientnet_b0" … "efficientnet_b3", "efficientnet_v2_b0" … "efficientnet_v2_b3". Runs build only "mobilenet_v2" so far: the others are validated by Keras' rules and then fail before any download, naming this key. Default: `"mobilenet_v2"`. */
+  architecture:
+    | "mobilenet_v2"
+    | "mobilenet_v3_small"
+    | "mobilenet_v3_large"
+    | "efficientnet_b0"
+    | "efficientnet_b1"
+    | "efficientnet_b2"
+    | "efficientnet_b3"
+    | "efficientnet_v2_b0"
+    | "efficientnet_v2_b1"
+    | "efficientnet_v2_b2"
+    | "efficientnet_v2_b3";
+  /** Width multiplier (MobileNets only): MobileNetV2 takes 0.35, 0.5, 0.75, 1, 1.3 or 1.4; MobileNetV3 any positive value, but with ImageNet weights 0.75 or 1 (1 when minimalistic); EfficientNets have none (leave it at 1). Default: `1`. */
+  alpha: number;
+  /** MobileNetV3 only: Keras' minimalistic variant (no squeeze-and-excitation, ReLU instead of hard_silu, 3x3 depthwise kernels). Default: `false`. */
+  minimalistic: boolean;
   /** "imagenet" (Keras' published weights), a URL or local path to a Keras weights file (legacy .h5, Keras 3 .weights.h5 or a whole .keras model), or null for random initialisation. Default: `"imagenet"`. */
   weights: string | null;
   /** Expected SHA-256 of the weights file (downloaded or local); a mismatching download is deleted and the run fails. Default: `null`. */
@@ -250,10 +263,23 @@ export interface DataConfigInput {
 
 /** `model`: The network. */
 export interface ModelConfigInput {
-  /** Base network (Keras' keras.applications name). Default: `"mobilenet_v2"`. */
-  architecture?: "mobilenet_v2";
-  /** MobileNetV2 width multiplier. Default: `1`. */
-  alpha?: 0.35 | 0.5 | 0.75 | 1 | 1.3 | 1.4;
+  /** Base network, as keras.applications builds it: "mobilenet_v2", "mobilenet_v3_small", "mobilenet_v3_large", "efficientnet_b0" … "efficientnet_b3", "efficientnet_v2_b0" … "efficientnet_v2_b3". Runs build only "mobilenet_v2" so far: the others are validated by Keras' rules and then fail before any download, naming this key. Default: `"mobilenet_v2"`. */
+  architecture?:
+    | "mobilenet_v2"
+    | "mobilenet_v3_small"
+    | "mobilenet_v3_large"
+    | "efficientnet_b0"
+    | "efficientnet_b1"
+    | "efficientnet_b2"
+    | "efficientnet_b3"
+    | "efficientnet_v2_b0"
+    | "efficientnet_v2_b1"
+    | "efficientnet_v2_b2"
+    | "efficientnet_v2_b3";
+  /** Width multiplier (MobileNets only): MobileNetV2 takes 0.35, 0.5, 0.75, 1, 1.3 or 1.4; MobileNetV3 any positive value, but with ImageNet weights 0.75 or 1 (1 when minimalistic); EfficientNets have none (leave it at 1). Default: `1`. */
+  alpha?: number;
+  /** MobileNetV3 only: Keras' minimalistic variant (no squeeze-and-excitation, ReLU instead of hard_silu, 3x3 depthwise kernels). Default: `false`. */
+  minimalistic?: boolean;
   /** "imagenet" (Keras' published weights), a URL or local path to a Keras weights file (legacy .h5, Keras 3 .weights.h5 or a whole .keras model), or null for random initialisation. Default: `"imagenet"`. */
   weights?: string | null;
   /** Expected SHA-256 of the weights file (downloaded or local); a mismatching download is deleted and the run fails. Default: `null`. */

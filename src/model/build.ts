@@ -41,6 +41,22 @@ export interface BuildModelOptions {
   downloadProgress?: (label: string) => (p: FetchProgress) => void;
 }
 
+/**
+ * Fails, naming `model.architecture`, when this version cannot build the
+ * base the config names yet (the config accepts every keras.applications
+ * base of issue 19; only MobileNetV2's builder is in). Runs call it before
+ * any download.
+ */
+export function checkArchitectureBuilt(
+  model: Pick<Config["model"], "architecture">,
+): void {
+  if (model.architecture !== "mobilenet_v2") {
+    throw new Error(
+      `model.architecture "${model.architecture}": this version builds only "mobilenet_v2"; the other keras.applications bases are accepted by the config but their builders are not in yet (issue 19)`,
+    );
+  }
+}
+
 /** Builds the classifier that `config.model` describes for `data.imageSize`. */
 export async function buildModel(
   config: Pick<Config, "model" | "fineTune"> & {
@@ -48,6 +64,7 @@ export async function buildModel(
   },
   opts: BuildModelOptions,
 ): Promise<BuiltModel> {
+  checkArchitectureBuilt(config.model);
   checkHeadOutput(config.model.head.output, opts.classNames);
   const [rows, cols] = config.data.imageSize;
   const weightsPath = await resolveWeightsSource(config.model.weights, {

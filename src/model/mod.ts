@@ -1,5 +1,6 @@
 /**
- * Model stage: MobileNetV2 as Keras builds it (`mobilenet_v2.ts`) with
+ * Model stage: MobileNetV2 and MobileNetV3 as Keras builds them
+ * (`mobilenet_v2.ts`, `mobilenet_v3.ts`) with
  * BatchNormalization that stays frozen (`batch_norm.ts`), the classifier on
  * top (`classifier.ts`), the build step of a run (`build.ts`), and saving and
  * loading a trained classifier (`model_io.ts`).
@@ -16,9 +17,15 @@ export {
   buildModel,
   type BuildModelOptions,
   type BuiltModel,
+  checkArchitectureBuilt,
   disposeModel,
   resolveFromLayer,
 } from "./build.ts";
+export {
+  kerasLayerNames,
+  mobileNetV3,
+  type MobileNetV3Options,
+} from "./mobilenet_v3.ts";
 export {
   buildClassifier,
   type Classifier,

@@ -18,7 +18,7 @@ import {
 } from "../data/fetch.ts";
 import { sha256File } from "../util/hash.ts";
 import { KerasWeightsError } from "./keras_h5.ts";
-import { MOBILENET_V2_ALPHAS } from "../config/schema.ts";
+import { MOBILENET_V2_ALPHAS } from "../config/architecture.ts";
 
 /** Folder of Keras' published MobileNetV2 weights. */
 export const KERAS_MOBILENET_V2_WEIGHTS_BASE =

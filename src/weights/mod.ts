@@ -31,3 +31,12 @@ export {
   type LoadKerasWeightsOptions,
   type LoadKerasWeightsReport,
 } from "./keras_weights.ts";
+export {
+  KERAS_EFFICIENTNET_V2_WEIGHTS_BASE,
+  KERAS_EFFICIENTNET_WEIGHTS_BASE,
+  KERAS_MOBILENET_V3_WEIGHTS_BASE,
+  MOBILENET_V3_SIZE_WARNING,
+  type ZooImagenetFile,
+  zooImagenetFile,
+  type ZooImagenetOptions,
+} from "./keras_zoo_imagenet.ts";
