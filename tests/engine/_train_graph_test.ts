@@ -1,0 +1,204 @@
+/**
+ * The generated gradient graph (`_grad_ops.ts`, `_train_graph.ts`) run by
+ * ONNX Runtime against TF.js cpu-backend `tf.grads` of the same function.
+ * Tolerance: per weight, max |ort − tf| ≤ 1e-4 · max(|tf|) (and the loss
+ * within 1e-5 relative).
+ *
+ * Needs `--allow-ffi`: `deno test -A tests/engine/_train_graph_test.ts`.
+ */
+
+import assert from "node:assert/strict";
+import * as tf from "../../src/deps/tf.ts";
+import { silenceNodeBanner } from "../../src/backend/set_backend.ts";
+import type {
+  FrozenGraph,
+  FrozenNode,
+} from "../../src/engine/frozen_graph_ir.ts";
+import {
+  buildTrainGraph,
+  type TrainLoss,
+} from "../../src/engine/_train_graph.ts";
+import { tryLoadOnnxRuntime } from "../../src/engine/onnx_runtime.ts";
+
+await tf.setBackend("cpu");
+silenceNodeBanner();
+const loaded = await tryLoadOnnxRuntime();
+if (!loaded.ok) throw new Error(`ONNX Runtime did not load: ${loaded.reason}`);
+const ort = loaded.ort;
+
+let seed = 7;
+const rand = (n: number, scale = 1) => {
+  const a = new Float32Array(n);
+  for (let i = 0; i < n; i++) {
+    seed = (seed * 1103515245 + 12345) % 2147483648;
+    a[i] = (seed / 2147483648 * 2 - 1) * scale;
+  }
+  return a;
+};
+
+const N = 5, H = 4, W = 3, C = 6, U = 7, K = 3;
+
+/** input → BN affine → ReLU6 → + input → GAP → Dense relu → Dense linear. */
+function graph(): FrozenGraph {
+  const nodes: FrozenNode[] = [
+    {
+      op: "affine",
+      name: "bn",
+      inputs: ["x"],
+      output: "bn",
+      layers: ["bn"],
+      scale: rand(C, 2),
+      shift: rand(C),
+    },
+    {
+      op: "activation",
+      name: "r6",
+      inputs: ["bn"],
+      output: "r6",
+      layers: ["r6"],
+      activation: "relu6",
+    },
+    {
+      op: "add",
+      name: "add",
+      inputs: ["r6", "x"],
+      output: "add",
+      layers: ["add"],
+    },
+    {
+      op: "globalPool",
+      name: "gap",
+      inputs: ["add"],
+      output: "gap",
+      layers: ["gap"],
+      mode: "avg",
+    },
+    {
+      op: "dense",
+      name: "d1",
+      inputs: ["gap"],
+      output: "d1",
+      layers: ["d1"],
+      inFeatures: C,
+      units: U,
+      kernel: rand(C * U),
+      bias: rand(U),
+      activation: "relu",
+    },
+    {
+      op: "dense",
+      name: "d2",
+      inputs: ["d1"],
+      output: "d2",
+      layers: ["d2"],
+      inFeatures: U,
+      units: K,
+      kernel: rand(U * K),
+      bias: rand(K),
+      activation: "linear",
+    },
+  ];
+  return {
+    name: "tiny",
+    inputs: [{ name: "x", shape: [null, H, W, C] }],
+    outputs: [{ name: "d2", shape: [null, K] }],
+    nodes,
+    shapes: {
+      x: [null, H, W, C],
+      bn: [null, H, W, C],
+      r6: [null, H, W, C],
+      add: [null, H, W, C],
+      gap: [null, C],
+      d1: [null, U],
+      d2: [null, K],
+    },
+  };
+}
+
+async function check(loss: TrainLoss) {
+  const g = graph();
+  const tg = buildTrainGraph(g, loss);
+  const x = rand(N * H * W * C, 4); // BN output spans both ReLU6 bounds
+  const labels = new Float32Array(N * K);
+  for (let n = 0; n < N; n++) {
+    if (loss === "softmaxCrossEntropy") labels[n * K + (n % K)] = 1;
+    else for (let k = 0; k < K; k++) labels[n * K + k] = (n + k) % 2;
+  }
+  const session = await ort.InferenceSession.create(tg.onnx, {
+    executionProviders: ["cpu"],
+    intraOpNumThreads: 1,
+  });
+  const feeds: Record<string, unknown> = {
+    [tg.input]: new ort.Tensor("float32", x, [N, H, W, C]),
+    [tg.labels]: new ort.Tensor("float32", labels, [N, K]),
+  };
+  for (const w of tg.weights) {
+    feeds[w.name] = new ort.Tensor("float32", w.value, w.shape);
+  }
+  // deno-lint-ignore no-explicit-any
+  const out = await session.run(feeds as any);
+  await session.release();
+
+  // TF.js reference of the same function.
+  const ws = tg.weights.map((w) => tf.tensor(w.value, w.shape));
+  const idx = (name: string) => tg.weights.findIndex((w) => w.name === name);
+  const f = (...p: tf.Tensor[]) => {
+    const xt = tf.tensor4d(x, [N, H, W, C]);
+    const bn = tf.add(tf.mul(xt, p[idx("bn/scale")]), p[idx("bn/shift")]);
+    const a = tf.add(tf.relu6(bn), xt);
+    const gap = tf.mean(a, [1, 2]);
+    const d1 = tf.relu(
+      tf.add(
+        tf.matMul(gap, p[idx("d1/kernel")] as tf.Tensor2D),
+        p[idx("d1/bias")],
+      ),
+    );
+    const z = tf.add(
+      tf.matMul(d1, p[idx("d2/kernel")] as tf.Tensor2D),
+      p[idx("d2/bias")],
+    );
+    const y = tf.tensor2d(labels, [N, K]);
+    return loss === "softmaxCrossEntropy"
+      ? tf.losses.softmaxCrossEntropy(y, z) as tf.Scalar
+      : tf.losses.sigmoidCrossEntropy(y, z) as tf.Scalar;
+  };
+  const { value, grads } = tf.valueAndGrads(f)(ws);
+  const refLoss = (await value.data())[0];
+  const gotLoss = (out.loss.data as Float32Array)[0];
+  assert.ok(
+    Math.abs(gotLoss - refLoss) <= 1e-5 * Math.abs(refLoss),
+    `loss ${gotLoss} vs ${refLoss}`,
+  );
+  for (let i = 0; i < tg.weights.length; i++) {
+    const ref = await grads[i].data() as Float32Array;
+    const got = out[tg.outputs[i + 1]].data as Float32Array;
+    assert.equal(got.length, ref.length, tg.weights[i].name);
+    let maxRef = 0, maxDiff = 0;
+    for (let j = 0; j < ref.length; j++) {
+      maxRef = Math.max(maxRef, Math.abs(ref[j]));
+      maxDiff = Math.max(maxDiff, Math.abs(got[j] - ref[j]));
+    }
+    assert.ok(maxRef > 0, `${tg.weights[i].name}: zero reference gradient`);
+    assert.ok(
+      maxDiff <= 1e-4 * maxRef,
+      `${tg.weights[i].name}: max diff ${maxDiff} vs max |ref| ${maxRef}`,
+    );
+  }
+}
+
+Deno.test("gradient graph (BN affine, ReLU6, Add, GAP, Dense, softmax CE) = tf.grads on cpu", async () => {
+  await check("softmaxCrossEntropy");
+});
+
+Deno.test("gradient graph with sigmoid cross-entropy from logits = tf.grads on cpu", async () => {
+  await check("sigmoidCrossEntropy");
+});
+
+Deno.test("unsupported nodes name the node", () => {
+  const g = graph();
+  g.nodes[3] = { ...g.nodes[3], mode: "max" } as FrozenNode;
+  assert.throws(
+    () => buildTrainGraph(g, "softmaxCrossEntropy"),
+    /"gap": max pooling/,
+  );
+});
