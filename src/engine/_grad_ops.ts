@@ -276,6 +276,18 @@ export const GRAD_RULES: Record<string, GradRule> = {
     const ps = tape.emit("Mul", [p, sum], x);
     return [tape.emit("Sub", [dy, ps], x)];
   },
+  Transpose(tape, node, [x], _y, dy) {
+    const perm = node.attrs?.perm as number[];
+    const inv = perm.map((_, i) => perm.indexOf(i));
+    return [tape.emit("Transpose", [dy], x, { perm: inv })];
+  },
+  Reshape(tape, node, [x], _y, dy) {
+    const shape = tape.emit("Shape", [node.inputs[0]], [x.length]);
+    return [tape.emit("Reshape", [dy, shape], x), null];
+  },
+  Conv(tape, node, shapes, y, dy) {
+    return convGrads(tape, node, shapes, y, dy);
+  },
   ReduceMean(tape, node, [x], _y, dy) {
     const axes = tape.intValues(node.inputs[1]);
     const dx = reduceGrad(tape, node, x, dy);
@@ -330,4 +342,104 @@ export function reduce(
   return tape.op(op, [x, tape.constInt(axes)], shape, {
     keepdims: keepdims ? 1 : 0,
   });
+}
+
+/**
+ * Gradients of an NCHW `Conv` (inputs X, W[, B]; attrs group, strides,
+ * dilations, pads `[t, l, b, r]`): dX as `ConvTranspose` of dY with W; dW as
+ * a convolution of X by dY with batch and channels swapped (stride and
+ * dilation exchanged), for group 1 and depthwise (one input channel per
+ * group); dB as Σ dY over batch and space.
+ */
+function convGrads(
+  tape: Tape,
+  node: OnnxNode,
+  [xs, ws, bs]: Shape[],
+  ys: Shape,
+  dy: string,
+): (string | null)[] {
+  const [x, w] = node.inputs;
+  const group = (node.attrs?.group as number | undefined) ?? 1;
+  const [sh, sw] = node.attrs?.strides as number[];
+  const [dh, dw] = node.attrs?.dilations as number[];
+  const [pt, pl, pb, pr] = node.attrs?.pads as number[];
+  const [co, cig, kh, kw] = ws as number[];
+  const [, ci, h, wd] = xs as number[];
+  const [, , oh, ow] = ys as number[];
+  // ConvTranspose's size is s·(o−1) + extra + (k−1)·d + 1 − pads.
+  const extraH = h - (sh * (oh - 1) + (kh - 1) * dh + 1 - pt - pb);
+  const extraW = wd - (sw * (ow - 1) + (kw - 1) * dw + 1 - pl - pr);
+  const dx = tape.emit("ConvTranspose", [dy, w], xs, {
+    group,
+    strides: [sh, sw],
+    dilations: [dh, dw],
+    pads: [pt, pl, pb, pr],
+    output_padding: [extraH, extraW],
+    kernel_shape: [kh, kw],
+  });
+  // Rows and columns the weight-gradient convolution produces before slicing.
+  const fullH = Math.floor((h + pt + pb - (oh - 1) * sh - 1) / dh) + 1;
+  const fullW = Math.floor((wd + pl + pr - (ow - 1) * sw - 1) / dw) + 1;
+  const attrs = {
+    strides: [dh, dw],
+    dilations: [sh, sw],
+    pads: [pt, pl, pb, pr],
+    kernel_shape: [oh, ow],
+  };
+  const dyT = tape.emit("Transpose", [dy], [co, null, oh, ow], {
+    perm: [1, 0, 2, 3],
+  });
+  let full: string;
+  if (group === 1) {
+    // [ci, n, h, w] ⊛ [co, n, oh, ow] → [ci, co, fullH, fullW].
+    const xT = tape.emit("Transpose", [x], [ci, null, h, wd], {
+      perm: [1, 0, 2, 3],
+    });
+    const c = tape.emit("Conv", [xT, dyT], [ci, co, fullH, fullW], attrs);
+    full = tape.emit("Transpose", [c], [co, ci, fullH, fullW], {
+      perm: [1, 0, 2, 3],
+    });
+  } else if (cig === 1 && group === ci) {
+    // [1, ci·n, h, w] ⊛ [co, n, oh, ow] in ci groups → [1, co, fullH, fullW].
+    const xT = tape.emit("Transpose", [x], [ci, null, h, wd], {
+      perm: [1, 0, 2, 3],
+    });
+    const x1 = tape.emit("Reshape", [xT, tape.constInt([1, -1, h, wd])], [
+      1,
+      null,
+      h,
+      wd,
+    ]);
+    const c = tape.emit("Conv", [x1, dyT], [1, co, fullH, fullW], {
+      ...attrs,
+      group,
+    });
+    full = tape.emit("Reshape", [c, tape.constInt([co, 1, fullH, fullW])], [
+      co,
+      1,
+      fullH,
+      fullW,
+    ]);
+  } else {
+    throw new Error(
+      `internal: Conv weight gradient for group ${group} with ${cig} channels per group`,
+    );
+  }
+  const dW = fullH === kh && fullW === kw ? full : tape.emit(
+    "Slice",
+    [
+      full,
+      tape.constInt([0, 0]),
+      tape.constInt([kh, kw]),
+      tape.constInt([2, 3]),
+    ],
+    ws,
+  );
+  const grads: (string | null)[] = [dx, dW];
+  if (bs != null) {
+    grads.push(tape.emit("ReduceSum", [dy, tape.constInt([0, 2, 3])], [co], {
+      keepdims: 0,
+    }));
+  }
+  return grads;
 }

@@ -6,10 +6,10 @@
  * gradient per weight, in {@link TrainGraph.weights} order.
  *
  * Not wired into training yet (issue 20, work in progress): lowers the
- * IR's `dense`, `affine` (BatchNormalization with frozen statistics: γ/β as
+ * IR's `conv` (full and depthwise), `dense`, `affine` (BatchNormalization with frozen statistics: γ/β as
  * the trainable scale/shift), `activation` (relu, relu6, sigmoid), `add`,
- * `globalPool` (avg) and `identity` nodes, all channels-last. Convolutions
- * are not lowered yet.
+ * `globalPool` (avg) and `identity` nodes; image tensors run NCHW inside,
+ * weights and their gradients keep TensorFlow's layout.
  *
  * @module
  */
@@ -64,7 +64,11 @@ export function buildTrainGraph(
   }
   const tape = new Tape();
   const input = graph.inputs[0].name;
-  tape.input(input, graph.inputs[0].shape);
+  const inShape = graph.inputs[0].shape;
+  tape.input(input, inShape);
+  // Image tensors are NCHW inside the graph.
+  const toNchw = (s: (number | null)[]) =>
+    s.length === 4 ? [s[0], s[3], s[1], s[2]] : s;
   const weights: TrainWeight[] = [];
   const weight = (name: string, shape: number[], value: Float32Array) => {
     weights.push({ name, shape, value });
@@ -91,7 +95,12 @@ export function buildTrainGraph(
         );
     }
   };
-  const names = new Map<string, string>([[input, input]]);
+  const names = new Map<string, string>([[
+    input,
+    inShape.length === 4
+      ? tape.op("Transpose", [input], toNchw(inShape), { perm: [0, 3, 1, 2] })
+      : input,
+  ]]);
   const get = (n: string) => {
     const t = names.get(n);
     if (t == null) throw new Error(`internal: tensor "${n}" not produced`);
@@ -118,9 +127,61 @@ export function buildTrainGraph(
       case "affine": {
         const c = node.scale.length;
         const s = tape.shape(x);
-        const g = weight(`${node.name}/scale`, [c], node.scale);
-        const b = weight(`${node.name}/shift`, [c], node.shift);
+        let g = weight(`${node.name}/scale`, [c], node.scale);
+        let b = weight(`${node.name}/shift`, [c], node.shift);
+        if (s.length === 4) {
+          const shape = tape.constInt([c, 1, 1]);
+          g = tape.op("Reshape", [g, shape], [c, 1, 1]);
+          b = tape.op("Reshape", [b, shape], [c, 1, 1]);
+        }
         y = tape.op("Add", [tape.op("Mul", [x, g], s), b], s);
+        break;
+      }
+      case "conv": {
+        const [kh, kw] = node.kernelSize;
+        const ci = node.inChannels, co = node.outChannels;
+        const m = node.depthMultiplier;
+        let k: string;
+        if (node.depthwise) {
+          // [kh, kw, ci, m] → [co, 1, kh, kw] (output channel c·m + j).
+          const tfk = weight(
+            `${node.name}/kernel`,
+            [kh, kw, ci, m],
+            node.kernel,
+          );
+          const r = tape.op("Reshape", [tfk, tape.constInt([kh, kw, co, 1])], [
+            kh,
+            kw,
+            co,
+            1,
+          ]);
+          k = tape.op("Transpose", [r], [co, 1, kh, kw], {
+            perm: [2, 3, 0, 1],
+          });
+        } else {
+          const tfk = weight(
+            `${node.name}/kernel`,
+            [kh, kw, ci, co],
+            node.kernel,
+          );
+          k = tape.op("Transpose", [tfk], [co, ci, kh, kw], {
+            perm: [3, 2, 0, 1],
+          });
+        }
+        const ins = [x, k];
+        if (node.bias != null) {
+          ins.push(weight(`${node.name}/bias`, [co], node.bias));
+        }
+        const [, oh, ow] = graph.shapes[node.output] as number[];
+        const p = node.pads;
+        y = tape.op("Conv", ins, [null, co, oh, ow], {
+          group: node.depthwise ? ci : 1,
+          kernel_shape: [kh, kw],
+          strides: node.strides,
+          dilations: node.dilations,
+          pads: [p.top, p.left, p.bottom, p.right],
+        });
+        y = act(node.activation, y);
         break;
       }
       case "activation":
@@ -138,7 +199,7 @@ export function buildTrainGraph(
             `graph "${graph.name}": node "${node.name}": max pooling has no training lowering`,
           );
         }
-        y = reduce(tape, "ReduceMean", x, [1, 2], false);
+        y = reduce(tape, "ReduceMean", x, [2, 3], false);
         break;
       case "identity":
         y = x;

@@ -202,3 +202,231 @@ Deno.test("unsupported nodes name the node", () => {
     /"gap": max pooling/,
   );
 });
+
+/** Runs the training graph in ONNX Runtime; returns loss and gradients. */
+async function runTrain(
+  g: FrozenGraph,
+  x: Float32Array,
+  xShape: number[],
+  labels: Float32Array,
+) {
+  const tg = buildTrainGraph(g, "softmaxCrossEntropy");
+  const session = await ort.InferenceSession.create(tg.onnx, {
+    executionProviders: ["cpu"],
+    intraOpNumThreads: 1,
+  });
+  const feeds: Record<string, unknown> = {
+    [tg.input]: new ort.Tensor("float32", x, xShape),
+    [tg.labels]: new ort.Tensor("float32", labels, [
+      xShape[0],
+      labels.length / xShape[0],
+    ]),
+  };
+  for (const w of tg.weights) {
+    feeds[w.name] = new ort.Tensor("float32", w.value, w.shape);
+  }
+  // deno-lint-ignore no-explicit-any
+  const out = await session.run(feeds as any);
+  await session.release();
+  return { tg, out };
+}
+
+/** Asserts each gradient within 1e-4 · max |ref|. */
+async function assertGrads(
+  names: string[],
+  got: Record<string, { data: unknown }>,
+  ref: tf.Tensor[],
+) {
+  for (let i = 0; i < names.length; i++) {
+    const r = await ref[i].data() as Float32Array;
+    const o = got[`grad:${names[i]}`].data as Float32Array;
+    assert.equal(o.length, r.length, names[i]);
+    let maxRef = 0, maxDiff = 0;
+    for (let j = 0; j < r.length; j++) {
+      maxRef = Math.max(maxRef, Math.abs(r[j]));
+      maxDiff = Math.max(maxDiff, Math.abs(o[j] - r[j]));
+    }
+    assert.ok(maxRef > 0, `${names[i]}: zero reference gradient`);
+    assert.ok(
+      maxDiff <= 1e-4 * maxRef,
+      `${names[i]}: max diff ${maxDiff} vs max |ref| ${maxRef}`,
+    );
+  }
+}
+
+Deno.test("conv gradients (3×3 stride 2, asymmetric pads, unused row, depthwise ×2, 1×1) = tf.grads on cpu", async () => {
+  const n = 3, h = 8, w = 8, c0 = 4, c1 = 5, m = 2, c2 = c1 * m, c3 = 6, k = 3;
+  // 3×3 stride 2 on 8×8, pads t0 b0 l0 r1: out 3×4; the last input row is
+  // unused, so ConvTranspose needs output_padding 1 in height.
+  const oh = 3, ow = 4;
+  const conv = (o: Partial<FrozenNode> & Record<string, unknown>) =>
+    ({
+      op: "conv",
+      layers: [o.name],
+      dilations: [1, 1],
+      depthMultiplier: 1,
+      depthwise: false,
+      ...o,
+    }) as FrozenNode;
+  const nodes: FrozenNode[] = [
+    // A 1×1 first so that c1's input gradient (stride 2, asymmetric pads,
+    // ConvTranspose with output_padding) reaches a weight.
+    conv({
+      name: "c0",
+      inputs: ["x"],
+      output: "c0",
+      kernelSize: [1, 1],
+      strides: [1, 1],
+      pads: { top: 0, bottom: 0, left: 0, right: 0 },
+      inChannels: c0,
+      outChannels: c0,
+      kernel: rand(c0 * c0),
+      bias: null,
+      activation: "linear",
+    }),
+    conv({
+      name: "c1",
+      inputs: ["c0"],
+      output: "c1",
+      kernelSize: [3, 3],
+      strides: [2, 2],
+      pads: { top: 0, bottom: 0, left: 0, right: 1 },
+      inChannels: c0,
+      outChannels: c1,
+      kernel: rand(9 * c0 * c1),
+      bias: rand(c1),
+      activation: "relu6",
+    }),
+    conv({
+      name: "dw",
+      inputs: ["c1"],
+      output: "dw",
+      depthwise: true,
+      depthMultiplier: m,
+      kernelSize: [3, 3],
+      strides: [1, 1],
+      dilations: [1, 1],
+      pads: { top: 1, bottom: 1, left: 1, right: 1 },
+      inChannels: c1,
+      outChannels: c2,
+      kernel: rand(9 * c1 * m),
+      bias: null,
+      activation: "linear",
+    }),
+    {
+      op: "affine",
+      name: "bn",
+      inputs: ["dw"],
+      output: "bn",
+      layers: ["bn"],
+      scale: rand(c2, 2),
+      shift: rand(c2),
+    },
+    {
+      op: "activation",
+      name: "r",
+      inputs: ["bn"],
+      output: "r",
+      layers: ["r"],
+      activation: "relu",
+    },
+    conv({
+      name: "pw",
+      inputs: ["r"],
+      output: "pw",
+      kernelSize: [1, 1],
+      strides: [1, 1],
+      pads: { top: 0, bottom: 0, left: 0, right: 0 },
+      inChannels: c2,
+      outChannels: c3,
+      kernel: rand(c2 * c3),
+      bias: rand(c3),
+      activation: "linear",
+    }),
+    {
+      op: "globalPool",
+      name: "gap",
+      inputs: ["pw"],
+      output: "gap",
+      layers: ["gap"],
+      mode: "avg",
+    },
+    {
+      op: "dense",
+      name: "d",
+      inputs: ["gap"],
+      output: "d",
+      layers: ["d"],
+      inFeatures: c3,
+      units: k,
+      kernel: rand(c3 * k),
+      bias: rand(k),
+      activation: "linear",
+    },
+  ];
+  const g: FrozenGraph = {
+    name: "convs",
+    inputs: [{ name: "x", shape: [null, h, w, c0] }],
+    outputs: [{ name: "d", shape: [null, k] }],
+    nodes,
+    shapes: {
+      x: [null, h, w, c0],
+      c0: [null, h, w, c0],
+      c1: [null, oh, ow, c1],
+      dw: [null, oh, ow, c2],
+      bn: [null, oh, ow, c2],
+      r: [null, oh, ow, c2],
+      pw: [null, oh, ow, c3],
+      gap: [null, c3],
+      d: [null, k],
+    },
+  };
+  const x = rand(n * h * w * c0, 2);
+  const labels = new Float32Array(n * k);
+  for (let i = 0; i < n; i++) labels[i * k + (i % k)] = 1;
+  const { tg, out } = await runTrain(g, x, [n, h, w, c0], labels);
+  const ws = tg.weights.map((wt) => tf.tensor(wt.value, wt.shape));
+  const p = (name: string) =>
+    ws[tg.weights.findIndex((wt) => wt.name === name)];
+  const f = (..._: tf.Tensor[]) => {
+    const xt = tf.tensor4d(x, [n, h, w, c0]);
+    const a0 = tf.conv2d(xt, p("c0/kernel") as tf.Tensor4D, 1, "valid");
+    let a = tf.conv2d(
+      tf.pad(a0, [[0, 0], [0, 0], [0, 1], [0, 0]]),
+      p("c1/kernel") as tf.Tensor4D,
+      2,
+      "valid",
+    );
+    a = tf.relu6(tf.add(a, p("c1/bias")));
+    a = tf.depthwiseConv2d(
+      tf.pad(a, [[0, 0], [1, 1], [1, 1], [0, 0]]),
+      p("dw/kernel") as tf.Tensor4D,
+      1,
+      "valid",
+    );
+    a = tf.relu(tf.add(tf.mul(a, p("bn/scale")), p("bn/shift")));
+    a = tf.add(
+      tf.conv2d(a, p("pw/kernel") as tf.Tensor4D, 1, "valid"),
+      p("pw/bias"),
+    );
+    const z = tf.add(
+      tf.matMul(
+        tf.mean(a, [1, 2]) as tf.Tensor2D,
+        p("d/kernel") as tf.Tensor2D,
+      ),
+      p("d/bias"),
+    );
+    return tf.losses.softmaxCrossEntropy(
+      tf.tensor2d(labels, [n, k]),
+      z,
+    ) as tf.Scalar;
+  };
+  const { value, grads } = tf.valueAndGrads(f)(ws);
+  const refLoss = (await value.data())[0];
+  const gotLoss = (out.loss.data as Float32Array)[0];
+  assert.ok(
+    Math.abs(gotLoss - refLoss) <= 1e-5 * Math.abs(refLoss),
+    `loss ${gotLoss} vs ${refLoss}`,
+  );
+  await assertGrads(tg.weights.map((wt) => wt.name), out, grads);
+});
