@@ -285,6 +285,21 @@ export const GRAD_RULES: Record<string, GradRule> = {
     const shape = tape.emit("Shape", [node.inputs[0]], [x.length]);
     return [tape.emit("Reshape", [dy, shape], x), null];
   },
+  Pad(tape, node, [x], _y, dy) {
+    // Constant zero padding of the spatial axes of NCHW: slice it back out.
+    const pads = tape.intValues(node.inputs[1]);
+    const [, , h, w] = x as number[];
+    const [t, l] = [pads[2], pads[3]];
+    return [
+      tape.emit("Slice", [
+        dy,
+        tape.constInt([t, l]),
+        tape.constInt([t + h, l + w]),
+        tape.constInt([2, 3]),
+      ], x),
+      null,
+    ];
+  },
   Conv(tape, node, shapes, y, dy) {
     return convGrads(tape, node, shapes, y, dy);
   },

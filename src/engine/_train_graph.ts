@@ -16,7 +16,7 @@
 
 import { reduce, Tape } from "./_grad_ops.ts";
 import { encodeOnnxModel } from "./_onnx_proto.ts";
-import type { FrozenGraph } from "./frozen_graph_ir.ts";
+import type { FrozenGraph, FrozenNode } from "./frozen_graph_ir.ts";
 
 /** The loss on the graph's single output. */
 export type TrainLoss =
@@ -51,7 +51,9 @@ export interface TrainGraph {
 
 /**
  * Builds the training graph of `graph`, whose single output is the logits
- * (linear activation on its last node) that `loss` reads.
+ * that `loss` reads: a linear output, or a Dense output whose softmax
+ * (softmax cross-entropy) or sigmoid (sigmoid cross-entropy) the loss
+ * includes.
  */
 export function buildTrainGraph(
   graph: FrozenGraph,
@@ -121,7 +123,12 @@ export function buildTrainGraph(
           const b = weight(`${node.name}/bias`, [node.units], node.bias);
           y = tape.op("Add", [y, b], [null, node.units]);
         }
-        y = act(node.activation, y);
+        // The loss reads logits: the output's softmax / sigmoid is in it.
+        const isOutput = node.output === graph.outputs[0].name;
+        const head =
+          (loss === "softmaxCrossEntropy" && node.activation === "softmax") ||
+          (loss === "sigmoidCrossEntropy" && node.activation === "sigmoid");
+        y = isOutput && head ? y : act(node.activation, y);
         break;
       }
       case "affine": {
@@ -184,6 +191,21 @@ export function buildTrainGraph(
         y = act(node.activation, y);
         break;
       }
+      case "pad": {
+        const p = node.pads;
+        const [n, c, h, w] = tape.shape(x);
+        y = tape.op(
+          "Pad",
+          [x, tape.constInt([0, 0, p.top, p.left, 0, 0, p.bottom, p.right])],
+          [
+            n,
+            c,
+            (h as number) + p.top + p.bottom,
+            (w as number) + p.left + p.right,
+          ],
+        );
+        break;
+      }
       case "activation":
         y = act(node.activation, x);
         break;
@@ -206,7 +228,9 @@ export function buildTrainGraph(
         break;
       default:
         throw new Error(
-          `graph "${graph.name}": node "${node.name}" (${node.op}) has no training lowering yet`,
+          `graph "${graph.name}": node "${(node as FrozenNode).name}" (${
+            (node as FrozenNode).op
+          }) has no training lowering yet`,
         );
     }
     names.set(node.output, y);

@@ -19,6 +19,9 @@ import {
   type TrainLoss,
 } from "../../src/engine/_train_graph.ts";
 import { tryLoadOnnxRuntime } from "../../src/engine/onnx_runtime.ts";
+import { extractFrozenGraph } from "../../src/engine/frozen_graph.ts";
+import { mobileNetV2 } from "../../src/model/mobilenet_v2.ts";
+import { randomizeWeights } from "../../fixtures/make_h5.ts";
 
 await tf.setBackend("cpu");
 silenceNodeBanner();
@@ -429,4 +432,92 @@ Deno.test("conv gradients (3×3 stride 2, asymmetric pads, unused row, depthwise
     `loss ${gotLoss} vs ${refLoss}`,
   );
   await assertGrads(tg.weights.map((wt) => wt.name), out, grads);
+});
+
+Deno.test("tiny MobileNetV2 (alpha 0.35, 32 px, unfolded) + GAP + Dense softmax: every weight's gradient = tf.grads on cpu", async () => {
+  const base = mobileNetV2({
+    inputShape: [32, 32, 3],
+    alpha: 0.35,
+    includeTop: false,
+    pooling: "avg",
+  });
+  const k = 3, n = 2;
+  const head = tf.layers.dense({
+    units: k,
+    activation: "softmax",
+    name: "head",
+  });
+  const model = tf.model({
+    inputs: base.inputs,
+    outputs: head.apply(base.outputs[0]) as tf.SymbolicTensor,
+  });
+  randomizeWeights(model, 21);
+  try {
+    const g = extractFrozenGraph(model, { fold: false });
+    const x = rand(n * 32 * 32 * 3);
+    const labels = new Float32Array(n * k);
+    for (let i = 0; i < n; i++) labels[i * k + (i % k)] = 1;
+    const { tg, out } = await runTrain(g, x, [n, 32, 32, 3], labels);
+    // Reference: the layers model in inference mode, gradients w.r.t. its variables.
+    const layers = new Map<string, tf.layers.Layer>();
+    const visit = (m: tf.LayersModel) => {
+      for (const l of m.layers) {
+        if (l instanceof tf.LayersModel) visit(l);
+        else layers.set(l.name, l);
+      }
+    };
+    visit(model);
+    const vars = model.trainableWeights.map((w) => w.read() as tf.Variable);
+    const { value, grads } = tf.variableGrads(() => {
+      const xt = tf.tensor4d(x, [n, 32, 32, 3]);
+      const p = model.apply(xt, { training: false }) as tf.Tensor2D;
+      return tf.mean(
+        tf.metrics.categoricalCrossentropy(tf.tensor2d(labels, [n, k]), p),
+      ) as tf.Scalar;
+    }, vars);
+    const refLoss = (await value.data())[0];
+    const gotLoss = (out.loss.data as Float32Array)[0];
+    assert.ok(
+      Math.abs(gotLoss - refLoss) <= 1e-4 * Math.abs(refLoss),
+      `loss ${gotLoss} vs ${refLoss}`,
+    );
+    const gotOf = (name: string) => out[`grad:${name}`].data as Float32Array;
+    const names: string[] = [];
+    const refs: tf.Tensor[] = [];
+    const got: Record<string, { data: Float32Array }> = {};
+    for (const w of tg.weights) {
+      const [node, kind] = w.name.split("/");
+      const layer = layers.get(node);
+      assert.ok(layer != null, `no layer for ${w.name}`);
+      const vs = layer.trainableWeights.map((v) =>
+        grads[(v.read() as tf.Variable).name]
+      );
+      if (kind === "scale" || kind === "shift") {
+        // Affine from BN with frozen statistics: scale = γ/σ, shift = β − μγ/σ,
+        // so dγ = (dscale − μ·dshift)/σ and dβ = dshift.
+        if (kind === "shift") continue;
+        const [, , mean, variance] = layer.getWeights();
+        const eps = (layer.getConfig().epsilon as number) ?? 1e-3;
+        const sigma = await tf.sqrt(tf.add(variance, eps)).data();
+        const mu = await mean.data();
+        const ds = gotOf(`${node}/scale`), dsh = gotOf(`${node}/shift`);
+        const dGamma = ds.map((v, i) => (v - mu[i] * dsh[i]) / sigma[i]);
+        names.push(`${node}/gamma`, `${node}/beta`);
+        got[`grad:${node}/gamma`] = { data: dGamma };
+        got[`grad:${node}/beta`] = { data: dsh };
+        refs.push(vs[0], vs[1]);
+      } else {
+        names.push(w.name);
+        got[`grad:${w.name}`] = { data: gotOf(w.name) };
+        refs.push(vs[kind === "bias" ? 1 : 0]);
+      }
+    }
+    assert.ok(
+      names.length === vars.length,
+      `${names.length} of ${vars.length} weights compared`,
+    );
+    await assertGrads(names, got, refs);
+  } finally {
+    model.dispose();
+  }
 });
