@@ -261,6 +261,53 @@ export const GRAD_RULES: Record<string, GradRule> = {
   Neg(tape, _node, [x], _y, dy) {
     return [tape.emit("Neg", [dy], x)];
   },
+  HardSigmoid(tape, node, [x], _y, dy) {
+    // y = clip(αx + β, 0, 1): dx = α·dy where 0 < αx + β < 1.
+    const alpha = (node.attrs?.alpha as { float: number } | undefined)?.float ??
+      0.2;
+    const beta = (node.attrs?.beta as { float: number } | undefined)?.float ??
+      0.5;
+    const lin = tape.emit("Add", [
+      tape.emit("Mul", [node.inputs[0], tape.constFloat([alpha])], x),
+      tape.constFloat([beta]),
+    ], x);
+    const inside = tape.emit("And", [
+      tape.emit("Greater", [lin, tape.constFloat([0])], x),
+      tape.emit("Less", [lin, tape.constFloat([1])], x),
+    ], x);
+    const g = tape.emit("Mul", [dy, tape.constFloat([alpha])], x);
+    return [masked(tape, g, inside, x)];
+  },
+  HardSwish(tape, node, [x], _y, dy) {
+    // y = x·clip(x/6 + 1/2, 0, 1): dy/dx = 0 below −3, 1 above 3, (2x + 3)/6
+    // between, as TF's x·relu6(x + 3)/6 (Keras' hard_silu).
+    const xi = node.inputs[0];
+    const mid = tape.emit("Add", [
+      tape.emit("Mul", [xi, tape.constFloat([1 / 3])], x),
+      tape.constFloat([0.5]),
+    ], x);
+    const above = tape.emit(
+      "Cast",
+      [
+        tape.emit("Greater", [xi, tape.constFloat([3])], x),
+      ],
+      x,
+      { to: 1 },
+    );
+    const inside = tape.emit(
+      "Cast",
+      [
+        tape.emit("And", [
+          tape.emit("Greater", [xi, tape.constFloat([-3])], x),
+          tape.emit("LessOrEqual", [xi, tape.constFloat([3])], x),
+        ], x),
+      ],
+      x,
+      { to: 1 },
+    );
+    const d = tape.emit("Add", [tape.emit("Mul", [mid, inside], x), above], x);
+    return [tape.emit("Mul", [dy, d], x)];
+  },
   Softplus(tape, node, [x], _y, dy) {
     const s = tape.emit("Sigmoid", [node.inputs[0]], x);
     return [tape.emit("Mul", [dy, s], x)];

@@ -19,6 +19,8 @@ import {
   type TrainLoss,
 } from "../../src/engine/_train_graph.ts";
 import { tryLoadOnnxRuntime } from "../../src/engine/onnx_runtime.ts";
+import { reduce, Tape } from "../../src/engine/_grad_ops.ts";
+import { encodeOnnxModel } from "../../src/engine/_onnx_proto.ts";
 import { extractFrozenGraph } from "../../src/engine/frozen_graph.ts";
 import { mobileNetV2 } from "../../src/model/mobilenet_v2.ts";
 import { randomizeWeights } from "../../fixtures/make_h5.ts";
@@ -520,4 +522,67 @@ Deno.test("tiny MobileNetV2 (alpha 0.35, 32 px, unfolded) + GAP + Dense softmax:
   } finally {
     model.dispose();
   }
+});
+
+Deno.test("HardSwish, HardSigmoid, Sigmoid·x (SiLU) and Mul rules = tf.grads on cpu", async () => {
+  const n = 4, d = 64;
+  const tape = new Tape();
+  tape.input("x", [null, d]);
+  tape.input("w", [d]);
+  const a = tape.op("Mul", ["x", "w"], [null, d]);
+  const b = tape.op("HardSwish", [a], [null, d]);
+  const c = tape.op("HardSigmoid", [b], [null, d], {
+    alpha: { float: 0.25 },
+    beta: { float: 0.375 },
+  });
+  const silu = tape.op("Mul", [a, tape.op("Sigmoid", [a], [null, d])], [
+    null,
+    d,
+  ]);
+  const e = tape.op("Mul", [c, silu], [null, d]);
+  const loss = reduce(tape, "ReduceMean", e, [0, 1], false);
+  const [gw] = tape.backward(loss, ["w"]);
+  tape.nodes.push({
+    op: "Identity",
+    name: "gw",
+    inputs: [gw],
+    outputs: ["gw"],
+  });
+  tape.nodes.push({
+    op: "Identity",
+    name: "loss",
+    inputs: [loss],
+    outputs: ["loss"],
+  });
+  const bytes = encodeOnnxModel({
+    graphName: "acts",
+    opset: 18,
+    producer: { name: "test", version: "0" },
+    nodes: tape.nodes,
+    initializers: tape.initializers,
+    inputs: [{ name: "x", dims: ["batch", d] }, { name: "w", dims: [d] }],
+    outputs: [{ name: "loss", dims: [] }, { name: "gw", dims: [d] }],
+  });
+  const x = rand(n * d, 5), w = rand(d, 2);
+  const session = await ort.InferenceSession.create(bytes, {
+    executionProviders: ["cpu"],
+  });
+  const out = await session.run({
+    x: new ort.Tensor("float32", x, [n, d]),
+    w: new ort.Tensor("float32", w, [d]),
+  });
+  await session.release();
+  const f = (wt: tf.Tensor) => {
+    const at = tf.mul(tf.tensor2d(x, [n, d]), wt);
+    const bt = tf.div(tf.mul(at, tf.relu6(tf.add(at, 3))), 6);
+    const ct = tf.clipByValue(tf.add(tf.mul(bt, 0.25), 0.375), 0, 1);
+    return tf.mean(tf.mul(ct, tf.mul(at, tf.sigmoid(at)))) as tf.Scalar;
+  };
+  const { value, grad } = tf.valueAndGrad(f)(tf.tensor1d(w));
+  const refLoss = (await value.data())[0];
+  assert.ok(
+    Math.abs((out.loss.data as Float32Array)[0] - refLoss) <=
+      1e-5 * Math.abs(refLoss),
+  );
+  await assertGrads(["w"], { "grad:w": out.gw }, [grad]);
 });
