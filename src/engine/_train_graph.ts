@@ -39,8 +39,8 @@ export interface TrainWeight {
 export interface TrainGraph {
   /** ONNX model bytes. */
   onnx: Uint8Array;
-  /** Data input name (the IR's input). */
-  input: string;
+  /** Data input names (the IR's inputs, channels-last as in TF.js). */
+  inputs: string[];
   /** Labels input name, the same shape as the logits. */
   labels: string;
   /** Weights, in the order of the gradient outputs. */
@@ -59,15 +59,12 @@ export function buildTrainGraph(
   graph: FrozenGraph,
   loss: TrainLoss,
 ): TrainGraph {
-  if (graph.inputs.length !== 1 || graph.outputs.length !== 1) {
+  if (graph.outputs.length !== 1) {
     throw new Error(
-      `graph "${graph.name}": a training graph needs one input and one output`,
+      `graph "${graph.name}": a training graph needs one output (the logits)`,
     );
   }
   const tape = new Tape();
-  const input = graph.inputs[0].name;
-  const inShape = graph.inputs[0].shape;
-  tape.input(input, inShape);
   // Image tensors are NCHW inside the graph.
   const toNchw = (s: (number | null)[]) =>
     s.length === 4 ? [s[0], s[3], s[1], s[2]] : s;
@@ -97,12 +94,16 @@ export function buildTrainGraph(
         );
     }
   };
-  const names = new Map<string, string>([[
-    input,
-    inShape.length === 4
-      ? tape.op("Transpose", [input], toNchw(inShape), { perm: [0, 3, 1, 2] })
-      : input,
-  ]]);
+  const names = new Map<string, string>();
+  for (const { name, shape } of graph.inputs) {
+    tape.input(name, shape);
+    names.set(
+      name,
+      shape.length === 4
+        ? tape.op("Transpose", [name], toNchw(shape), { perm: [0, 3, 1, 2] })
+        : name,
+    );
+  }
   const get = (n: string) => {
     const t = names.get(n);
     if (t == null) throw new Error(`internal: tensor "${n}" not produced`);
@@ -272,7 +273,7 @@ export function buildTrainGraph(
     nodes: tape.nodes,
     initializers: tape.initializers,
     inputs: [
-      { name: input, dims: dims(graph.inputs[0].shape) },
+      ...graph.inputs.map((i) => ({ name: i.name, dims: dims(i.shape) })),
       { name: labels, dims: dims(tape.shape(logits)) },
       ...weights.map((w) => ({ name: w.name, dims: w.shape })),
     ],
@@ -281,5 +282,11 @@ export function buildTrainGraph(
       ...weights.map((w) => ({ name: `grad:${w.name}`, dims: w.shape })),
     ],
   });
-  return { onnx, input, labels, weights, outputs };
+  return {
+    onnx,
+    inputs: graph.inputs.map((i) => i.name),
+    labels,
+    weights,
+    outputs,
+  };
 }

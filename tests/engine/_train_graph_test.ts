@@ -21,6 +21,7 @@ import {
 import { tryLoadOnnxRuntime } from "../../src/engine/onnx_runtime.ts";
 import { reduce, Tape } from "../../src/engine/_grad_ops.ts";
 import { encodeOnnxModel } from "../../src/engine/_onnx_proto.ts";
+import { crossingTensors } from "../../src/engine/frozen_graph_cut.ts";
 import { extractFrozenGraph } from "../../src/engine/frozen_graph.ts";
 import { mobileNetV2 } from "../../src/model/mobilenet_v2.ts";
 import { randomizeWeights } from "../../fixtures/make_h5.ts";
@@ -134,7 +135,7 @@ async function check(loss: TrainLoss) {
     intraOpNumThreads: 1,
   });
   const feeds: Record<string, unknown> = {
-    [tg.input]: new ort.Tensor("float32", x, [N, H, W, C]),
+    [tg.inputs[0]]: new ort.Tensor("float32", x, [N, H, W, C]),
     [tg.labels]: new ort.Tensor("float32", labels, [N, K]),
   };
   for (const w of tg.weights) {
@@ -211,22 +212,26 @@ Deno.test("unsupported nodes name the node", () => {
 /** Runs the training graph in ONNX Runtime; returns loss and gradients. */
 async function runTrain(
   g: FrozenGraph,
-  x: Float32Array,
-  xShape: number[],
+  x: Float32Array | Float32Array[],
+  xShape: number[] | number[][],
   labels: Float32Array,
 ) {
+  const xs = Array.isArray(x) ? x : [x];
+  const shapes = (Array.isArray(xShape[0]) ? xShape : [xShape]) as number[][];
   const tg = buildTrainGraph(g, "softmaxCrossEntropy");
   const session = await ort.InferenceSession.create(tg.onnx, {
     executionProviders: ["cpu"],
     intraOpNumThreads: 1,
   });
   const feeds: Record<string, unknown> = {
-    [tg.input]: new ort.Tensor("float32", x, xShape),
     [tg.labels]: new ort.Tensor("float32", labels, [
-      xShape[0],
-      labels.length / xShape[0],
+      shapes[0][0],
+      labels.length / shapes[0][0],
     ]),
   };
+  tg.inputs.forEach((name, i) => {
+    feeds[name] = new ort.Tensor("float32", xs[i], shapes[i]);
+  });
   for (const w of tg.weights) {
     feeds[w.name] = new ort.Tensor("float32", w.value, w.shape);
   }
@@ -585,4 +590,112 @@ Deno.test("HardSwish, HardSigmoid, Sigmoid·x (SiLU) and Mul rules = tf.grads on
       1e-5 * Math.abs(refLoss),
   );
   await assertGrads(["w"], { "grad:w": out.gw }, [grad]);
+});
+
+/** The layers of `model` from index `cut` on, fed by the crossing tensors. */
+function upperPart(model: tf.LayersModel, cut: number): tf.LayersModel {
+  const crossing = crossingTensors(model, cut);
+  const mapped = new Map<number, tf.SymbolicTensor>();
+  const inputs = crossing.tensors.map((t) => {
+    const i = tf.input({
+      shape: t.shape.slice(1) as number[],
+      name: `cut_${t.sourceLayer.name}`,
+    });
+    mapped.set(t.id, i);
+    return i;
+  });
+  for (const layer of model.layers.slice(cut)) {
+    const node = layer.inboundNodes[0];
+    const ins = node.inputTensors.map((t) => mapped.get(t.id)!);
+    const out = layer.apply(
+      ins.length === 1 ? ins[0] : ins,
+    ) as tf.SymbolicTensor;
+    mapped.set(node.outputTensors[0].id, out);
+  }
+  const last = model.layers[model.layers.length - 1].inboundNodes[0];
+  return tf.model({ inputs, outputs: mapped.get(last.outputTensors[0].id)! });
+}
+
+Deno.test("MobileNetV2 1.0 @160 suffix from layer 100 (two crossing inputs) + GAP + Dense softmax: gradients = tf.grads on cpu", async () => {
+  const base = mobileNetV2({ inputShape: [160, 160, 3], includeTop: false });
+  const k = 2, n = 2;
+  const pooled = tf.layers.globalAveragePooling2d({ name: "gap" })
+    .apply(base.outputs[0]) as tf.SymbolicTensor;
+  const head = tf.layers.dense({
+    units: k,
+    activation: "softmax",
+    name: "head",
+  });
+  const model = tf.model({
+    inputs: base.inputs,
+    outputs: head.apply(pooled) as tf.SymbolicTensor,
+  });
+  randomizeWeights(model, 33);
+  const upper = upperPart(model, 100);
+  try {
+    const g = extractFrozenGraph(upper, { fold: false });
+    const xs = upper.inputs.map((i) => {
+      const s = [n, ...(i.shape.slice(1) as number[])];
+      return { data: rand(s.reduce((a, b) => a * b, 1), 2), shape: s };
+    });
+    // Graph inputs in the IR's order (by name).
+    const byName = new Map(upper.inputs.map((i, j) => [i.name, xs[j]]));
+    const feedsIn = g.inputs.map((i) => byName.get(i.name)!);
+    const labels = new Float32Array(n * k);
+    for (let i = 0; i < n; i++) labels[i * k + (i % k)] = 1;
+    const { tg, out } = await runTrain(
+      g,
+      feedsIn.map((f) => f.data),
+      feedsIn.map((f) => f.shape),
+      labels,
+    );
+    const vars = upper.trainableWeights.map((w) => w.read() as tf.Variable);
+    const { value, grads } = tf.variableGrads(() => {
+      const ins = xs.map((x) => tf.tensor(x.data, x.shape));
+      const p = upper.apply(ins, { training: false }) as tf.Tensor2D;
+      return tf.mean(
+        tf.metrics.categoricalCrossentropy(tf.tensor2d(labels, [n, k]), p),
+      ) as tf.Scalar;
+    }, vars);
+    const refLoss = (await value.data())[0];
+    const gotLoss = (out.loss.data as Float32Array)[0];
+    assert.ok(
+      Math.abs(gotLoss - refLoss) <= 1e-4 * Math.abs(refLoss),
+      `loss ${gotLoss} vs ${refLoss}`,
+    );
+    const layers = new Map(upper.layers.map((l) => [l.name, l]));
+    const names: string[] = [];
+    const refs: tf.Tensor[] = [];
+    const got: Record<string, { data: Float32Array }> = {};
+    const gotOf = (name: string) => out[`grad:${name}`].data as Float32Array;
+    for (const w of tg.weights) {
+      const [node, kind] = w.name.split("/");
+      const layer = layers.get(node)!;
+      const vs = layer.trainableWeights.map((v) =>
+        grads[(v.read() as tf.Variable).name]
+      );
+      if (kind === "shift") continue;
+      if (kind === "scale") {
+        const [, , mean, variance] = layer.getWeights();
+        const eps = (layer.getConfig().epsilon as number) ?? 1e-3;
+        const sigma = await tf.sqrt(tf.add(variance, eps)).data();
+        const mu = await mean.data();
+        const ds = gotOf(`${node}/scale`), dsh = gotOf(`${node}/shift`);
+        got[`grad:${node}/gamma`] = {
+          data: ds.map((v, i) => (v - mu[i] * dsh[i]) / sigma[i]),
+        };
+        got[`grad:${node}/beta`] = { data: dsh };
+        names.push(`${node}/gamma`, `${node}/beta`);
+        refs.push(vs[0], vs[1]);
+      } else {
+        names.push(w.name);
+        got[`grad:${w.name}`] = { data: gotOf(w.name) };
+        refs.push(vs[kind === "bias" ? 1 : 0]);
+      }
+    }
+    assert.equal(names.length, vars.length);
+    await assertGrads(names, got, refs);
+  } finally {
+    model.dispose();
+  }
 });
