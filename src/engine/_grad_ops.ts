@@ -452,7 +452,39 @@ function convGrads(
     perm: [1, 0, 2, 3],
   });
   let full: string;
-  if (group === 1) {
+  if (
+    group === 1 && kh === 1 && kw === 1 && sh === 1 && sw === 1 &&
+    pt + pl + pb + pr === 0
+  ) {
+    // Pointwise: dW[co, ci] = Σ_n dY[n, co, :] · X[n, ci, :]ᵀ, a batched MatMul.
+    const hw = h * wd;
+    const dy3 = tape.emit("Reshape", [dy, tape.constInt([0, co, hw])], [
+      null,
+      co,
+      hw,
+    ]);
+    const x3 = tape.emit("Reshape", [x, tape.constInt([0, ci, hw])], [
+      null,
+      ci,
+      hw,
+    ]);
+    const xT = tape.emit("Transpose", [x3], [null, hw, ci], {
+      perm: [0, 2, 1],
+    });
+    const per = tape.emit("MatMul", [dy3, xT], [null, co, ci]);
+    const sum = tape.emit("ReduceSum", [per, tape.constInt([0])], [co, ci], {
+      keepdims: 0,
+    });
+    return [
+      dx,
+      tape.emit("Reshape", [sum, tape.constInt([co, ci, 1, 1])], ws),
+      ...(bs != null
+        ? [tape.emit("ReduceSum", [dy, tape.constInt([0, 2, 3])], [co], {
+          keepdims: 0,
+        })]
+        : []),
+    ];
+  } else if (group === 1) {
     // [ci, n, h, w] ⊛ [co, n, oh, ow] → [ci, co, fullH, fullW].
     const xT = tape.emit("Transpose", [x], [ci, null, h, wd], {
       perm: [1, 0, 2, 3],
