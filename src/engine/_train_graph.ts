@@ -1,0 +1,292 @@
+/**
+ * A training graph from the frozen-graph IR: the forward pass, a loss and
+ * its gradients with respect to every weight, as one ONNX model that ONNX
+ * Runtime runs. Weights are graph inputs (fed each step), so the optimizer
+ * update stays outside (TypeScript); the outputs are the loss and one
+ * gradient per weight, in {@link TrainGraph.weights} order.
+ *
+ * Not wired into training yet (issue 20, work in progress): lowers the
+ * IR's `conv` (full and depthwise), `dense`, `affine` (BatchNormalization with frozen statistics: γ/β as
+ * the trainable scale/shift), `activation` (relu, relu6, sigmoid), `add`,
+ * `globalPool` (avg) and `identity` nodes; image tensors run NCHW inside,
+ * weights and their gradients keep TensorFlow's layout.
+ *
+ * @module
+ */
+
+import { reduce, Tape } from "./_grad_ops.ts";
+import { encodeOnnxModel } from "./_onnx_proto.ts";
+import type { FrozenGraph, FrozenNode } from "./frozen_graph_ir.ts";
+
+/** The loss on the graph's single output. */
+export type TrainLoss =
+  /** Mean softmax cross-entropy on logits `[n, C]` against one-hot labels. */
+  | "softmaxCrossEntropy"
+  /** Mean sigmoid binary cross-entropy on logits against 0/1 labels. */
+  | "sigmoidCrossEntropy";
+
+/** A trainable weight: a graph input of the training model. */
+export interface TrainWeight {
+  /** Graph input name (`<node>/<kernel|bias|scale|shift>`). */
+  name: string;
+  /** Its shape (TF layout, as in the IR). */
+  shape: number[];
+  /** Its initial value (the IR's). */
+  value: Float32Array;
+}
+
+/** What {@link buildTrainGraph} returns. */
+export interface TrainGraph {
+  /** ONNX model bytes. */
+  onnx: Uint8Array;
+  /** Data input names (the IR's inputs, channels-last as in TF.js). */
+  inputs: string[];
+  /** Labels input name, the same shape as the logits. */
+  labels: string;
+  /** Weights, in the order of the gradient outputs. */
+  weights: TrainWeight[];
+  /** Output names: `loss`, then one gradient per weight. */
+  outputs: string[];
+}
+
+/**
+ * Builds the training graph of `graph`, whose single output is the logits
+ * that `loss` reads: a linear output, or a Dense output whose softmax
+ * (softmax cross-entropy) or sigmoid (sigmoid cross-entropy) the loss
+ * includes.
+ */
+export function buildTrainGraph(
+  graph: FrozenGraph,
+  loss: TrainLoss,
+): TrainGraph {
+  if (graph.outputs.length !== 1) {
+    throw new Error(
+      `graph "${graph.name}": a training graph needs one output (the logits)`,
+    );
+  }
+  const tape = new Tape();
+  // Image tensors are NCHW inside the graph.
+  const toNchw = (s: (number | null)[]) =>
+    s.length === 4 ? [s[0], s[3], s[1], s[2]] : s;
+  const weights: TrainWeight[] = [];
+  const weight = (name: string, shape: number[], value: Float32Array) => {
+    weights.push({ name, shape, value });
+    return tape.input(name, shape);
+  };
+  const act = (kind: string, x: string) => {
+    const s = tape.shape(x);
+    switch (kind) {
+      case "linear":
+        return x;
+      case "relu":
+        return tape.op("Relu", [x], s);
+      case "relu6":
+        return tape.op(
+          "Clip",
+          [x, tape.constFloat([0]), tape.constFloat([6])],
+          s,
+        );
+      case "sigmoid":
+        return tape.op("Sigmoid", [x], s);
+      default:
+        throw new Error(
+          `graph "${graph.name}": activation "${kind}" has no training lowering`,
+        );
+    }
+  };
+  const names = new Map<string, string>();
+  for (const { name, shape } of graph.inputs) {
+    tape.input(name, shape);
+    names.set(
+      name,
+      shape.length === 4
+        ? tape.op("Transpose", [name], toNchw(shape), { perm: [0, 3, 1, 2] })
+        : name,
+    );
+  }
+  const get = (n: string) => {
+    const t = names.get(n);
+    if (t == null) throw new Error(`internal: tensor "${n}" not produced`);
+    return t;
+  };
+  for (const node of graph.nodes) {
+    const x = get(node.inputs[0]);
+    let y: string;
+    switch (node.op) {
+      case "dense": {
+        const k = weight(
+          `${node.name}/kernel`,
+          [node.inFeatures, node.units],
+          node.kernel,
+        );
+        y = tape.op("MatMul", [x, k], [null, node.units]);
+        if (node.bias != null) {
+          const b = weight(`${node.name}/bias`, [node.units], node.bias);
+          y = tape.op("Add", [y, b], [null, node.units]);
+        }
+        // The loss reads logits: the output's softmax / sigmoid is in it.
+        const isOutput = node.output === graph.outputs[0].name;
+        const head =
+          (loss === "softmaxCrossEntropy" && node.activation === "softmax") ||
+          (loss === "sigmoidCrossEntropy" && node.activation === "sigmoid");
+        y = isOutput && head ? y : act(node.activation, y);
+        break;
+      }
+      case "affine": {
+        const c = node.scale.length;
+        const s = tape.shape(x);
+        let g = weight(`${node.name}/scale`, [c], node.scale);
+        let b = weight(`${node.name}/shift`, [c], node.shift);
+        if (s.length === 4) {
+          const shape = tape.constInt([c, 1, 1]);
+          g = tape.op("Reshape", [g, shape], [c, 1, 1]);
+          b = tape.op("Reshape", [b, shape], [c, 1, 1]);
+        }
+        y = tape.op("Add", [tape.op("Mul", [x, g], s), b], s);
+        break;
+      }
+      case "conv": {
+        const [kh, kw] = node.kernelSize;
+        const ci = node.inChannels, co = node.outChannels;
+        const m = node.depthMultiplier;
+        let k: string;
+        if (node.depthwise) {
+          // [kh, kw, ci, m] → [co, 1, kh, kw] (output channel c·m + j).
+          const tfk = weight(
+            `${node.name}/kernel`,
+            [kh, kw, ci, m],
+            node.kernel,
+          );
+          const r = tape.op("Reshape", [tfk, tape.constInt([kh, kw, co, 1])], [
+            kh,
+            kw,
+            co,
+            1,
+          ]);
+          k = tape.op("Transpose", [r], [co, 1, kh, kw], {
+            perm: [2, 3, 0, 1],
+          });
+        } else {
+          const tfk = weight(
+            `${node.name}/kernel`,
+            [kh, kw, ci, co],
+            node.kernel,
+          );
+          k = tape.op("Transpose", [tfk], [co, ci, kh, kw], {
+            perm: [3, 2, 0, 1],
+          });
+        }
+        const ins = [x, k];
+        if (node.bias != null) {
+          ins.push(weight(`${node.name}/bias`, [co], node.bias));
+        }
+        const [, oh, ow] = graph.shapes[node.output] as number[];
+        const p = node.pads;
+        y = tape.op("Conv", ins, [null, co, oh, ow], {
+          group: node.depthwise ? ci : 1,
+          kernel_shape: [kh, kw],
+          strides: node.strides,
+          dilations: node.dilations,
+          pads: [p.top, p.left, p.bottom, p.right],
+        });
+        y = act(node.activation, y);
+        break;
+      }
+      case "pad": {
+        const p = node.pads;
+        const [n, c, h, w] = tape.shape(x);
+        y = tape.op(
+          "Pad",
+          [x, tape.constInt([0, 0, p.top, p.left, 0, 0, p.bottom, p.right])],
+          [
+            n,
+            c,
+            (h as number) + p.top + p.bottom,
+            (w as number) + p.left + p.right,
+          ],
+        );
+        break;
+      }
+      case "activation":
+        y = act(node.activation, x);
+        break;
+      case "add":
+        y = x;
+        for (const other of node.inputs.slice(1)) {
+          y = tape.op("Add", [y, get(other)], tape.shape(x));
+        }
+        break;
+      case "globalPool":
+        if (node.mode !== "avg") {
+          throw new Error(
+            `graph "${graph.name}": node "${node.name}": max pooling has no training lowering`,
+          );
+        }
+        y = reduce(tape, "ReduceMean", x, [2, 3], false);
+        break;
+      case "identity":
+        y = x;
+        break;
+      default:
+        throw new Error(
+          `graph "${graph.name}": node "${(node as FrozenNode).name}" (${
+            (node as FrozenNode).op
+          }) has no training lowering yet`,
+        );
+    }
+    names.set(node.output, y);
+  }
+  const logits = get(graph.outputs[0].name);
+  const labels = tape.input("labels", tape.shape(logits));
+  let lossName: string;
+  if (loss === "softmaxCrossEntropy") {
+    const s = tape.shape(logits);
+    const logp = tape.op("LogSoftmax", [logits], s, { axis: -1 });
+    const picked = tape.op("Mul", [labels, logp], s);
+    const perExample = reduce(tape, "ReduceSum", picked, [s.length - 1], false);
+    const mean = reduce(tape, "ReduceMean", perExample, [0], false);
+    lossName = tape.op("Neg", [mean], []);
+  } else {
+    // softplus(z) − z·y = max(z, 0) − z·y + log(1 + e^−|z|).
+    const s = tape.shape(logits);
+    const sp = tape.op("Softplus", [logits], s);
+    const zy = tape.op("Mul", [logits, labels], s);
+    const per = tape.op("Sub", [sp, zy], s);
+    lossName = reduce(tape, "ReduceMean", per, s.map((_, i) => i), false);
+  }
+  const grads = tape.backward(lossName, weights.map((w) => w.name));
+  // Graph outputs need their own names: Identity nodes.
+  const outputs = ["loss", ...weights.map((w) => `grad:${w.name}`)];
+  [lossName, ...grads].forEach((t, i) => {
+    tape.nodes.push({
+      op: "Identity",
+      name: outputs[i],
+      inputs: [t],
+      outputs: [outputs[i]],
+    });
+  });
+  const dims = (s: (number | null)[]) => s.map((d) => d ?? "batch");
+  const onnx = encodeOnnxModel({
+    graphName: `${graph.name}:train`,
+    opset: 18,
+    producer: { name: "deno-transfer", version: "train" },
+    nodes: tape.nodes,
+    initializers: tape.initializers,
+    inputs: [
+      ...graph.inputs.map((i) => ({ name: i.name, dims: dims(i.shape) })),
+      { name: labels, dims: dims(tape.shape(logits)) },
+      ...weights.map((w) => ({ name: w.name, dims: w.shape })),
+    ],
+    outputs: [
+      { name: "loss", dims: [] },
+      ...weights.map((w) => ({ name: `grad:${w.name}`, dims: w.shape })),
+    ],
+  });
+  return {
+    onnx,
+    inputs: graph.inputs.map((i) => i.name),
+    labels,
+    weights,
+    outputs,
+  };
+}
