@@ -1,0 +1,151 @@
+/**
+ * Shard selection for `prepare --shard I/N` (issue 18 part 2, not yet wired
+ * into `prepare`): parsing the flag, reading the shard from a job runner's
+ * environment, and the stable assignment of an image to a shard.
+ *
+ * Assignment hashes the image's content key (its SHA-256, already the decode
+ * cache key), not its index in the sorted file list: adding or removing one
+ * image then moves no other image to another shard, so shards prepared before
+ * a dataset change stay valid, and identical files land in one shard.
+ *
+ * @module
+ */
+
+/** A zero-based shard index and the shard count. */
+export interface Shard {
+  /** Zero-based index, 0 ≤ index < count. */
+  index: number;
+  /** Number of shards, ≥ 1. */
+  count: number;
+}
+
+/** A bad shard flag or environment; the message names the source. */
+export class ShardError extends Error {
+  /** Creates the error. */
+  constructor(message: string) {
+    super(message);
+    this.name = "ShardError";
+  }
+}
+
+function int(text: string, what: string): number {
+  if (!/^\d+$/.test(text.trim())) {
+    throw new ShardError(
+      `${what}: expected a non-negative integer, found "${text}"`,
+    );
+  }
+  return Number(text.trim());
+}
+
+function check(shard: Shard, what: string): Shard {
+  if (shard.count < 1) {
+    throw new ShardError(
+      `${what}: the shard count must be ≥ 1, found ${shard.count}`,
+    );
+  }
+  if (shard.index >= shard.count) {
+    throw new ShardError(
+      `${what}: shard index ${shard.index} is not below the count ${shard.count} (indices start at 0)`,
+    );
+  }
+  return shard;
+}
+
+/** Parses `I/N` (zero-based I), as given to `--shard`. */
+export function parseShardSpec(spec: string, what = "--shard"): Shard {
+  const m = /^\s*([^/]+)\/([^/]+)\s*$/.exec(spec);
+  if (!m) {
+    throw new ShardError(`${what}: expected I/N (e.g. 0/4), found "${spec}"`);
+  }
+  return check({ index: int(m[1], what), count: int(m[2], what) }, what);
+}
+
+/**
+ * The shard a job runner assigned through the environment, or null when none
+ * did. Kubernetes Indexed Jobs (`JOB_COMPLETION_INDEX`), Slurm arrays
+ * (`SLURM_ARRAY_TASK_ID` − `SLURM_ARRAY_TASK_MIN`, count
+ * `SLURM_ARRAY_TASK_COUNT`), Cloud Run Jobs (`CLOUD_RUN_TASK_INDEX`,
+ * `CLOUD_RUN_TASK_COUNT`) and AWS Batch (`AWS_BATCH_JOB_ARRAY_INDEX`). Runners
+ * that do not export a count need `count` (from a flag or `SHARD_COUNT`). Two
+ * runners' variables at once, or an index without a count, are errors.
+ */
+export function shardFromEnv(
+  env: Record<string, string | undefined>,
+  count?: number,
+): Shard | null {
+  const given = count ??
+    (env.SHARD_COUNT !== undefined
+      ? int(env.SHARD_COUNT, "SHARD_COUNT")
+      : undefined);
+  const found: { what: string; index: number; count?: number }[] = [];
+  if (env.JOB_COMPLETION_INDEX !== undefined) {
+    found.push({
+      what: "JOB_COMPLETION_INDEX",
+      index: int(env.JOB_COMPLETION_INDEX, "JOB_COMPLETION_INDEX"),
+    });
+  }
+  if (env.SLURM_ARRAY_TASK_ID !== undefined) {
+    const id = int(env.SLURM_ARRAY_TASK_ID, "SLURM_ARRAY_TASK_ID");
+    const min = env.SLURM_ARRAY_TASK_MIN !== undefined
+      ? int(env.SLURM_ARRAY_TASK_MIN, "SLURM_ARRAY_TASK_MIN")
+      : 0;
+    if (id < min) {
+      throw new ShardError(
+        `SLURM_ARRAY_TASK_ID ${id} is below SLURM_ARRAY_TASK_MIN ${min}`,
+      );
+    }
+    found.push({
+      what: "SLURM_ARRAY_TASK_ID",
+      index: id - min,
+      count: env.SLURM_ARRAY_TASK_COUNT !== undefined
+        ? int(env.SLURM_ARRAY_TASK_COUNT, "SLURM_ARRAY_TASK_COUNT")
+        : undefined,
+    });
+  }
+  if (env.CLOUD_RUN_TASK_INDEX !== undefined) {
+    found.push({
+      what: "CLOUD_RUN_TASK_INDEX",
+      index: int(env.CLOUD_RUN_TASK_INDEX, "CLOUD_RUN_TASK_INDEX"),
+      count: env.CLOUD_RUN_TASK_COUNT !== undefined
+        ? int(env.CLOUD_RUN_TASK_COUNT, "CLOUD_RUN_TASK_COUNT")
+        : undefined,
+    });
+  }
+  if (env.AWS_BATCH_JOB_ARRAY_INDEX !== undefined) {
+    found.push({
+      what: "AWS_BATCH_JOB_ARRAY_INDEX",
+      index: int(env.AWS_BATCH_JOB_ARRAY_INDEX, "AWS_BATCH_JOB_ARRAY_INDEX"),
+    });
+  }
+  if (found.length === 0) return null;
+  if (found.length > 1) {
+    throw new ShardError(
+      `conflicting shard variables: ${
+        found.map((f) => f.what).join(" and ")
+      }; set only one runner's`,
+    );
+  }
+  const [f] = found;
+  if (f.count !== undefined && given !== undefined && f.count !== given) {
+    throw new ShardError(
+      `${f.what}: the runner's count ${f.count} differs from the given count ${given}`,
+    );
+  }
+  const n = f.count ?? given;
+  if (n === undefined) {
+    throw new ShardError(
+      `${f.what} is set but no shard count is: pass --shard-count N or set SHARD_COUNT`,
+    );
+  }
+  return check({ index: f.index, count: n }, f.what);
+}
+
+/** The shard (0 … count − 1) of an image, from its SHA-256 hex content key. */
+export function shardOfKey(sha256Hex: string, count: number): number {
+  if (!/^[0-9a-f]{16}/i.test(sha256Hex)) {
+    throw new ShardError(`not a SHA-256 hex key: "${sha256Hex}"`);
+  }
+  // 52 bits of the hash: exact in a double, uniform enough for any count.
+  const high = parseInt(sha256Hex.slice(0, 13), 16);
+  return high % count;
+}
