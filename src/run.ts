@@ -35,6 +35,7 @@ import {
 import { type FeaturePlan, planFeatures } from "./train/plan.ts";
 import { trainingInputs } from "./train/inputs.ts";
 import { checkTrainingKernels, trainStages } from "./train/stages.ts";
+import { classCounts, classWeights } from "./train/class_weight.ts";
 import { evaluateValidation } from "./evaluate/validate.ts";
 import { camGraphOf } from "./evaluate/cam.ts";
 import { applyView, ttaViews } from "./evaluate/tta.ts";
@@ -105,6 +106,20 @@ export async function runTraining(
   const backend = await startBackend(config, log);
   const data = await prepareData({ ...config.data, ...ctx });
   const { classNames } = data;
+  // Checked before any building: a wrong class name fails at once.
+  const weights = classWeights(
+    config.train.classWeight,
+    classNames,
+    classCounts(data.train.labels, classNames.length),
+  );
+  if (weights) {
+    log(
+      `class weights: ${
+        classNames.map((c, i) => `${c} ${Number(weights[i].toPrecision(4))}`)
+          .join(", ")
+      }`,
+    );
+  }
   const model = await timer.time(
     "build",
     () => buildModel(config, { ...ctx, classNames }),
@@ -132,6 +147,7 @@ export async function runTraining(
           rows: out.rows,
           onEpoch: (r) => out.appendEpoch(r),
           saveBest: out.bestSaver(model.model),
+          classWeights: weights,
         }),
     );
     const evaluation = await timer.time(

@@ -128,6 +128,114 @@ const EarlyStoppingSchema = z.strictObject({
   ),
 });
 
+const LR_SCHEDULES = [
+  "constant",
+  "cosine",
+  "exponential",
+  "one-cycle",
+] as const;
+
+/** Which schedule parameters belong to which schedule. */
+const SCHEDULE_PARAMS: Record<string, readonly string[]> = {
+  constant: [],
+  cosine: ["decaySteps", "alpha", "warmupSteps", "warmupFrom"],
+  exponential: ["decaySteps", "decayRate", "staircase"],
+  "one-cycle": ["pctStart", "div", "divFinal", "moms"],
+};
+
+const LrScheduleObjectSchema = z.strictObject({
+  type: z.enum(LR_SCHEDULES).describe("The schedule."),
+  decaySteps: positiveInt.optional().describe(
+    "cosine: Keras' decay_steps (default: the stage's steps after warmup); exponential: Keras' decay_steps (default: one epoch's batches).",
+  ),
+  alpha: z.number().min(0).max(1).optional().describe(
+    "cosine: the rate decays to alpha × the learning rate (Keras' alpha; default 0).",
+  ),
+  warmupSteps: z.number().int().min(0).optional().describe(
+    "cosine: steps of linear warmup from warmupFrom to the learning rate (Keras' warmup_steps; default 0).",
+  ),
+  warmupFrom: z.number().min(0).optional().describe(
+    "cosine: the rate warmup starts from (Keras' initial_learning_rate when warming up; default 0).",
+  ),
+  decayRate: z.number().positive().optional().describe(
+    "exponential: Keras' decay_rate (required).",
+  ),
+  staircase: z.boolean().optional().describe(
+    "exponential: decay in steps of decaySteps (Keras' staircase; default false).",
+  ),
+  pctStart: z.number().gt(0).lt(1).optional().describe(
+    "one-cycle: fraction of the steps spent rising (fastai's pct_start; default 0.25, fastai 2's; fastai 1 had 0.3).",
+  ),
+  div: z.number().gt(0).optional().describe(
+    "one-cycle: the rate starts at learningRate / div (default 25).",
+  ),
+  divFinal: z.number().gt(0).optional().describe(
+    "one-cycle: the rate ends at learningRate / divFinal (default 1e5).",
+  ),
+  moms: z.tuple([
+    z.number().min(0).lt(1),
+    z.number().min(0).lt(1),
+    z.number().min(0).lt(1),
+  ]).nullable()
+    .optional().describe(
+      "one-cycle: Adam's beta_1 at start, middle and end (default [0.95, 0.85, 0.95]); null leaves it alone. SGD and RMSprop (momentum 0) have no momentum to cycle.",
+    ),
+}).superRefine((s, ctx) => {
+  const allowed = SCHEDULE_PARAMS[s.type];
+  for (const key of Object.keys(s)) {
+    if (key !== "type" && !allowed.includes(key)) {
+      ctx.addIssue({
+        code: "custom",
+        path: [key],
+        message:
+          `${key} is not a parameter of the "${s.type}" schedule (it takes ${
+            allowed.length ? allowed.join(", ") : "none"
+          })`,
+      });
+    }
+  }
+  if (s.type === "exponential" && s.decayRate === undefined) {
+    ctx.addIssue({
+      code: "custom",
+      path: ["decayRate"],
+      message:
+        'the "exponential" schedule needs a decayRate (Keras\' decay_rate)',
+    });
+  }
+});
+
+const lrSchedule = (stage: string) =>
+  z.union([
+    z.enum(["constant", "cosine", "one-cycle"]),
+    LrScheduleObjectSchema,
+  ]).default("constant").describe(
+    `Learning-rate schedule of the ${stage}, applied per optimizer step (each stage's steps count from 0): "constant" (Keras' default), "cosine" (Keras' CosineDecay, with optional warmup), "one-cycle" (fastai's fit_one_cycle, momentum cycled for Adam), or an object {"type": …, parameters below}; {"type": "exponential", "decayRate": r} is Keras' ExponentialDecay.`,
+  );
+
+const ReduceLrOnPlateauSchema = z.strictObject({
+  enabled: z.boolean().default(false).describe(
+    "Keras' ReduceLROnPlateau: multiply the learning rate by factor when the monitored metric stops improving (needs validation data and a constant lrSchedule).",
+  ),
+  monitor: z.enum(["val_loss", "val_accuracy"]).default("val_loss").describe(
+    'Metric to watch: val_loss (lower is better) or val_accuracy (higher is better), as Keras\' mode "auto" infers.',
+  ),
+  factor: z.number().gt(0).lt(1).default(0.1).describe(
+    "Factor the learning rate is multiplied by (Keras' factor).",
+  ),
+  patience: z.number().int().min(0).default(10).describe(
+    "Epochs without improvement before a reduction (Keras' patience).",
+  ),
+  minDelta: z.number().min(0).default(1e-4).describe(
+    "Smallest change that counts as an improvement (Keras' min_delta).",
+  ),
+  cooldown: z.number().int().min(0).default(0).describe(
+    "Epochs after a reduction during which epochs without improvement are not counted (Keras' cooldown).",
+  ),
+  minLr: z.number().min(0).default(0).describe(
+    "Lower bound of the learning rate (Keras' min_lr).",
+  ),
+});
+
 const TrainSchema = z.strictObject({
   epochs: positiveInt.default(10).describe("Training epochs."),
   optimizer: optimizer.default("adam").describe("Optimizer."),
@@ -150,6 +258,19 @@ const TrainSchema = z.strictObject({
   tta: z.enum(["none", "flip", "flip-crops"]).default("none").describe(
     'Test-time augmentation of the final validation evaluation: the mean of the probabilities of fixed views of each image — "flip": the image and its horizontal mirror; "flip-crops": also the four corner crops of 90% of each side, resized back. summary.json and report.html give accuracy and loss with and without it; with cached features the views\' features are cached too.',
   ),
+  classWeight: z.union([
+    z.literal("balanced"),
+    z.record(z.string(), z.number().min(0)),
+  ]).nullable().default(null).describe(
+    'Weight of each class in the training loss (Keras\' fit(class_weight=…), in both stages): null (none), "balanced" (n / (k · n_c), as scikit-learn computes it) or {"<class name>": weight} (classes left out weigh 1). The loss is the batch mean of w · l; the validation loss is not weighted.',
+  ),
+  labelSmoothing: z.number().min(0).max(1).default(0).describe(
+    'Label smoothing of the training and validation loss (Keras\' label_smoothing, both stages): cross-entropy against y·(1−ls) + ls/k for the "softmax" head, y·(1−ls) + ls/2 for the "logit" head (BinaryCrossentropy(from_logits=True, label_smoothing)).',
+  ),
+  lrSchedule: lrSchedule("frozen stage"),
+  reduceLrOnPlateau: ReduceLrOnPlateauSchema.prefault({}).describe(
+    "Keras' ReduceLROnPlateau in the frozen stage.",
+  ),
   optimizerRule: z.enum(["keras", "tfjs"]).default("keras").describe(
     'Update rule of adam and rmsprop in both stages: "keras" (Keras 3\'s, epsilon added to sqrt(v) with the bias-corrected step) or "tfjs" (TF.js\' own).',
   ),
@@ -167,6 +288,10 @@ const FineTuneSchema = z.strictObject({
   optimizer: optimizer.default("adam").describe("Fine-tuning optimizer."),
   learningRate: z.number().positive().default(1e-5).describe(
     "Fine-tuning learning rate (keep it small).",
+  ),
+  lrSchedule: lrSchedule("fine-tuning stage"),
+  reduceLrOnPlateau: ReduceLrOnPlateauSchema.prefault({}).describe(
+    "Keras' ReduceLROnPlateau in fine-tuning (its own, as a second fit's callback).",
   ),
   batchNorm: z.enum(["inference", "batch-stats"]).default("inference")
     .describe(
@@ -220,6 +345,42 @@ const OutputSchema = z.strictObject({
   ),
 });
 
+/** Combinations of the training-recipe keys that cannot work. */
+function recipeIssues(
+  c: Pick<Config, "train" | "fineTune">,
+): { path: (string | number)[]; message: string }[] {
+  const issues: { path: (string | number)[]; message: string }[] = [];
+  const type = (s: Config["train"]["lrSchedule"]) =>
+    typeof s === "string" ? s : s.type;
+  for (const stage of ["train", "fineTune"] as const) {
+    const s = c[stage];
+    if (s.reduceLrOnPlateau.enabled && type(s.lrSchedule) !== "constant") {
+      issues.push({
+        path: [stage, "reduceLrOnPlateau", "enabled"],
+        message:
+          `ReduceLROnPlateau cannot change a scheduled learning rate (${stage}.lrSchedule is "${
+            type(s.lrSchedule)
+          }"; Keras refuses to set it too): use one or the other`,
+      });
+    }
+    const moms = typeof s.lrSchedule === "object" &&
+        s.lrSchedule.moms !== undefined
+      ? s.lrSchedule.moms
+      : [0.95, 0.85, 0.95];
+    if (
+      type(s.lrSchedule) === "one-cycle" && moms !== null &&
+      s.optimizer === "adam" && c.train.optimizerRule === "tfjs"
+    ) {
+      issues.push({
+        path: [stage, "lrSchedule"],
+        message:
+          `one-cycle cycles Adam's beta_1, which TF.js' own Adam (train.optimizerRule "tfjs") cannot change mid-run: use optimizerRule "keras" or set ${stage}.lrSchedule.moms to null`,
+      });
+    }
+  }
+  return issues;
+}
+
 /** The zod schema of `train.config.json`: types, defaults and validation. */
 export const ConfigSchema: z.ZodType<Config, ConfigInput> = z.strictObject({
   $schema: z.string().optional().describe("JSON Schema reference for editors."),
@@ -251,6 +412,9 @@ export const ConfigSchema: z.ZodType<Config, ConfigInput> = z.strictObject({
   message: "set data.url or data.path",
   path: ["data"],
 }).superRefine((c, ctx) => {
+  for (const issue of recipeIssues(c)) {
+    ctx.addIssue({ code: "custom", path: issue.path, message: issue.message });
+  }
   for (const issue of architectureIssues(c.model, c.data.imageSize)) {
     ctx.addIssue({
       code: "custom",

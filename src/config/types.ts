@@ -127,6 +127,14 @@ export interface TrainConfig {
   earlyStopping: TrainEarlyStoppingConfig;
   /** Test-time augmentation of the final validation evaluation: the mean of the probabilities of fixed views of each image — "flip": the image and its horizontal mirror; "flip-crops": also the four corner crops of 90% of each side, resized back. summary.json and report.html give accuracy and loss with and without it; with cached features the views' features are cached too. Default: `"none"`. */
   tta: "none" | "flip" | "flip-crops";
+  /** Weight of each class in the training loss (Keras' fit(class_weight=…), in both stages): null (none), "balanced" (n / (k · n_c), as scikit-learn computes it) or {"<class name>": weight} (classes left out weigh 1). The loss is the batch mean of w · l; the validation loss is not weighted. Default: `null`. */
+  classWeight: "balanced" | Record<string, number> | null;
+  /** Label smoothing of the training and validation loss (Keras' label_smoothing, both stages): cross-entropy against y·(1−ls) + ls/k for the "softmax" head, y·(1−ls) + ls/2 for the "logit" head (BinaryCrossentropy(from_logits=True, label_smoothing)). Default: `0`. */
+  labelSmoothing: number;
+  /** Learning-rate schedule of the frozen stage, applied per optimizer step (each stage's steps count from 0): "constant" (Keras' default), "cosine" (Keras' CosineDecay, with optional warmup), "one-cycle" (fastai's fit_one_cycle, momentum cycled for Adam), or an object {"type": …, parameters below}; {"type": "exponential", "decayRate": r} is Keras' ExponentialDecay. Default: `"constant"`. */
+  lrSchedule: "constant" | "cosine" | "one-cycle" | TrainLrScheduleConfig;
+  /** Keras' ReduceLROnPlateau in the frozen stage. */
+  reduceLrOnPlateau: TrainReduceLrOnPlateauConfig;
   /** Update rule of adam and rmsprop in both stages: "keras" (Keras 3's, epsilon added to sqrt(v) with the bias-corrected step) or "tfjs" (TF.js' own). Default: `"keras"`. */
   optimizerRule: "keras" | "tfjs";
 }
@@ -145,6 +153,50 @@ export interface TrainEarlyStoppingConfig {
   restoreBestWeights: boolean;
 }
 
+/** `train.lrSchedule`. */
+export interface TrainLrScheduleConfig {
+  /** The schedule. */
+  type: "constant" | "cosine" | "exponential" | "one-cycle";
+  /** cosine: Keras' decay_steps (default: the stage's steps after warmup); exponential: Keras' decay_steps (default: one epoch's batches). */
+  decaySteps?: number;
+  /** cosine: the rate decays to alpha × the learning rate (Keras' alpha; default 0). */
+  alpha?: number;
+  /** cosine: steps of linear warmup from warmupFrom to the learning rate (Keras' warmup_steps; default 0). */
+  warmupSteps?: number;
+  /** cosine: the rate warmup starts from (Keras' initial_learning_rate when warming up; default 0). */
+  warmupFrom?: number;
+  /** exponential: Keras' decay_rate (required). */
+  decayRate?: number;
+  /** exponential: decay in steps of decaySteps (Keras' staircase; default false). */
+  staircase?: boolean;
+  /** one-cycle: fraction of the steps spent rising (fastai's pct_start; default 0.25, fastai 2's; fastai 1 had 0.3). */
+  pctStart?: number;
+  /** one-cycle: the rate starts at learningRate / div (default 25). */
+  div?: number;
+  /** one-cycle: the rate ends at learningRate / divFinal (default 1e5). */
+  divFinal?: number;
+  /** one-cycle: Adam's beta_1 at start, middle and end (default [0.95, 0.85, 0.95]); null leaves it alone. SGD and RMSprop (momentum 0) have no momentum to cycle. */
+  moms?: [number, number, number] | null;
+}
+
+/** `train.reduceLrOnPlateau`: Keras' ReduceLROnPlateau in the frozen stage. */
+export interface TrainReduceLrOnPlateauConfig {
+  /** Keras' ReduceLROnPlateau: multiply the learning rate by factor when the monitored metric stops improving (needs validation data and a constant lrSchedule). Default: `false`. */
+  enabled: boolean;
+  /** Metric to watch: val_loss (lower is better) or val_accuracy (higher is better), as Keras' mode "auto" infers. Default: `"val_loss"`. */
+  monitor: "val_loss" | "val_accuracy";
+  /** Factor the learning rate is multiplied by (Keras' factor). Default: `0.1`. */
+  factor: number;
+  /** Epochs without improvement before a reduction (Keras' patience). Default: `10`. */
+  patience: number;
+  /** Smallest change that counts as an improvement (Keras' min_delta). Default: `0.0001`. */
+  minDelta: number;
+  /** Epochs after a reduction during which epochs without improvement are not counted (Keras' cooldown). Default: `0`. */
+  cooldown: number;
+  /** Lower bound of the learning rate (Keras' min_lr). Default: `0`. */
+  minLr: number;
+}
+
 /** `fineTune`: Optional second stage that unfreezes the top of the base. */
 export interface FineTuneConfig {
   /** After the frozen stage, unfreeze the base from fineTune.fromLayer and train more. Default: `false`. */
@@ -157,8 +209,56 @@ export interface FineTuneConfig {
   optimizer: "adam" | "sgd" | "rmsprop";
   /** Fine-tuning learning rate (keep it small). Default: `0.00001`. */
   learningRate: number;
+  /** Learning-rate schedule of the fine-tuning stage, applied per optimizer step (each stage's steps count from 0): "constant" (Keras' default), "cosine" (Keras' CosineDecay, with optional warmup), "one-cycle" (fastai's fit_one_cycle, momentum cycled for Adam), or an object {"type": …, parameters below}; {"type": "exponential", "decayRate": r} is Keras' ExponentialDecay. Default: `"constant"`. */
+  lrSchedule: "constant" | "cosine" | "one-cycle" | FineTuneLrScheduleConfig;
+  /** Keras' ReduceLROnPlateau in fine-tuning (its own, as a second fit's callback). */
+  reduceLrOnPlateau: FineTuneReduceLrOnPlateauConfig;
   /** BatchNormalization of the unfrozen layers: "inference" keeps the moving statistics (what the TensorFlow tutorial intends, and Keras 2 did); "batch-stats" normalises with batch statistics and updates them, which is what Keras 3 does despite base(x, training=False). Default: `"inference"`. */
   batchNorm: "inference" | "batch-stats";
+}
+
+/** `fineTune.lrSchedule`. */
+export interface FineTuneLrScheduleConfig {
+  /** The schedule. */
+  type: "constant" | "cosine" | "exponential" | "one-cycle";
+  /** cosine: Keras' decay_steps (default: the stage's steps after warmup); exponential: Keras' decay_steps (default: one epoch's batches). */
+  decaySteps?: number;
+  /** cosine: the rate decays to alpha × the learning rate (Keras' alpha; default 0). */
+  alpha?: number;
+  /** cosine: steps of linear warmup from warmupFrom to the learning rate (Keras' warmup_steps; default 0). */
+  warmupSteps?: number;
+  /** cosine: the rate warmup starts from (Keras' initial_learning_rate when warming up; default 0). */
+  warmupFrom?: number;
+  /** exponential: Keras' decay_rate (required). */
+  decayRate?: number;
+  /** exponential: decay in steps of decaySteps (Keras' staircase; default false). */
+  staircase?: boolean;
+  /** one-cycle: fraction of the steps spent rising (fastai's pct_start; default 0.25, fastai 2's; fastai 1 had 0.3). */
+  pctStart?: number;
+  /** one-cycle: the rate starts at learningRate / div (default 25). */
+  div?: number;
+  /** one-cycle: the rate ends at learningRate / divFinal (default 1e5). */
+  divFinal?: number;
+  /** one-cycle: Adam's beta_1 at start, middle and end (default [0.95, 0.85, 0.95]); null leaves it alone. SGD and RMSprop (momentum 0) have no momentum to cycle. */
+  moms?: [number, number, number] | null;
+}
+
+/** `fineTune.reduceLrOnPlateau`: Keras' ReduceLROnPlateau in fine-tuning (its own, as a second fit's callback). */
+export interface FineTuneReduceLrOnPlateauConfig {
+  /** Keras' ReduceLROnPlateau: multiply the learning rate by factor when the monitored metric stops improving (needs validation data and a constant lrSchedule). Default: `false`. */
+  enabled: boolean;
+  /** Metric to watch: val_loss (lower is better) or val_accuracy (higher is better), as Keras' mode "auto" infers. Default: `"val_loss"`. */
+  monitor: "val_loss" | "val_accuracy";
+  /** Factor the learning rate is multiplied by (Keras' factor). Default: `0.1`. */
+  factor: number;
+  /** Epochs without improvement before a reduction (Keras' patience). Default: `10`. */
+  patience: number;
+  /** Smallest change that counts as an improvement (Keras' min_delta). Default: `0.0001`. */
+  minDelta: number;
+  /** Epochs after a reduction during which epochs without improvement are not counted (Keras' cooldown). Default: `0`. */
+  cooldown: number;
+  /** Lower bound of the learning rate (Keras' min_lr). Default: `0`. */
+  minLr: number;
 }
 
 /** `augment`: Training-time augmentation, applied per batch on the active backend (off by default). */
@@ -316,6 +416,14 @@ export interface TrainConfigInput {
   earlyStopping?: TrainEarlyStoppingConfigInput;
   /** Test-time augmentation of the final validation evaluation: the mean of the probabilities of fixed views of each image — "flip": the image and its horizontal mirror; "flip-crops": also the four corner crops of 90% of each side, resized back. summary.json and report.html give accuracy and loss with and without it; with cached features the views' features are cached too. Default: `"none"`. */
   tta?: "none" | "flip" | "flip-crops";
+  /** Weight of each class in the training loss (Keras' fit(class_weight=…), in both stages): null (none), "balanced" (n / (k · n_c), as scikit-learn computes it) or {"<class name>": weight} (classes left out weigh 1). The loss is the batch mean of w · l; the validation loss is not weighted. Default: `null`. */
+  classWeight?: "balanced" | Record<string, number> | null;
+  /** Label smoothing of the training and validation loss (Keras' label_smoothing, both stages): cross-entropy against y·(1−ls) + ls/k for the "softmax" head, y·(1−ls) + ls/2 for the "logit" head (BinaryCrossentropy(from_logits=True, label_smoothing)). Default: `0`. */
+  labelSmoothing?: number;
+  /** Learning-rate schedule of the frozen stage, applied per optimizer step (each stage's steps count from 0): "constant" (Keras' default), "cosine" (Keras' CosineDecay, with optional warmup), "one-cycle" (fastai's fit_one_cycle, momentum cycled for Adam), or an object {"type": …, parameters below}; {"type": "exponential", "decayRate": r} is Keras' ExponentialDecay. Default: `"constant"`. */
+  lrSchedule?: "constant" | "cosine" | "one-cycle" | TrainLrScheduleConfigInput;
+  /** Keras' ReduceLROnPlateau in the frozen stage. Default: `{}`. */
+  reduceLrOnPlateau?: TrainReduceLrOnPlateauConfigInput;
   /** Update rule of adam and rmsprop in both stages: "keras" (Keras 3's, epsilon added to sqrt(v) with the bias-corrected step) or "tfjs" (TF.js' own). Default: `"keras"`. */
   optimizerRule?: "keras" | "tfjs";
 }
@@ -334,6 +442,50 @@ export interface TrainEarlyStoppingConfigInput {
   restoreBestWeights?: boolean;
 }
 
+/** `train.lrSchedule`. */
+export interface TrainLrScheduleConfigInput {
+  /** The schedule. */
+  type: "constant" | "cosine" | "exponential" | "one-cycle";
+  /** cosine: Keras' decay_steps (default: the stage's steps after warmup); exponential: Keras' decay_steps (default: one epoch's batches). */
+  decaySteps?: number;
+  /** cosine: the rate decays to alpha × the learning rate (Keras' alpha; default 0). */
+  alpha?: number;
+  /** cosine: steps of linear warmup from warmupFrom to the learning rate (Keras' warmup_steps; default 0). */
+  warmupSteps?: number;
+  /** cosine: the rate warmup starts from (Keras' initial_learning_rate when warming up; default 0). */
+  warmupFrom?: number;
+  /** exponential: Keras' decay_rate (required). */
+  decayRate?: number;
+  /** exponential: decay in steps of decaySteps (Keras' staircase; default false). */
+  staircase?: boolean;
+  /** one-cycle: fraction of the steps spent rising (fastai's pct_start; default 0.25, fastai 2's; fastai 1 had 0.3). */
+  pctStart?: number;
+  /** one-cycle: the rate starts at learningRate / div (default 25). */
+  div?: number;
+  /** one-cycle: the rate ends at learningRate / divFinal (default 1e5). */
+  divFinal?: number;
+  /** one-cycle: Adam's beta_1 at start, middle and end (default [0.95, 0.85, 0.95]); null leaves it alone. SGD and RMSprop (momentum 0) have no momentum to cycle. */
+  moms?: [number, number, number] | null;
+}
+
+/** `train.reduceLrOnPlateau`: Keras' ReduceLROnPlateau in the frozen stage. */
+export interface TrainReduceLrOnPlateauConfigInput {
+  /** Keras' ReduceLROnPlateau: multiply the learning rate by factor when the monitored metric stops improving (needs validation data and a constant lrSchedule). Default: `false`. */
+  enabled?: boolean;
+  /** Metric to watch: val_loss (lower is better) or val_accuracy (higher is better), as Keras' mode "auto" infers. Default: `"val_loss"`. */
+  monitor?: "val_loss" | "val_accuracy";
+  /** Factor the learning rate is multiplied by (Keras' factor). Default: `0.1`. */
+  factor?: number;
+  /** Epochs without improvement before a reduction (Keras' patience). Default: `10`. */
+  patience?: number;
+  /** Smallest change that counts as an improvement (Keras' min_delta). Default: `0.0001`. */
+  minDelta?: number;
+  /** Epochs after a reduction during which epochs without improvement are not counted (Keras' cooldown). Default: `0`. */
+  cooldown?: number;
+  /** Lower bound of the learning rate (Keras' min_lr). Default: `0`. */
+  minLr?: number;
+}
+
 /** `fineTune`: Optional second stage that unfreezes the top of the base. */
 export interface FineTuneConfigInput {
   /** After the frozen stage, unfreeze the base from fineTune.fromLayer and train more. Default: `false`. */
@@ -346,8 +498,60 @@ export interface FineTuneConfigInput {
   optimizer?: "adam" | "sgd" | "rmsprop";
   /** Fine-tuning learning rate (keep it small). Default: `0.00001`. */
   learningRate?: number;
+  /** Learning-rate schedule of the fine-tuning stage, applied per optimizer step (each stage's steps count from 0): "constant" (Keras' default), "cosine" (Keras' CosineDecay, with optional warmup), "one-cycle" (fastai's fit_one_cycle, momentum cycled for Adam), or an object {"type": …, parameters below}; {"type": "exponential", "decayRate": r} is Keras' ExponentialDecay. Default: `"constant"`. */
+  lrSchedule?:
+    | "constant"
+    | "cosine"
+    | "one-cycle"
+    | FineTuneLrScheduleConfigInput;
+  /** Keras' ReduceLROnPlateau in fine-tuning (its own, as a second fit's callback). Default: `{}`. */
+  reduceLrOnPlateau?: FineTuneReduceLrOnPlateauConfigInput;
   /** BatchNormalization of the unfrozen layers: "inference" keeps the moving statistics (what the TensorFlow tutorial intends, and Keras 2 did); "batch-stats" normalises with batch statistics and updates them, which is what Keras 3 does despite base(x, training=False). Default: `"inference"`. */
   batchNorm?: "inference" | "batch-stats";
+}
+
+/** `fineTune.lrSchedule`. */
+export interface FineTuneLrScheduleConfigInput {
+  /** The schedule. */
+  type: "constant" | "cosine" | "exponential" | "one-cycle";
+  /** cosine: Keras' decay_steps (default: the stage's steps after warmup); exponential: Keras' decay_steps (default: one epoch's batches). */
+  decaySteps?: number;
+  /** cosine: the rate decays to alpha × the learning rate (Keras' alpha; default 0). */
+  alpha?: number;
+  /** cosine: steps of linear warmup from warmupFrom to the learning rate (Keras' warmup_steps; default 0). */
+  warmupSteps?: number;
+  /** cosine: the rate warmup starts from (Keras' initial_learning_rate when warming up; default 0). */
+  warmupFrom?: number;
+  /** exponential: Keras' decay_rate (required). */
+  decayRate?: number;
+  /** exponential: decay in steps of decaySteps (Keras' staircase; default false). */
+  staircase?: boolean;
+  /** one-cycle: fraction of the steps spent rising (fastai's pct_start; default 0.25, fastai 2's; fastai 1 had 0.3). */
+  pctStart?: number;
+  /** one-cycle: the rate starts at learningRate / div (default 25). */
+  div?: number;
+  /** one-cycle: the rate ends at learningRate / divFinal (default 1e5). */
+  divFinal?: number;
+  /** one-cycle: Adam's beta_1 at start, middle and end (default [0.95, 0.85, 0.95]); null leaves it alone. SGD and RMSprop (momentum 0) have no momentum to cycle. */
+  moms?: [number, number, number] | null;
+}
+
+/** `fineTune.reduceLrOnPlateau`: Keras' ReduceLROnPlateau in fine-tuning (its own, as a second fit's callback). */
+export interface FineTuneReduceLrOnPlateauConfigInput {
+  /** Keras' ReduceLROnPlateau: multiply the learning rate by factor when the monitored metric stops improving (needs validation data and a constant lrSchedule). Default: `false`. */
+  enabled?: boolean;
+  /** Metric to watch: val_loss (lower is better) or val_accuracy (higher is better), as Keras' mode "auto" infers. Default: `"val_loss"`. */
+  monitor?: "val_loss" | "val_accuracy";
+  /** Factor the learning rate is multiplied by (Keras' factor). Default: `0.1`. */
+  factor?: number;
+  /** Epochs without improvement before a reduction (Keras' patience). Default: `10`. */
+  patience?: number;
+  /** Smallest change that counts as an improvement (Keras' min_delta). Default: `0.0001`. */
+  minDelta?: number;
+  /** Epochs after a reduction during which epochs without improvement are not counted (Keras' cooldown). Default: `0`. */
+  cooldown?: number;
+  /** Lower bound of the learning rate (Keras' min_lr). Default: `0`. */
+  minLr?: number;
 }
 
 /** `augment`: Training-time augmentation, applied per batch on the active backend (off by default). */

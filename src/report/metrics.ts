@@ -1,6 +1,8 @@
 /**
- * Per-epoch metrics CSV: `epoch,loss,accuracy,val_loss,val_accuracy,seconds`
- * (plus `stage` when fine-tuning). Every row is appended and synced to disk as
+ * Per-epoch metrics CSV: `epoch,loss,accuracy,val_loss,val_accuracy,seconds,lr`
+ * (plus `stage` when fine-tuning); `lr` is the learning rate at the end of
+ * the epoch, as Keras logs `learning_rate` (files written before it lack
+ * the column; they still parse). Every row is appended and synced to disk as
  * soon as its epoch ends, so a crash or Ctrl-C keeps every finished epoch.
  *
  * @module
@@ -21,9 +23,14 @@ export const METRICS_COLUMNS = [
 
 type NumericColumn = typeof METRICS_COLUMNS[number];
 
+/** The learning-rate column, written after the required ones; optional when read. */
+export const LR_COLUMN = "lr";
+
 /** The header line for a file with or without the `stage` column. */
 export function metricsHeader(withStage = false): string {
-  return [...METRICS_COLUMNS, ...(withStage ? ["stage"] : [])].join(",");
+  return [...METRICS_COLUMNS, LR_COLUMN, ...(withStage ? ["stage"] : [])].join(
+    ",",
+  );
 }
 
 /** Formats a number for the CSV: shortest round-trip form; NaN/±Infinity by name. */
@@ -37,6 +44,7 @@ export function formatMetric(n: number): string {
 /** Formats one row as a CSV line (no trailing newline). */
 export function formatMetricsRow(row: MetricsRow, withStage = false): string {
   const cells = METRICS_COLUMNS.map((c) => formatMetric(row[c]));
+  cells.push(formatMetric(row.lr ?? NaN));
   if (withStage) cells.push(csvQuote(row.stage ?? ""));
   return cells.join(",");
 }
@@ -114,7 +122,7 @@ export class MetricsCsvWriter {
 
 /**
  * Parses a metrics CSV. Columns are found by header name (the six numeric
- * columns are required, `stage` optional, others ignored); `NaN`, `inf`,
+ * columns are required, `lr` and `stage` optional, others ignored); `NaN`, `inf`,
  * `Infinity` and empty cells parse as numbers (empty → NaN). Throws with the
  * line number on a malformed line.
  */
@@ -131,6 +139,7 @@ export function parseMetricsCsv(text: string): MetricsRow[] {
     );
   }
   const stageAt = index.get("stage");
+  const lrAt = index.get(LR_COLUMN);
   const rows: MetricsRow[] = [];
   for (let i = 1; i < lines.length; i++) {
     if (lines[i].trim() === "") continue;
@@ -153,6 +162,15 @@ export function parseMetricsCsv(text: string): MetricsRow[] {
         );
       }
       (row as Record<NumericColumn, number>)[c] = v;
+    }
+    if (lrAt !== undefined) {
+      const lr = parseMetric(cells[lrAt]);
+      if (lr === null) {
+        throw new Error(
+          `metrics CSV line ${i + 1}: lr "${cells[lrAt]}" is not a number`,
+        );
+      }
+      row.lr = lr;
     }
     if (stageAt !== undefined) row.stage = cells[stageAt];
     rows.push(row);

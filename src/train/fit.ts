@@ -14,6 +14,7 @@
 import * as tf from "../deps/tf.ts";
 import { batchStats } from "./head_output.ts";
 import { concatRows } from "../util/arrays.ts";
+import { learningRateOf } from "./optimizer_rate.ts";
 import type { HeadOutput } from "../model/classifier.ts";
 
 /** One batch of inputs (images or features) and labels. */
@@ -33,6 +34,12 @@ export interface MetricsRow {
   seconds: number;
   /** Training stage, e.g. `"frozen"` or `"fine_tune"` (issue 6). */
   stage?: string;
+  /**
+   * The optimizer's learning rate at the end of the epoch, before
+   * ReduceLROnPlateau acts (what Keras logs as `learning_rate`; with a
+   * schedule, the next step's rate). Absent in files written before it.
+   */
+  lr?: number;
 }
 
 /** One batch of model inputs and targets. */
@@ -106,6 +113,11 @@ export interface FitOptions {
    * `"softmax"`.
    */
   output?: HeadOutput;
+  /**
+   * Label smoothing of the validation loss (Keras computes `val_loss` with
+   * the compiled loss, smoothing included, class weights not). Default 0.
+   */
+  labelSmoothing?: number;
 }
 
 /**
@@ -148,6 +160,7 @@ export async function evaluateLoss(
   model: tf.LayersModel,
   source: BatchSource,
   output: HeadOutput = "softmax",
+  labelSmoothing = 0,
 ): Promise<
   { loss: number; accuracy: number; count: number; probabilities: Float32Array }
 > {
@@ -158,7 +171,12 @@ export async function evaluateLoss(
   for await (const { xs, ys } of source.batches(0)) {
     try {
       const [l, c, probs] = tf.tidy(() => {
-        const s = batchStats(output, model.predict(xs) as tf.Tensor, ys);
+        const s = batchStats(
+          output,
+          model.predict(xs) as tf.Tensor,
+          ys,
+          labelSmoothing,
+        );
         return [s.lossSum, s.correct, s.probabilities];
       });
       const [lv, cv, pv] = await Promise.all([
@@ -278,7 +296,12 @@ async function epochLoop(
       }
     }
     const val = validation && validation.count > 0
-      ? await evaluateLoss(model, validation, opts.output)
+      ? await evaluateLoss(
+        model,
+        validation,
+        opts.output,
+        opts.labelSmoothing,
+      )
       : { loss: NaN, accuracy: NaN, probabilities: undefined };
     fresh = val.probabilities;
     const row: MetricsRow = {
@@ -288,6 +311,7 @@ async function epochLoop(
       val_loss: val.loss,
       val_accuracy: val.accuracy,
       seconds: (performance.now() - started) / 1000,
+      lr: learningRateOf(model.optimizer),
     };
     if (opts.stage !== undefined) row.stage = opts.stage;
     rows.push(row);

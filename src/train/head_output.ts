@@ -161,12 +161,20 @@ export interface BatchStats {
  * logits `[n, 1]` for `"logit"`), `ys` the labels in the head's encoding.
  * The softmax loss is Keras' categorical cross-entropy on probabilities
  * (clipped to [1e-7, 1 − 1e-7]); the logit loss is exact (no clipping).
+ * `labelSmoothing` (default 0) smooths the labels of the loss as Keras'
+ * `label_smoothing` does; the accuracy always uses the labels as given.
  */
 export function batchStats(
   output: HeadOutput,
   out: tf.Tensor,
   ys: tf.Tensor,
+  labelSmoothing = 0,
 ): BatchStats {
+  // Keras' label_smoothing: y·(1 − ls) + ls/k (k = 2 for the logit head).
+  const smooth = (y: tf.Tensor, k: number) =>
+    labelSmoothing === 0
+      ? y
+      : tf.add(tf.mul(y, 1 - labelSmoothing), labelSmoothing / k);
   const [lossSum, correct, probabilities] = tf.tidy(() => {
     if (output === "logit") {
       const n = out.shape[0];
@@ -178,14 +186,14 @@ export function batchStats(
       const x = tf.cast(tf.reshape(out, [n, 1]), "float32");
       const z = tf.reshape(ys, [n, 1]);
       return [
-        tf.sum(sigmoidCrossEntropyWithLogits(z, x)),
+        tf.sum(sigmoidCrossEntropyWithLogits(smooth(z, 2), x)),
         tf.sum(binaryAccuracyFromLogits(z, x)),
         tf.concat([tf.sigmoid(tf.neg(x)), tf.sigmoid(x)], 1),
       ];
     }
     const p = tf.clipByValue(out, 1e-7, 1 - 1e-7);
     return [
-      tf.neg(tf.sum(tf.mul(ys, tf.log(p)))),
+      tf.neg(tf.sum(tf.mul(smooth(ys, ys.shape[1]!), tf.log(p)))),
       tf.sum(tf.equal(tf.argMax(p, -1), tf.argMax(ys, -1))),
       tf.cast(out, "float32"),
     ];

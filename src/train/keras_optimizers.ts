@@ -95,7 +95,7 @@ export class KerasAdam extends tf.Optimizer {
   /** Keras' defaults: learning rate 0.001, β₁ 0.9, β₂ 0.999, ε 1e-7. */
   constructor(
     public learningRate = 0.001,
-    readonly beta1 = 0.9,
+    public beta1 = 0.9,
     readonly beta2 = 0.999,
     readonly epsilon = 1e-7,
   ) {

@@ -5,7 +5,11 @@
  * the fit loop (`fit.ts`) with Keras 3's optimizers (`keras_optimizers.ts`),
  * early stopping (`early_stopping.ts`) and the best checkpoint
  * (`best_checkpoint.ts`), what differs per head output (`head_output.ts`), and
- * the frozen and fine-tuning stages (`stages.ts`).
+ * the frozen and fine-tuning stages (`stages.ts`). Training recipes: class
+ * weights (`class_weight.ts`) and label smoothing in the training loss
+ * (`training_loss.ts`), learning-rate schedules (`lr_schedule.ts`, driven by
+ * `schedule_callback.ts` through `optimizer_rate.ts`) and ReduceLROnPlateau
+ * (`reduce_lr_on_plateau.ts`).
  *
  * @module
  */
@@ -39,6 +43,11 @@ export {
   type WeightsModel,
 } from "./early_stopping.ts";
 export {
+  classCounts,
+  type ClassWeightConfig,
+  classWeights,
+} from "./class_weight.ts";
+export {
   cachedFeatures,
   type CachedFeaturesOptions,
   extractFeatures,
@@ -58,6 +67,7 @@ export {
   classProbabilities,
   type LabelEncoding,
   labelEncodingOf,
+  type LossFn,
 } from "./head_output.ts";
 export {
   type TrainingInputs,
@@ -74,11 +84,37 @@ export {
   type OptimizerName,
 } from "./keras_optimizers.ts";
 export {
+  combinedCos,
+  cosineDecay,
+  type CosineDecayOptions,
+  exponentialDecay,
+  type ExponentialDecayOptions,
+  type LrSchedule,
+  lrSchedule,
+  type LrScheduleConfig,
+  oneCycle,
+  type OneCycleOptions,
+  type ScheduleContext,
+} from "./lr_schedule.ts";
+export {
+  learningRateOf,
+  setLearningRate,
+  setMomentum,
+} from "./optimizer_rate.ts";
+export {
   type FeatureMode,
   type FeaturePlan,
   type FineTuneMode,
   planFeatures,
 } from "./plan.ts";
+export {
+  type ReduceLrDecision,
+  ReduceLrOnPlateau,
+  type ReduceLrOnPlateauCallback,
+  reduceLrOnPlateauCallback,
+  type ReduceLrOnPlateauOptions,
+} from "./reduce_lr_on_plateau.ts";
+export { scheduleCallback } from "./schedule_callback.ts";
 export {
   type FeatureSet,
   featureSource,
@@ -93,3 +129,8 @@ export {
   trainStages,
   type TrainStagesOptions,
 } from "./stages.ts";
+export {
+  smoothLabels,
+  trainingLoss,
+  type TrainingLossOptions,
+} from "./training_loss.ts";

@@ -26,6 +26,10 @@ import {
 import type { TrainingInputs } from "./inputs.ts";
 import { kerasOptimizer } from "./keras_optimizers.ts";
 import { compileArgs } from "./head_output.ts";
+import { trainingLoss } from "./training_loss.ts";
+import { lrSchedule } from "./lr_schedule.ts";
+import { scheduleCallback } from "./schedule_callback.ts";
+import { reduceLrOnPlateauCallback } from "./reduce_lr_on_plateau.ts";
 import type { HeadOutput } from "../model/classifier.ts";
 import {
   earlyStoppingCallback,
@@ -59,6 +63,12 @@ export interface TrainStagesOptions {
    * no best-model checkpoint.
    */
   saveBest?: ((epoch: number, row: MetricsRow) => Promise<void>) | null;
+  /**
+   * One weight per class from `train.classWeight` (`class_weight.ts`'s
+   * `classWeights`), applied to the training loss of both stages as Keras'
+   * `fit(class_weight=…)`; null/absent: none.
+   */
+  classWeights?: readonly number[] | null;
 }
 
 /** The size of one stage, for its progress display. */
@@ -109,11 +119,37 @@ export async function trainStages(
     val: BatchSource,
     epochs: number,
     name: string,
+    optimizer: tf.Optimizer,
+    recipe: Pick<
+      Config["train"],
+      "learningRate" | "lrSchedule" | "reduceLrOnPlateau"
+    >,
+    key: "train" | "fineTune",
   ) => {
     const bar = opts.progressBar?.({
       epochs: totalEpochs,
       stepsPerEpoch: train.numBatches,
     });
+    const schedule = lrSchedule(recipe.lrSchedule, {
+      learningRate: recipe.learningRate,
+      totalSteps: epochs * train.numBatches,
+      stepsPerEpoch: train.numBatches,
+      key: `${key}.lrSchedule`,
+    });
+    const scheduler = schedule.type === "constant"
+      ? null
+      : scheduleCallback(optimizer, schedule);
+    if (scheduler) {
+      opts.log(
+        `learning rate: ${schedule.type} schedule from ${recipe.learningRate} over ${
+          epochs * train.numBatches
+        } steps ${JSON.stringify(schedule.params)}`,
+      );
+    }
+    const rlrop = recipe.reduceLrOnPlateau;
+    const reducer = rlrop.enabled && val.count > 0
+      ? reduceLrOnPlateauCallback(optimizer, rlrop, opts.log)
+      : null;
     // Early stopping watches validation metrics: only with validation data.
     const stopper = es.enabled && val.count > 0
       ? earlyStoppingCallback(trained, es, opts.log)
@@ -125,9 +161,12 @@ export async function trainStages(
         stage: fineTuning ? name : undefined,
         signal: opts.signal,
         output,
+        labelSmoothing: config.train.labelSmoothing,
         callbacks: [
           ...(bar ? [bar] : []),
           { onEpochEnd: (_e, _l, row) => opts.onEpoch(row) },
+          ...(scheduler ? [scheduler] : []),
+          ...(reducer ? [reducer] : []),
           ...(stopper ? [stopper] : []),
           ...(checkpoint ? [checkpoint] : []),
           ...(opts.callbacks ?? []),
@@ -150,6 +189,10 @@ export async function trainStages(
 
   // The optimizers belong to the run: disposed when training ends (the
   // returned model is for prediction and saving).
+  const loss = trainingLoss(output, {
+    classWeights: opts.classWeights ?? null,
+    labelSmoothing: config.train.labelSmoothing,
+  });
   const optimizers = [
     compile(
       inputs.trainModel,
@@ -157,6 +200,7 @@ export async function trainStages(
       config.train.optimizer,
       config.train.learningRate,
       config.train.optimizerRule,
+      loss,
     ),
   ];
   try {
@@ -166,6 +210,9 @@ export async function trainStages(
       inputs.validation,
       config.train.epochs,
       "frozen",
+      optimizers[0],
+      config.train,
+      "train",
     );
     const next = result.stopReason === "completed" ||
       result.stopReason === "early-stopped";
@@ -194,6 +241,7 @@ export async function trainStages(
           config.fineTune.optimizer,
           config.fineTune.learningRate,
           config.train.optimizerRule,
+          loss,
         ),
       );
       result = await stage(
@@ -202,6 +250,9 @@ export async function trainStages(
         ft.validation,
         config.fineTune.epochs,
         "fine_tune",
+        optimizers[1],
+        config.fineTune,
+        "fineTune",
       );
     }
     return {
@@ -256,7 +307,8 @@ export function makeOptimizer(
 
 /**
  * Compiles `model` (the head's training graph: probabilities for the softmax
- * head, the logit for the logit head) with the head's loss and accuracy.
+ * head, the logit for the logit head) with `loss` (the head's, with the
+ * run's class weights and label smoothing) and the head's accuracy.
  */
 function compile(
   model: tf.LayersModel,
@@ -264,9 +316,10 @@ function compile(
   optimizer: string,
   lr: number,
   rule: "keras" | "tfjs",
+  loss: ReturnType<typeof trainingLoss>,
 ): tf.Optimizer {
   const instance = makeOptimizer(optimizer, lr, rule);
-  model.compile({ optimizer: instance, ...compileArgs(output) });
+  model.compile({ optimizer: instance, ...compileArgs(output), loss });
   return instance;
 }
 

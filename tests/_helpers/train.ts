@@ -207,7 +207,7 @@ export async function checkMetricsCsv(
   const lines = text.split("\n");
   assert.equal(
     lines[0],
-    "epoch,loss,accuracy,val_loss,val_accuracy,seconds" +
+    "epoch,loss,accuracy,val_loss,val_accuracy,seconds,lr" +
       (withStage ? ",stage" : ""),
   );
   assert.equal(lines.at(-1), "", "ends with a newline");

@@ -15,6 +15,7 @@ const row = (epoch: number, extra: Partial<MetricsRow> = {}): MetricsRow => ({
   val_loss: 0.65 / epoch,
   val_accuracy: 0.55 + epoch / 100,
   seconds: 1.25 * epoch,
+  lr: 1e-3 / epoch,
   ...extra,
 });
 
@@ -55,7 +56,7 @@ Deno.test("metrics CSV: header, one synced row per append, exact round trip", as
     const w = await MetricsCsvWriter.create(path);
     assert.equal(
       await Deno.readTextFile(path),
-      "epoch,loss,accuracy,val_loss,val_accuracy,seconds\n",
+      "epoch,loss,accuracy,val_loss,val_accuracy,seconds,lr\n",
     );
     const rows = [row(1), row(2), row(3, { val_loss: NaN, loss: Infinity })];
     for (const [i, r] of rows.entries()) {
@@ -154,12 +155,35 @@ Deno.test("parseMetricsCsv: header by name, nan/inf spellings, clear errors", ()
   );
   assert.throws(
     () => parseMetricsCsv(metricsHeader() + "\n1,2,3\n"),
-    /line 2: expected 6 cells, got 3/,
+    /line 2: expected 7 cells, got 3/,
   );
   assert.throws(
-    () => parseMetricsCsv(metricsHeader() + "\n1,abc,3,4,5,6\n"),
+    () => parseMetricsCsv(metricsHeader() + "\n1,abc,3,4,5,6,7\n"),
     /line 2: loss "abc" is not a number/,
   );
+  assert.throws(
+    () => parseMetricsCsv(metricsHeader() + "\n1,2,3,4,5,6,fast\n"),
+    /line 2: lr "fast" is not a number/,
+  );
+  // Files from before the lr column: no lr.
+  assert.equal(rows[0].lr, undefined);
+});
+
+Deno.test("metrics CSV: the lr column after seconds, NaN when a row has none", () => {
+  assert.equal(
+    metricsHeader(true),
+    "epoch,loss,accuracy,val_loss,val_accuracy,seconds,lr,stage",
+  );
+  assert.equal(
+    formatMetricsRow(row(2, { stage: "frozen" }), true),
+    "2,0.35,0.52,0.325,0.5700000000000001,2.5,0.0005,frozen",
+  );
+  const { lr: _, ...old } = row(1);
+  assert.equal(formatMetricsRow(old), "1,0.7,0.51,0.65,0.56,1.25,NaN");
+  const back = parseMetricsCsv(
+    metricsHeader() + "\n" + formatMetricsRow(row(4)),
+  );
+  assert.equal(back[0].lr, 2.5e-4);
 });
 
 Deno.test("rowFromLogs: maps TF.js acc/val_acc names and 0-based epochs", () => {
@@ -181,5 +205,8 @@ Deno.test("rowFromLogs: maps TF.js acc/val_acc names and 0-based epochs", () => 
   assert.equal(k.accuracy, 0.9);
   assert.ok(Number.isNaN(k.val_loss));
   assert.equal(k.stage, "fine_tune");
-  assert.equal(formatMetricsRow(k, true), "10,0.1,0.9,NaN,NaN,1,fine_tune");
+  assert.equal(
+    formatMetricsRow(k, true),
+    "10,0.1,0.9,NaN,NaN,1,NaN,fine_tune",
+  );
 });
