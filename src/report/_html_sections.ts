@@ -11,6 +11,7 @@ import type { TtaResult } from "../evaluate/tta.ts";
 import type { MetricsRow } from "../train/fit.ts";
 import type { ReportInput } from "./report_input.ts";
 import { renderTrainingChart } from "./training_chart.ts";
+import { hasLrChart, renderLrChart } from "./lr_chart.ts";
 import { renderConfusionMatrix } from "./confusion_chart.ts";
 import { escapeXml as esc } from "./_svg.ts";
 import {
@@ -122,6 +123,17 @@ export function curvesSection(input: ReportInput): string {
     if (rows.length === 1) {
       parts.push(
         `<p class="muted">One epoch so far: each curve is a single point.</p>`,
+      );
+    }
+    if (hasLrChart(rows)) {
+      parts.push(
+        `<div class="figure" id="lr-chart">${renderLrChart(rows)}</div>`,
+      );
+    } else if (rows[0].lr !== undefined && Number.isFinite(rows[0].lr)) {
+      parts.push(
+        `<p class="muted" id="lr-constant">Learning rate: ${
+          rows[0].lr
+        } throughout.</p>`,
       );
     }
   }
@@ -454,6 +466,7 @@ export function epochsSection(input: ReportInput): string {
   const rows = input.rows ?? [];
   if (rows.length === 0) return "";
   const withStage = rows.some((r) => r.stage);
+  const withLr = rows.some((r) => r.lr !== undefined);
   const best = bestValidationRow(rows);
   const body = rows.map((r) =>
     `<tr${r === best ? ` class="best"` : ""}><td class="num">${r.epoch}</td>${
@@ -462,7 +475,9 @@ export function epochsSection(input: ReportInput): string {
       num(r.accuracy)
     }</td><td class="num">${num(r.val_loss)}</td><td class="num">${
       num(r.val_accuracy)
-    }</td><td class="num">${esc(seconds(r.seconds))}</td></tr>`
+    }</td><td class="num">${esc(seconds(r.seconds))}</td>${
+      withLr ? `<td class="num">${r.lr ?? ""}</td>` : ""
+    }</tr>`
   ).join("\n");
   return section(
     "epochs",
@@ -472,7 +487,9 @@ export function epochsSection(input: ReportInput): string {
     } (as in <code>metrics.csv</code>; the best by validation accuracy is highlighted)</summary>
 <table id="epoch-table"><thead><tr><th class="num">epoch</th>${
       withStage ? "<th>stage</th>" : ""
-    }<th class="num">loss</th><th class="num">accuracy</th><th class="num">val_loss</th><th class="num">val_accuracy</th><th class="num">time</th></tr></thead><tbody>
+    }<th class="num">loss</th><th class="num">accuracy</th><th class="num">val_loss</th><th class="num">val_accuracy</th><th class="num">time</th>${
+      withLr ? '<th class="num">lr</th>' : ""
+    }</tr></thead><tbody>
 ${body}
 </tbody></table></details>`,
   );

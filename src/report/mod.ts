@@ -2,7 +2,8 @@
  * Report stage: what a run writes. The run folder and its files as training
  * goes (`run_dir.ts`, `run_outputs.ts`), the run's one record (`summary.ts`:
  * `summary.json`), `metrics.csv` (`metrics.ts`), the training chart and the
- * confusion matrix as SVG (`training_chart.ts`, `confusion_chart.ts`),
+ * confusion matrix as SVG (`training_chart.ts`, `confusion_chart.ts`), the
+ * learning rate per epoch (`lr_chart.ts`),
  * `report.html` (`html_report.ts` from `report_input.ts`, for a run made by
  * `run_report.ts`, with `top_losses.ts` and `config_diff.ts`), class-activation
  * heatmap overlays (`cam_overlay.ts`) and their files (`explain_files.ts`), and progress on
@@ -27,6 +28,12 @@ export {
 } from "./confusion_chart.ts";
 export { explainOutputPaths, writeExplanationPng } from "./explain_files.ts";
 export { renderReportHtml, writeReportHtml } from "./html_report.ts";
+export {
+  hasLrChart,
+  type LrChartOptions,
+  type LrChartRow,
+  renderLrChart,
+} from "./lr_chart.ts";
 export {
   type MetricsCsvOptions,
   MetricsCsvWriter,

@@ -58,7 +58,10 @@ export function setMomentum(
   optimizer: tf.Optimizer,
   momentum: number,
 ): boolean {
-  if (!(optimizer instanceof KerasAdam)) return false;
-  optimizer.beta1 = momentum;
+  // Not `instanceof`: tf.Optimizer's Symbol.hasInstance accepts any optimizer.
+  if (!Object.prototype.isPrototypeOf.call(KerasAdam.prototype, optimizer)) {
+    return false;
+  }
+  (optimizer as KerasAdam).beta1 = momentum;
   return true;
 }
