@@ -179,6 +179,11 @@ export function configKeyDocs(): ConfigKeyDoc[] {
           default: child.default,
           description: String(child.description ?? ""),
         });
+        // A value that may also be an object (e.g. `train.lrSchedule`): its
+        // keys follow, as `<key>.<name>`.
+        for (const alt of (child.anyOf ?? []) as Record<string, unknown>[]) {
+          if (alt.type === "object" && alt.properties) walk(alt, dotted);
+        }
       }
     }
   };
