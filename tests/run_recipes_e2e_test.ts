@@ -76,6 +76,25 @@ Deno.test("train e2e (cpu): cosine + balanced class weights + label smoothing, e
     );
     assert.match(text, /learning rate: exponential schedule from 0\.0001/);
 
+    const summary = JSON.parse(
+      await Deno.readTextFile(join(r.dir, "summary.json")),
+    );
+    assert.deepEqual(summary.learningRate, [
+      {
+        stage: "frozen",
+        learningRate: 1e-2,
+        schedule: "cosine",
+        params: frozen.params,
+        reductions: [],
+      },
+      {
+        stage: "fine_tune",
+        learningRate: 1e-4,
+        schedule: "exponential",
+        params: { decaySteps: steps, decayRate: 0.5, staircase: false },
+        reductions: [],
+      },
+    ]);
     const html = await Deno.readTextFile(join(r.dir, "report.html"));
     assert.match(html, /<div class="figure" id="lr-chart"><svg /);
     await checkInChromium(join(r.dir, "report.html"), r.rows.length);

@@ -13,6 +13,7 @@ import type { TtaResult } from "../evaluate/tta.ts";
 import type { StopReason } from "../train/fit.ts";
 import type { EarlyStoppingRecord } from "../train/early_stopping.ts";
 import type { BestCheckpointRecord } from "../train/best_checkpoint.ts";
+import type { LearningRateRecord } from "../train/stages.ts";
 import type { MetricsRow } from "../train/fit.ts";
 import { writeFileAtomic } from "../util/fs.ts";
 import { type ConfigChange, configChangesFromDefaults } from "./config_diff.ts";
@@ -95,6 +96,8 @@ export interface RunSummary {
   earlyStopping: (EarlyStoppingRecord & { stage: string })[];
   /** The best-model checkpoint (`output.saveBest`), when on. */
   bestCheckpoint: BestCheckpointRecord | null;
+  /** Each stage's learning-rate schedule and ReduceLROnPlateau reductions (empty while running). */
+  learningRate: LearningRateRecord[];
   /** Confusion matrix and per-class precision/recall/F1 on validation data. */
   evaluation: { matrix: number[][]; report: ClassificationReport } | null;
   /** Validation loss and count of the evaluation, when there is one. */
@@ -139,6 +142,7 @@ export interface RunFacts {
     detail?: string;
     earlyStopping: RunSummary["earlyStopping"];
     bestCheckpoint: RunSummary["bestCheckpoint"];
+    learningRate?: RunSummary["learningRate"];
   };
   /** The validation evaluation, if any. */
   evaluation?: Evaluation | null;
@@ -200,6 +204,7 @@ export function summarize(
     best: bestRow(rows),
     earlyStopping: stop?.earlyStopping ?? [],
     bestCheckpoint: stop?.bestCheckpoint ?? null,
+    learningRate: stop?.learningRate ?? [],
     featureCache: facts.inputs?.featureCache ??
       { used: false, reused: false, reason: "not planned yet" },
     frozenEngine: facts.inputs?.frozenEngine ?? null,

@@ -123,6 +123,7 @@ export {
 } from "./sources.ts";
 export {
   checkTrainingKernels,
+  type LearningRateRecord,
   type StageProgress,
   type StageShape,
   type StagesResult,

@@ -85,9 +85,25 @@ export interface StageProgress extends FitCallbacks {
   onTrainEnd(): void;
 }
 
+/** A stage's learning rate: its schedule and what ReduceLROnPlateau did. */
+export interface LearningRateRecord {
+  /** `"frozen"` or `"fine_tune"`. */
+  stage: string;
+  /** The stage's configured rate. */
+  learningRate: number;
+  /** `"constant"`, `"cosine"`, `"exponential"` or `"one-cycle"`. */
+  schedule: string;
+  /** The schedule's resolved parameters (defaults filled in from the stage). */
+  params: Readonly<Record<string, number | boolean | number[] | null>>;
+  /** ReduceLROnPlateau's reductions: after which epoch (1-based, across stages), to what rate. */
+  reductions: { epoch: number; learningRate: number }[];
+}
+
 /** What {@link trainStages} resolves to. */
 export interface StagesResult
   extends Pick<FitResult, "stopReason" | "detail" | "validationProbabilities"> {
+  /** Each stage's learning rate, in stage order. */
+  learningRate: LearningRateRecord[];
   /** Early stopping in each stage where it was on, in stage order. */
   earlyStopping: (EarlyStoppingRecord & { stage: string })[];
   /** The best-model checkpoint, when `saveBest` was given. */
@@ -109,6 +125,7 @@ export async function trainStages(
     (fineTuning ? config.fineTune.epochs : 0);
   const es = config.train.earlyStopping;
   const earlyStopping: StagesResult["earlyStopping"] = [];
+  const learningRate: LearningRateRecord[] = [];
   // One checkpoint for the whole run: Keras' best value carries across fits.
   const checkpoint = opts.saveBest
     ? bestCheckpointCallback(opts.saveBest, { monitor: es.monitor })
@@ -154,10 +171,19 @@ export async function trainStages(
     const stopper = es.enabled && val.count > 0
       ? earlyStoppingCallback(trained, es, opts.log)
       : null;
+    const initialEpoch = opts.rows.length;
+    const record: LearningRateRecord = {
+      stage: name,
+      learningRate: recipe.learningRate,
+      schedule: schedule.type,
+      params: schedule.params,
+      reductions: [],
+    };
+    learningRate.push(record);
     try {
       const result = await fitLoop(trained, train, val, {
         epochs,
-        initialEpoch: opts.rows.length,
+        initialEpoch,
         stage: fineTuning ? name : undefined,
         signal: opts.signal,
         output,
@@ -173,6 +199,10 @@ export async function trainStages(
         ],
       });
       bar?.onTrainEnd();
+      record.reductions = (reducer?.reducer.reductions ?? []).map((r) => ({
+        epoch: initialEpoch + r.epoch,
+        learningRate: r.learningRate,
+      }));
       if (stopper) {
         const record = stopper.record();
         earlyStopping.push({ ...record, stage: name });
@@ -258,6 +288,7 @@ export async function trainStages(
     return {
       ...result,
       earlyStopping,
+      learningRate,
       bestCheckpoint: checkpoint?.record() ?? null,
     };
   } finally {

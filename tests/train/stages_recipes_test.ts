@@ -190,7 +190,7 @@ Deno.test("trainStages: ReduceLROnPlateau lowers the rate after a plateau, the l
   }, { batchSize: 8, shuffle: false, seed: 0 });
   const rows: MetricsRow[] = [];
   const lines: string[] = [];
-  await trainStages(
+  const result = await trainStages(
     config,
     null as unknown as BuiltModel,
     headInputs(source, source, head),
@@ -207,5 +207,16 @@ Deno.test("trainStages: ReduceLROnPlateau lowers the rate after a plateau, the l
   const half = f(f(1e-9) * 0.5);
   assert.deepEqual(rows.map((r) => r.lr), [1e-9, 1e-9, half, f(half * 0.5)]);
   assert.equal(lines.filter((l) => l.includes("ReduceLROnPlateau")).length, 3);
+  assert.deepEqual(result.learningRate, [{
+    stage: "frozen",
+    learningRate: 1e-9,
+    schedule: "constant",
+    params: {},
+    reductions: [
+      { epoch: 2, learningRate: half },
+      { epoch: 3, learningRate: f(half * 0.5) },
+      { epoch: 4, learningRate: f(f(half * 0.5) * 0.5) },
+    ],
+  }]);
   head.dispose();
 });
