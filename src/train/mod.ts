@@ -5,7 +5,8 @@
  * the fit loop (`fit.ts`) with Keras 3's optimizers (`keras_optimizers.ts`),
  * early stopping (`early_stopping.ts`) and the best checkpoint
  * (`best_checkpoint.ts`), what differs per head output (`head_output.ts`), and
- * the frozen and fine-tuning stages (`stages.ts`).
+ * the frozen and fine-tuning stages (`stages.ts`), and fastai's LR finder
+ * (`lr_find.ts`).
  *
  * @module
  */
@@ -73,6 +74,24 @@ export {
   type NamedTensor,
   type OptimizerName,
 } from "./keras_optimizers.ts";
+export {
+  LR_FIND_DEFAULTS,
+  LrFinder,
+  type LrFindOptions,
+  lrFindOptions,
+  type LrFindRecord,
+  type LrFindStop,
+  type LrSuggestion,
+  type LrSuggestions,
+  minimum,
+  SmoothedLoss,
+  steep,
+  suggestionWindow,
+  suggestLrs,
+  sweepIterations,
+  sweepLr,
+  valley,
+} from "./lr_find.ts";
 export {
   type FeatureMode,
   type FeaturePlan,
