@@ -6,7 +6,7 @@
  * early stopping (`early_stopping.ts`) and the best checkpoint
  * (`best_checkpoint.ts`), what differs per head output (`head_output.ts`), and
  * the frozen and fine-tuning stages (`stages.ts`), and fastai's LR finder
- * (`lr_find.ts`).
+ * (`lr_find.ts`, its training loop `lr_sweep.ts`).
  *
  * @module
  */
@@ -92,6 +92,11 @@ export {
   sweepLr,
   valley,
 } from "./lr_find.ts";
+export {
+  lrSweep,
+  type LrSweepOptions,
+  type LrSweepResult,
+} from "./lr_sweep.ts";
 export {
   type FeatureMode,
   type FeaturePlan,
