@@ -5,6 +5,6 @@
  */
 
 // @deno-types="npm:@types/d3-scale@4.0.9"
-export { scaleLinear } from "npm:d3-scale@4.0.2";
+export { scaleLinear, scaleLog } from "npm:d3-scale@4.0.2";
 // @deno-types="npm:@types/d3-shape@3.2.0"
 export { line as d3line } from "npm:d3-shape@3.2.0";
