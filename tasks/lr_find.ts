@@ -35,7 +35,7 @@ lr_find.svg, lr_find.json and config.json into
 async function main(): Promise<number> {
   let args;
   try {
-    args = parseLrFindArgs(Deno.args);
+    args = parseLrFindArgs(Deno.args, LR_FIND_DEFAULTS);
   } catch (err) {
     console.error(`${(err as Error).message}\n\n${HELP}`);
     return 2;

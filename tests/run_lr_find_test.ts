@@ -15,42 +15,13 @@ import * as tf from "../src/deps/tf.ts";
 import { runLrFind } from "../src/run_lr_find.ts";
 import { listFiles, trainEnv } from "./_helpers/train.ts";
 import { byClass, parseSvg } from "./_helpers/svg.ts";
-import { getFixtures, listDir } from "./_helpers/data.ts";
+import { listDir } from "./_helpers/data.ts";
+import { contradictoryDataset, DIVERGING_SWEEP } from "./_helpers/lr_find.ts";
 
 const env = await trainEnv();
 Deno.test.afterAll(() => env.close());
 
-/**
- * The fixture dataset with every training cat also filed under dogs: on
- * those images no head can be right for both labels (the loss has a floor
- * above 0), so large steps overshoot and the loss diverges, as on real data.
- * (On the clean fixture 23 images are separable in 1280 dimensions: the
- * loss only falls, to 0, up to lr 10.)
- */
-async function contradictoryDataset(): Promise<string> {
-  const { datasetDir } = await getFixtures();
-  const root = join(env.dir, "contradictory");
-  const classes = ["cats", "dogs", "horses"];
-  for (const split of ["train", "validation"]) {
-    for (const cls of classes) {
-      await Deno.mkdir(join(root, split, cls), { recursive: true });
-    }
-    for (const cls of classes) {
-      const from = join(datasetDir, split, cls);
-      for (const name of await listDir(from)) {
-        await Deno.copyFile(join(from, name), join(root, split, cls, name));
-        if (split === "train" && cls === "cats") {
-          await Deno.copyFile(
-            join(from, name),
-            join(root, split, "dogs", `dup-${name}`),
-          );
-        }
-      }
-    }
-  }
-  return root;
-}
-const dataPath = await contradictoryDataset();
+const dataPath = await contradictoryDataset(env.dir);
 
 const LR_FIND_FILES = ["config.json", "lr_find.json", "lr_find.svg"];
 
@@ -76,7 +47,7 @@ Deno.test("lr-find e2e (cpu): loss falls then diverges; suggestions inside the s
   const before = tf.memory().numTensors;
   const out = join(env.dir, "lr-runs");
   const a = await sweep({ output: { dir: out } }, {
-    finder: { numIt: 300, endLr: 1e3 },
+    finder: DIVERGING_SWEEP,
   });
   assert.equal(tf.memory().numTensors, before, "no tensor left");
   assert.match(a.dir.split("/").at(-1)!, /^e2e-lr-find-\d{8}T\d{6}Z/);

@@ -24,8 +24,9 @@ export interface LrFindArgs extends Omit<ConfigArgs, "positionals"> {
 
 /**
  * Parses the lr-find flags. Numbers must be finite and positive
- * (`--num-it` an integer), `--end-lr` above `--start-lr` when both are
- * given; unknown flags and positionals are errors.
+ * (`--num-it` an integer), and the end learning rate above the start one
+ * (either given or from `defaults`, the sweep's defaults); unknown flags
+ * and positionals are errors.
  *
  * @example
  * ```ts
@@ -36,9 +37,16 @@ export interface LrFindArgs extends Omit<ConfigArgs, "positionals"> {
  * assert.equal(a.endLr, 1);
  * assert.equal(a.stopDiv, false);
  * assert.throws(() => parseLrFindArgs(["--num-it", "ten"]), /--num-it: expected an integer/);
+ * assert.throws(
+ *   () => parseLrFindArgs(["--end-lr", "1e-9"], { startLr: 1e-7 }),
+ *   /--end-lr \(1e-9\) must be greater than the default --start-lr \(1e-7\)/,
+ * );
  * ```
  */
-export function parseLrFindArgs(args: readonly string[]): LrFindArgs {
+export function parseLrFindArgs(
+  args: readonly string[],
+  defaults: { startLr?: number; endLr?: number } = {},
+): LrFindArgs {
   const { values } = parseArgs({
     args: [...args],
     options: {
@@ -70,9 +78,15 @@ export function parseLrFindArgs(args: readonly string[]): LrFindArgs {
   const startLr = number("start-lr", values["start-lr"]);
   const endLr = number("end-lr", values["end-lr"]);
   const numIt = number("num-it", values["num-it"], true);
-  if (startLr !== undefined && endLr !== undefined && !(endLr > startLr)) {
+  const start = startLr ?? defaults.startLr;
+  const end = endLr ?? defaults.endLr;
+  if (start !== undefined && end !== undefined && !(end > start)) {
+    const named = (flag: string, v: number, given: boolean) =>
+      given ? `--${flag} (${v})` : `the default --${flag} (${v})`;
     throw new Error(
-      `--end-lr (${endLr}) must be greater than --start-lr (${startLr})`,
+      `${named("end-lr", end, endLr !== undefined)} must be greater than ${
+        named("start-lr", start, startLr !== undefined)
+      }`,
     );
   }
   return {
