@@ -154,3 +154,29 @@ Deno.test("lr-find e2e (cpu): a stop request ends the sweep and still writes the
   assert.equal(r.suggestions.valley, null);
   assert.match(r.summary.join("\n"), /no suggestion: fastai's window/);
 });
+
+Deno.test("lr-find e2e (cpu): with augmentation the base runs per batch; fineTune is ignored", async () => {
+  const r = await sweep({
+    output: { dir: join(env.dir, "lr-aug") },
+    augment: { rotation: 0.1 },
+    fineTune: { enabled: true, fromLayer: 100, epochs: 1 },
+  }, { finder: { numIt: 12 } });
+  assert.equal(r.facts.features.mode, "per-batch");
+  assert.ok(
+    r.logs.some((l) =>
+      /^lr-find: sweeping the learning rate of the head \(per-batch: augmentation is on\)/
+        .test(l)
+    ),
+    r.logs.join("\n"),
+  );
+  // No prefix was computed for fine-tuning.
+  assert.ok(!r.logs.some((l) => l.startsWith("prefix:")), r.logs.join("\n"));
+  assert.equal(r.stopReason, "completed");
+  assert.equal(r.records.length, 12);
+  assert.ok(r.records.every((x) => Number.isFinite(x.loss)));
+  // The folder's config is the one given (fineTune as the user set it).
+  const config = JSON.parse(
+    await Deno.readTextFile(join(r.dir, "config.json")),
+  );
+  assert.equal(config.fineTune.enabled, true);
+});
