@@ -7,6 +7,12 @@
  * model is left as the sweep made it — callers build a fresh one and throw
  * it away, which is what fastai's restoring of the weights amounts to.
  *
+ * What differs from a fastai `Learner` by design: the optimizer is the
+ * run's (`train.optimizer` with its update rule, `train.optimizerRule`),
+ * not fastai's Adam (β₂ 0.99, ε 1e-5, decoupled weight decay 0.01); an
+ * epoch's last, smaller batch is trained like the others (fastai's training
+ * loader drops it); the loss is the head's (`head_output.ts`).
+ *
  * @module
  */
 
