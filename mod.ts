@@ -32,6 +32,7 @@
 export { type Config, type ConfigInput } from "./src/config/types.ts";
 export { ConfigError, loadConfig, parseConfig } from "./src/config/load.ts";
 export { parseConfigArgs } from "./src/config/cli.ts";
+export { parseLrFindArgs } from "./src/config/lr_find_args.ts";
 
 // The whole run, then its steps in chain order.
 export { type RunSummary } from "./src/report/summary.ts";
@@ -42,6 +43,11 @@ export {
   type RunResult,
   runTraining,
 } from "./src/run.ts";
+export {
+  type LrFindRunOptions,
+  type LrFindRunResult,
+  runLrFind,
+} from "./src/run_lr_find.ts";
 export { selectBackend } from "./src/backend/backend.ts";
 export { prepareData } from "./src/data/prepare.ts";
 export { buildModel } from "./src/model/build.ts";

@@ -239,7 +239,7 @@ async function galleryCam(
 }
 
 /** What every step shares: cache folder, seed, logging and the stop signal. */
-function stepContext(config: Config, opts: RunOptions) {
+export function stepContext(config: Config, opts: RunOptions) {
   const log = opts.log ?? ((line: string) => console.error(line));
   return {
     cacheDir: resolveCacheDir(config.data.cacheDir),
@@ -252,7 +252,7 @@ function stepContext(config: Config, opts: RunOptions) {
 }
 
 /** The backend step: select and start TF.js' backend, and refuse up front what it cannot train. */
-async function startBackend(
+export async function startBackend(
   config: Config,
   log: (line: string) => void,
   { checkKernels = true } = {},

@@ -1,13 +1,15 @@
 /**
  * Config stage: the zod schema of `train.config.json` (`schema.ts`) and the
  * types generated from it (`types.ts`), loading with `--set` overrides and
- * clear errors (`load.ts`), the command-line flags (`cli.ts`), and the
+ * clear errors (`load.ts`), the command-line flags (`cli.ts`; `deno task
+ * lr-find`'s in `lr_find_args.ts`), and the
  * generated JSON Schema, types and README reference (`docs.ts`).
  *
  * @module
  */
 
 export { type ConfigArgs, parseConfigArgs } from "./cli.ts";
+export { type LrFindArgs, parseLrFindArgs } from "./lr_find_args.ts";
 export {
   configJsonSchema,
   type ConfigKeyDoc,

@@ -6,8 +6,9 @@
  * learning rate per epoch (`lr_chart.ts`),
  * `report.html` (`html_report.ts` from `report_input.ts`, for a run made by
  * `run_report.ts`, with `top_losses.ts` and `config_diff.ts`), class-activation
- * heatmap overlays (`cam_overlay.ts`) and their files (`explain_files.ts`), and progress on
- * the terminal (`progbar.ts`, `progress.ts`).
+ * heatmap overlays (`cam_overlay.ts`) and their files (`explain_files.ts`), the LR
+ * finder's figure, folder and progress (`lr_find_chart.ts`, `lr_find_outputs.ts`,
+ * `lr_find_progress.ts`), and progress on the terminal (`progbar.ts`, `progress.ts`).
  *
  * @module
  */
@@ -34,6 +35,24 @@ export {
   type LrChartRow,
   renderLrChart,
 } from "./lr_chart.ts";
+export {
+  formatLr,
+  type LrFindChartOptions,
+  renderLrFindChart,
+  SUGGESTION_COLORS,
+} from "./lr_find_chart.ts";
+export {
+  LR_FIND_JSON_VERSION,
+  type LrFindFacts,
+  type LrFindOutputs,
+  writeLrFindOutputs,
+} from "./lr_find_outputs.ts";
+export {
+  type LrFindProgress,
+  lrFindProgress,
+  type LrFindProgressOptions,
+  lrFindSummaryLines,
+} from "./lr_find_progress.ts";
 export {
   type MetricsCsvOptions,
   MetricsCsvWriter,

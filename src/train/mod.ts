@@ -9,7 +9,8 @@
  * weights (`class_weight.ts`) and label smoothing in the training loss
  * (`training_loss.ts`), learning-rate schedules (`lr_schedule.ts`, driven by
  * `schedule_callback.ts` through `optimizer_rate.ts`) and ReduceLROnPlateau
- * (`reduce_lr_on_plateau.ts`).
+ * (`reduce_lr_on_plateau.ts`), and fastai's LR finder (`lr_find.ts`, its
+ * training loop `lr_sweep.ts`).
  *
  * @module
  */
@@ -101,6 +102,29 @@ export {
   setLearningRate,
   setMomentum,
 } from "./optimizer_rate.ts";
+export {
+  LR_FIND_DEFAULTS,
+  LrFinder,
+  type LrFindOptions,
+  lrFindOptions,
+  type LrFindRecord,
+  type LrFindStop,
+  type LrSuggestion,
+  type LrSuggestions,
+  minimum,
+  SmoothedLoss,
+  steep,
+  suggestionWindow,
+  suggestLrs,
+  sweepIterations,
+  sweepLr,
+  valley,
+} from "./lr_find.ts";
+export {
+  lrSweep,
+  type LrSweepOptions,
+  type LrSweepResult,
+} from "./lr_sweep.ts";
 export {
   type FeatureMode,
   type FeaturePlan,
