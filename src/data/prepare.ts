@@ -23,7 +23,7 @@
  * @module
  */
 
-import { basename, join, resolve } from "node:path";
+import { basename, isAbsolute, join, resolve } from "node:path";
 import { resolveCacheDir } from "../cache/cache_dir.ts";
 import { sha256Hex } from "../util/hash.ts";
 import { fetchFile, type FetchProgress, fileNameForUrl } from "./fetch.ts";
@@ -35,6 +35,7 @@ import {
   resolveDatasetRoot,
 } from "./dataset.ts";
 import type { ImageSet } from "./image_set.ts";
+import { labelsCsvPath, loadLabelsDataset } from "./_labels_dataset.ts";
 import {
   type BadImagePolicy,
   decodeImages,
@@ -62,6 +63,12 @@ export interface PrepareDataOptions {
   validationDir?: string | null;
   /** `data.validationSplit`, used when there is no validation folder. Default 0.2. */
   validationSplit?: number;
+  /**
+   * `data.labels`: a labels CSV (`file,label[,split]`, absolute or relative
+   * to the dataset root) listing the images instead of class folders
+   * (`trainDir` / `validationDir` are then not used). Default null.
+   */
+  labels?: string | null;
   /** `data.imageSize` as `[height, width]`. */
   imageSize: readonly [number, number];
   /** `data.seed`. Default 42. */
@@ -270,6 +277,11 @@ async function extractSource(
   log: (line: string) => void,
 ): Promise<string> {
   if (source.zipPath === null) {
+    // A relative labels CSV found in the folder makes it the root.
+    if (
+      opts.labels && !isAbsolute(opts.labels) &&
+      await statOrNull(labelsCsvPath(source.folder!, opts.labels))
+    ) return source.folder!;
     return await resolveDatasetRoot(source.folder!, opts.trainDir ?? "train");
   }
   const zipPath = source.zipPath;
@@ -311,30 +323,51 @@ async function extractSource(
   }
 }
 
-/** Step 3: the class folders, split into training and validation files. */
+/**
+ * Step 3: the class folders (or the labels CSV), split into training and
+ * validation files.
+ */
 async function listSplits(
   opts: PrepareDataOptions,
   root: string,
   log: (line: string) => void,
 ): Promise<DatasetSplits> {
-  const dataset = await loadDataset({
-    root,
-    trainDir: opts.trainDir,
-    validationDir: opts.validationDir,
-    validationSplit: opts.validationSplit,
-    seed: opts.seed,
-    includeWebp: opts.includeWebp,
-  });
+  const dataset = opts.labels
+    ? await loadLabelsDataset({
+      root,
+      labels: opts.labels,
+      validationSplit: opts.validationSplit,
+      seed: opts.seed,
+    })
+    : await loadDataset({
+      root,
+      trainDir: opts.trainDir,
+      validationDir: opts.validationDir,
+      validationSplit: opts.validationSplit,
+      seed: opts.seed,
+      includeWebp: opts.includeWebp,
+    });
   for (const line of formatIgnored(dataset.ignored)) log(line);
+  if (dataset.labels) {
+    log(
+      `data: labels from ${dataset.labels.csv} (${dataset.labels.rows} rows, sha256 ${
+        dataset.labels.sha256.slice(0, 12)
+      }…; split ${
+        dataset.labels.split === "column"
+          ? "from its split column"
+          : `by data.validationSplit`
+      })`,
+    );
+  }
   log(
     `data: ${dataset.classNames.length} classes [${
       dataset.classNames.join(", ")
     }], ` +
       `${dataset.train.length} training and ${dataset.validation.length} validation files` +
       (dataset.validationSource === "split"
-        ? ` (validation split ${
-          opts.validationSplit ?? 0.2
-        } of ${dataset.trainDir})`
+        ? ` (validation split ${opts.validationSplit ?? 0.2} of ${
+          dataset.labels ? "each class" : dataset.trainDir
+        })`
         : ""),
   );
   return dataset;

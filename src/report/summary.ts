@@ -129,6 +129,7 @@ export interface RunFacts {
         junk: Record<string, number>;
         other: Record<string, number>;
       };
+      labels?: ReportData["labels"];
     };
   };
   /** The training inputs (feature caching); absent before they are made. */
@@ -186,11 +187,14 @@ export function summarize(
       skipped: data.train.skipped.length + data.validation.skipped.length,
       ...(data.dataset?.ignored ? { ignored: data.dataset.ignored } : {}),
     },
-    data: reportData(
-      data.classNames,
-      { train: data.train, validation: data.validation },
-      data.source?.zipPath ?? config.data.path ?? config.data.url,
-    ),
+    data: {
+      ...reportData(
+        data.classNames,
+        { train: data.train, validation: data.validation },
+        data.source?.zipPath ?? config.data.path ?? config.data.url,
+      ),
+      ...(data.dataset?.labels ? { labels: data.dataset.labels } : {}),
+    },
     totalEpochs: config.train.epochs +
       (config.fineTune.enabled ? config.fineTune.epochs : 0),
     epochs: rows.length,
