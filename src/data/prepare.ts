@@ -31,11 +31,13 @@ import { defaultUnzipDest, unzip, UnzipError } from "./unzip.ts";
 import {
   type DatasetSplits,
   formatIgnored,
+  type ImageItem,
   loadDataset,
   resolveDatasetRoot,
 } from "./dataset.ts";
 import type { ImageSet } from "./image_set.ts";
 import { labelsCsvPath, loadLabelsDataset } from "./_labels_dataset.ts";
+import { type Shard, shardKeyOfFile, shardOfKey } from "./_shard.ts";
 import {
   type BadImagePolicy,
   decodeImages,
@@ -108,6 +110,12 @@ export interface PrepareDataOptions {
   warn?: (message: string) => void;
   /** Cancels the download, extraction or decoding. */
   signal?: AbortSignal;
+  /**
+   * `prepare --shard I/N`: list everything, then decode only this shard's
+   * files (by a hash of each file's path relative to the dataset root; see
+   * `_shard.ts`); the sets then hold only them. Default null: every file.
+   */
+  shard?: { index: number; count: number } | null;
 }
 
 /** What {@link prepareData} resolves to: decoded train and validation sets. */
@@ -168,10 +176,11 @@ export async function prepareData(
     "unzip",
     () => extractSource(opts, source, cacheDir, log),
   );
-  const dataset = await timer.time(
+  const listed = await timer.time(
     "dataset",
     () => listSplits(opts, root, log),
   );
+  const dataset = opts.shard ? shardSplits(listed, opts.shard, log) : listed;
   const { train, validation } = await timer.time(
     "decode",
     () => decodeSplits(opts, dataset, cacheDir, log),
@@ -373,6 +382,25 @@ async function listSplits(
   return dataset;
 }
 
+/** Step 3b (`prepare --shard I/N`): only this shard's files of each split. */
+function shardSplits(
+  dataset: DatasetSplits,
+  shard: Shard,
+  log: (line: string) => void,
+): DatasetSplits {
+  const mine = (items: ImageItem[]) =>
+    items.filter((item) =>
+      shardOfKey(shardKeyOfFile(dataset.root, item.path), shard.count) ===
+        shard.index
+    );
+  const train = mine(dataset.train);
+  const validation = mine(dataset.validation);
+  log(
+    `data: shard ${shard.index}/${shard.count}: ${train.length} of ${dataset.train.length} training and ${validation.length} of ${dataset.validation.length} validation files (by a hash of each file's path)`,
+  );
+  return { ...dataset, train, validation };
+}
+
 /** Step 4: both splits decoded and resized, through one worker pool. */
 async function decodeSplits(
   opts: PrepareDataOptions,
@@ -404,7 +432,7 @@ async function decodeSplits(
         ? (p) => opts.onDecodeProgress!(split, p)
         : quarterlyDecodeLog(split, log),
     });
-    if (set.count === 0) {
+    if (set.count === 0 && !opts.shard) {
       throw new Error(
         `No ${split} image could be decoded (see the warning above).`,
       );

@@ -87,8 +87,21 @@ export interface RunSummary {
   final: MetricsRow | null;
   /** Epoch with the best `val_accuracy` (ties: lower `val_loss`). */
   best: MetricsRow | null;
-  /** Feature caching: used at all, and whether features came from the disk cache. */
-  featureCache: { used: boolean; reused: boolean; reason: string };
+  /**
+   * Feature caching: used at all, and whether features came from the disk
+   * cache; `shards`, per set, the shard count and the shards merged from the
+   * cache or computed here, when the features were merged from
+   * `prepare --shard` entries.
+   */
+  featureCache: {
+    used: boolean;
+    reused: boolean;
+    reason: string;
+    shards?: Record<
+      string,
+      { count: number; merged: number[]; computed: number[] }
+    >;
+  };
   /** What ran the frozen base (null when the whole model trained on images). */
   frozenEngine: { engine: string; id: string; reason: string } | null;
   /** Early stopping per stage where it was on: when and why it stopped. */
