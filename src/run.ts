@@ -129,7 +129,12 @@ export async function runTraining(
     const plan = planFeatures(config);
     const inputs = await timer.time(
       "features",
-      () => trainingInputs(config, plan, model, data, { ...ctx, backend }),
+      () =>
+        trainingInputs(config, plan, model, data, {
+          ...ctx,
+          backend,
+          shards: { root: data.dataset.root, shard: null },
+        }),
     );
     const out = await RunOutputs.create(config, log, { backend, data });
     const stop = await timer.time(
@@ -191,13 +196,25 @@ export interface PrepareResult {
  */
 export async function prepareCaches(
   config: Config,
-  opts: Pick<RunOptions, "log" | "signal" | "initSeed"> = {},
+  opts: Pick<RunOptions, "log" | "signal" | "initSeed"> & {
+    /**
+     * `prepare --shard I/N`: decode and extract the features of this
+     * shard's images only, as shard entries that a later run merges
+     * (`train/feature_shards.ts`). Default null: everything.
+     */
+    shard?: { index: number; count: number } | null;
+  } = {},
 ): Promise<PrepareResult> {
   checkArchitectureBuilt(config.model);
   const ctx = stepContext(config, opts);
   const backend = await startBackend(config, ctx.log, { checkKernels: false });
-  const data = await prepareData({ ...config.data, ...ctx });
-  const plan = planFeatures(config);
+  const shard = opts.shard ?? null;
+  const data = await prepareData({ ...config.data, ...ctx, shard });
+  const full = planFeatures(config);
+  // A shard prepares pooled features only; the fine-tuning prefix is the run's.
+  const plan = shard
+    ? { ...full, fineTune: { ...full.fineTune, mode: "none" as const } }
+    : full;
   const images = { train: data.train.count, validation: data.validation.count };
   if (plan.mode !== "cached" && plan.mode !== "cached-flips") {
     ctx.log(`features: not cached, ${plan.reason}; decoded images are cached`);
@@ -213,13 +230,14 @@ export async function prepareCaches(
     const inputs = await trainingInputs(config, plan, model, data, {
       ...ctx,
       backend,
+      shards: { root: data.dataset.root, shard },
     });
     // train.tta: the validation views' features too (see evaluate/tta.ts).
     for (const view of ttaViews(config.train.tta).slice(1)) {
       await inputs.validationView?.(view, (x) => applyView(x, view));
     }
     await inputs.dispose();
-    return { plan, images, featureCache: inputs.featureCache };
+    return { plan: full, images, featureCache: inputs.featureCache };
   } finally {
     disposeModel(model);
   }

@@ -50,24 +50,33 @@ export type CacheRead =
   | { ok: false; missing: true }
   | { ok: false; missing: false; reason: string };
 
-/** The whole file for `data` under `key`: magic, header, bytes. */
-export function encodeCacheFile(key: string, data: Uint8Array): Uint8Array {
+/** What precedes `data` in its file under `key`: magic and header. */
+function cacheFileHead(key: string, data: Uint8Array): Uint8Array {
   const header: CacheHeader = {
     key,
     bytes: data.byteLength,
     sha256: sha256Hex(data),
   };
   const json = new TextEncoder().encode(JSON.stringify(header));
-  const out = new Uint8Array(MAGIC.length + 4 + json.length + data.byteLength);
-  out.set(MAGIC, 0);
-  new DataView(out.buffer).setUint32(MAGIC.length, json.length, true);
-  out.set(json, MAGIC.length + 4);
-  out.set(data, MAGIC.length + 4 + json.length);
+  const head = new Uint8Array(MAGIC.length + 4 + json.length);
+  head.set(MAGIC, 0);
+  new DataView(head.buffer).setUint32(MAGIC.length, json.length, true);
+  head.set(json, MAGIC.length + 4);
+  return head;
+}
+
+/** The whole file for `data` under `key`: magic, header, bytes. */
+export function encodeCacheFile(key: string, data: Uint8Array): Uint8Array {
+  const head = cacheFileHead(key, data);
+  const out = new Uint8Array(head.length + data.byteLength);
+  out.set(head, 0);
+  out.set(data, head.length);
   return out;
 }
 
 /**
- * Writes `data` under `key` to `path`, atomically, with its header. The
+ * Writes `data` under `key` to `path`, atomically, with its header (the
+ * bytes of {@link encodeCacheFile}, written without copying `data`). The
  * folder is created. Errors name `path` and the cause.
  */
 export async function writeCacheFile(
@@ -75,14 +84,15 @@ export async function writeCacheFile(
   key: string,
   data: Uint8Array,
 ): Promise<void> {
-  const out = encodeCacheFile(key, data);
+  const head = cacheFileHead(key, data);
   const dir = dirname(path);
   const tmp = join(dir, `.${crypto.randomUUID().slice(0, 8)}.tmp`);
   let file: Deno.FsFile | null = null;
   try {
     await Deno.mkdir(dir, { recursive: true });
     file = await createStagingFile(tmp);
-    await writeAll(file, out);
+    await writeAll(file, head);
+    await writeAll(file, data);
     await Deno.rename(tmp, path);
   } catch (e) {
     file?.close();

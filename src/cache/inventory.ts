@@ -314,7 +314,9 @@ async function featureItems(
   for (const e of await listDir(root)) {
     const path = join(root, e.name);
     if (await leftover(root, e)) continue;
-    const versioned = /^v(\d+)-[0-9a-f]+\.f32$/.exec(e.name);
+    // v<N>-<key>.f32, and v<N>-shard-<id>-<I>of<N>-<key>.f32 (prepare --shard)
+    const versioned = /^v(\d+)-(shard-[0-9a-f]{16}-\d+of\d+-)?[0-9a-f]+\.f32$/
+      .exec(e.name);
     if (e.isFile && versioned) {
       const v = Number(versioned[1]);
       const stale = opts.featureCacheVersion !== undefined &&
@@ -325,6 +327,8 @@ async function featureItems(
         stale ? "stale" : "current",
         stale
           ? `old feature cache version ${v} (now ${opts.featureCacheVersion})`
+          : versioned[2]
+          ? "pooled features of one shard (prepare --shard)"
           : "pooled features",
       );
     } else if (e.isFile && /^[0-9a-f]+\.f32$/.test(e.name)) {

@@ -40,6 +40,9 @@ const DataSchema = z.strictObject({
   validationSplit: z.number().gt(0).lt(1).default(0.2).describe(
     "Fraction of each class held out for validation when there is no validation folder.",
   ),
+  labels: z.string().min(1).nullable().default(null).describe(
+    "A labels CSV listing the images instead of class folders: a header file,label[,split] (RFC 4180), one row per image, files relative to the dataset root; the path is absolute or relative to the dataset root. Class names are the sorted labels; the split column (train/validation) wins over data.validationSplit. data.trainDir and data.validationDir are then not used.",
+  ),
   imageSize: z.tuple([positiveInt, positiveInt]).default([160, 160]).describe(
     "[height, width] every image is resized to.",
   ),

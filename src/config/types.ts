@@ -46,6 +46,8 @@ export interface DataConfig {
   validationDir: string | null;
   /** Fraction of each class held out for validation when there is no validation folder. Default: `0.2`. */
   validationSplit: number;
+  /** A labels CSV listing the images instead of class folders: a header file,label[,split] (RFC 4180), one row per image, files relative to the dataset root; the path is absolute or relative to the dataset root. Class names are the sorted labels; the split column (train/validation) wins over data.validationSplit. data.trainDir and data.validationDir are then not used. Default: `null`. */
+  labels: string | null;
   /** [height, width] every image is resized to. Default: `[160,160]`. */
   imageSize: [number, number];
   /** Images per training batch. Default: `32`. */
@@ -335,6 +337,8 @@ export interface DataConfigInput {
   validationDir?: string | null;
   /** Fraction of each class held out for validation when there is no validation folder. Default: `0.2`. */
   validationSplit?: number;
+  /** A labels CSV listing the images instead of class folders: a header file,label[,split] (RFC 4180), one row per image, files relative to the dataset root; the path is absolute or relative to the dataset root. Class names are the sorted labels; the split column (train/validation) wins over data.validationSplit. data.trainDir and data.validationDir are then not used. Default: `null`. */
+  labels?: string | null;
   /** [height, width] every image is resized to. Default: `[160,160]`. */
   imageSize?: [number, number];
   /** Images per training batch. Default: `32`. */

@@ -1,5 +1,5 @@
 /**
- * Labels from a CSV (issue 18 part 1, not yet wired into `prepareData`):
+ * Labels from a CSV (`data.labels`; listed by `_labels_dataset.ts`):
  * `file,label[,split]` rows with a header, fields quoted per RFC 4180. A
  * dozen lines of parser instead of a dependency: the format needs only quotes,
  * doubled quotes and CRLF, and errors must name the line, which the parser
@@ -82,13 +82,16 @@ export function parseCsv(
 /**
  * Reads and checks the rows of a labels CSV against `root`: a header
  * `file,label[,split]`, every file present, splits "train"/"validation", no
- * duplicate files, no empty label.
+ * duplicate files, no empty label, no path outside `root`. `text` is the
+ * CSV's content when the caller has read it already (default: read
+ * `csvPath`).
  */
 export async function readLabelsCsv(
   csvPath: string,
   root: string,
+  text?: string,
 ): Promise<LabelRow[]> {
-  const records = parseCsv(await Deno.readTextFile(csvPath), csvPath);
+  const records = parseCsv(text ?? await Deno.readTextFile(csvPath), csvPath);
   if (records.length === 0) {
     throw new LabelsCsvError(
       `${csvPath}:1: empty file; expected a header file,label[,split]`,
@@ -125,6 +128,11 @@ export async function readLabelsCsv(
       );
     }
     const norm = file.replace(/\\/g, "/").replace(/^\.\//, "");
+    if (/^\/|^[A-Za-z]:\//.test(norm) || norm.split("/").includes("..")) {
+      throw new LabelsCsvError(
+        `${at}: ${file} is not a path inside the dataset root; expected a path relative to ${root}, without ".."`,
+      );
+    }
     const first = seen.get(norm);
     if (first !== undefined) {
       throw new LabelsCsvError(

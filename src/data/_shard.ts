@@ -1,15 +1,21 @@
 /**
- * Shard selection for `prepare --shard I/N` (issue 18 part 2, not yet wired
- * into `prepare`): parsing the flag, reading the shard from a job runner's
- * environment, and the stable assignment of an image to a shard.
+ * Shard selection for `prepare --shard I/N`: parsing the flag, reading the
+ * shard from a job runner's environment, and the stable assignment of an
+ * image to a shard.
  *
- * Assignment hashes the image's content key (its SHA-256, already the decode
- * cache key), not its index in the sorted file list: adding or removing one
- * image then moves no other image to another shard, so shards prepared before
- * a dataset change stay valid, and identical files land in one shard.
+ * An image's shard comes from a hash of its path relative to the dataset
+ * root ({@link shardKeyOfFile}), not from its index in the listing: adding or
+ * removing one image then moves no other image to another shard, and a
+ * process learns which images are its own without reading any other file
+ * (a content hash would make every process read the whole dataset). What a
+ * shard's cache entries hold is still keyed by content (the images' pixels
+ * and labels), so a changed file invalidates its shard's entry only.
  *
  * @module
  */
+
+import { relative, sep } from "node:path";
+import { sha256Hex } from "../util/hash.ts";
 
 /** A zero-based shard index and the shard count. */
 export interface Shard {
@@ -140,7 +146,46 @@ export function shardFromEnv(
   return check({ index: f.index, count: n }, f.what);
 }
 
-/** The shard (0 … count − 1) of an image, from its SHA-256 hex content key. */
+/**
+ * The shard key of `path`: the SHA-256 (hex) of its path relative to the
+ * dataset `root`, with `/` separators, so every machine computes the same
+ * key wherever the dataset lies.
+ */
+export function shardKeyOfFile(root: string, path: string): string {
+  return sha256Hex(relative(root, path).split(sep).join("/"));
+}
+
+/**
+ * The shard of this process: `--shard I/N` when given (`flag`), else the
+ * job runner's environment ({@link shardFromEnv}, with `--shard-count` or
+ * `SHARD_COUNT` for runners that export no count); null when neither says.
+ * A `--shard-count` beside `--shard` is an error.
+ */
+export function resolveShard(
+  flags: { shard?: string; shardCount?: string },
+  env: Record<string, string | undefined>,
+): Shard | null {
+  if (flags.shard !== undefined) {
+    if (flags.shardCount !== undefined) {
+      throw new ShardError(
+        "--shard-count: not with --shard I/N, which gives the count",
+      );
+    }
+    return parseShardSpec(flags.shard);
+  }
+  const count = flags.shardCount === undefined
+    ? undefined
+    : int(flags.shardCount, "--shard-count");
+  const shard = shardFromEnv(env, count);
+  if (shard === null && count !== undefined) {
+    throw new ShardError(
+      "--shard-count is given but no shard index is: pass --shard I/N, or run under a job runner that sets one (JOB_COMPLETION_INDEX, SLURM_ARRAY_TASK_ID, CLOUD_RUN_TASK_INDEX, AWS_BATCH_JOB_ARRAY_INDEX)",
+    );
+  }
+  return shard;
+}
+
+/** The shard (0 … count − 1) of an image, from its SHA-256 hex key ({@link shardKeyOfFile}). */
 export function shardOfKey(sha256Hex: string, count: number): number {
   if (!/^[0-9a-f]{16}/i.test(sha256Hex)) {
     throw new ShardError(`not a SHA-256 hex key: "${sha256Hex}"`);

@@ -145,10 +145,27 @@ export interface DatasetSplits {
   trainDir: string;
   /** The validation folder used, or null when validation was split off train. */
   validationDir: string | null;
-  /** "folder" when a validation folder was used, "split" for a seeded split, "none". */
-  validationSource: "folder" | "split" | "none";
+  /**
+   * "folder" when a validation folder was used, "split" for a seeded split,
+   * "csv" for the labels CSV's split column, "none".
+   */
+  validationSource: "folder" | "split" | "csv" | "none";
   /** Files the listings of both folders left out, counted. */
   ignored: IgnoredFiles;
+  /** Where the labels came from, when a labels CSV (`data.labels`) gave them; absent for class folders. */
+  labels?: LabelsSource;
+}
+
+/** The labels CSV a dataset was listed from (`data.labels`). */
+export interface LabelsSource {
+  /** The CSV file (absolute, or as resolved in the dataset root). */
+  csv: string;
+  /** SHA-256 (hex) of its bytes. */
+  sha256: string;
+  /** Rows after the header. */
+  rows: number;
+  /** "column": the CSV's split column; "validationSplit": the seeded per-class split. */
+  split: "column" | "validationSplit";
 }
 
 /** Options of {@link loadDataset}. */

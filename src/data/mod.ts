@@ -38,6 +38,7 @@ export {
   type ImageItem,
   isImageFile,
   junkKind,
+  type LabelsSource,
   listClassFolder,
   loadDataset,
   mergeIgnored,

@@ -23,7 +23,7 @@
  * @module
  */
 
-import { basename, join, resolve } from "node:path";
+import { basename, isAbsolute, join, resolve } from "node:path";
 import { resolveCacheDir } from "../cache/cache_dir.ts";
 import { sha256Hex } from "../util/hash.ts";
 import { fetchFile, type FetchProgress, fileNameForUrl } from "./fetch.ts";
@@ -31,10 +31,13 @@ import { defaultUnzipDest, unzip, UnzipError } from "./unzip.ts";
 import {
   type DatasetSplits,
   formatIgnored,
+  type ImageItem,
   loadDataset,
   resolveDatasetRoot,
 } from "./dataset.ts";
 import type { ImageSet } from "./image_set.ts";
+import { labelsCsvPath, loadLabelsDataset } from "./_labels_dataset.ts";
+import { type Shard, shardKeyOfFile, shardOfKey } from "./_shard.ts";
 import {
   type BadImagePolicy,
   decodeImages,
@@ -62,6 +65,12 @@ export interface PrepareDataOptions {
   validationDir?: string | null;
   /** `data.validationSplit`, used when there is no validation folder. Default 0.2. */
   validationSplit?: number;
+  /**
+   * `data.labels`: a labels CSV (`file,label[,split]`, absolute or relative
+   * to the dataset root) listing the images instead of class folders
+   * (`trainDir` / `validationDir` are then not used). Default null.
+   */
+  labels?: string | null;
   /** `data.imageSize` as `[height, width]`. */
   imageSize: readonly [number, number];
   /** `data.seed`. Default 42. */
@@ -101,6 +110,12 @@ export interface PrepareDataOptions {
   warn?: (message: string) => void;
   /** Cancels the download, extraction or decoding. */
   signal?: AbortSignal;
+  /**
+   * `prepare --shard I/N`: list everything, then decode only this shard's
+   * files (by a hash of each file's path relative to the dataset root; see
+   * `_shard.ts`); the sets then hold only them. Default null: every file.
+   */
+  shard?: { index: number; count: number } | null;
 }
 
 /** What {@link prepareData} resolves to: decoded train and validation sets. */
@@ -161,10 +176,11 @@ export async function prepareData(
     "unzip",
     () => extractSource(opts, source, cacheDir, log),
   );
-  const dataset = await timer.time(
+  const listed = await timer.time(
     "dataset",
     () => listSplits(opts, root, log),
   );
+  const dataset = opts.shard ? shardSplits(listed, opts.shard, log) : listed;
   const { train, validation } = await timer.time(
     "decode",
     () => decodeSplits(opts, dataset, cacheDir, log),
@@ -270,6 +286,11 @@ async function extractSource(
   log: (line: string) => void,
 ): Promise<string> {
   if (source.zipPath === null) {
+    // A relative labels CSV found in the folder makes it the root.
+    if (
+      opts.labels && !isAbsolute(opts.labels) &&
+      await statOrNull(labelsCsvPath(source.folder!, opts.labels))
+    ) return source.folder!;
     return await resolveDatasetRoot(source.folder!, opts.trainDir ?? "train");
   }
   const zipPath = source.zipPath;
@@ -311,33 +332,73 @@ async function extractSource(
   }
 }
 
-/** Step 3: the class folders, split into training and validation files. */
+/**
+ * Step 3: the class folders (or the labels CSV), split into training and
+ * validation files.
+ */
 async function listSplits(
   opts: PrepareDataOptions,
   root: string,
   log: (line: string) => void,
 ): Promise<DatasetSplits> {
-  const dataset = await loadDataset({
-    root,
-    trainDir: opts.trainDir,
-    validationDir: opts.validationDir,
-    validationSplit: opts.validationSplit,
-    seed: opts.seed,
-    includeWebp: opts.includeWebp,
-  });
+  const dataset = opts.labels
+    ? await loadLabelsDataset({
+      root,
+      labels: opts.labels,
+      validationSplit: opts.validationSplit,
+      seed: opts.seed,
+    })
+    : await loadDataset({
+      root,
+      trainDir: opts.trainDir,
+      validationDir: opts.validationDir,
+      validationSplit: opts.validationSplit,
+      seed: opts.seed,
+      includeWebp: opts.includeWebp,
+    });
   for (const line of formatIgnored(dataset.ignored)) log(line);
+  if (dataset.labels) {
+    log(
+      `data: labels from ${dataset.labels.csv} (${dataset.labels.rows} rows, sha256 ${
+        dataset.labels.sha256.slice(0, 12)
+      }…; split ${
+        dataset.labels.split === "column"
+          ? "from its split column"
+          : `by data.validationSplit`
+      })`,
+    );
+  }
   log(
     `data: ${dataset.classNames.length} classes [${
       dataset.classNames.join(", ")
     }], ` +
       `${dataset.train.length} training and ${dataset.validation.length} validation files` +
       (dataset.validationSource === "split"
-        ? ` (validation split ${
-          opts.validationSplit ?? 0.2
-        } of ${dataset.trainDir})`
+        ? ` (validation split ${opts.validationSplit ?? 0.2} of ${
+          dataset.labels ? "each class" : dataset.trainDir
+        })`
         : ""),
   );
   return dataset;
+}
+
+/** Step 3b (`prepare --shard I/N`): only this shard's files of each split. */
+function shardSplits(
+  dataset: DatasetSplits,
+  shard: Shard,
+  log: (line: string) => void,
+): DatasetSplits {
+  const mine = (items: ImageItem[]) =>
+    items.filter((item) =>
+      shardOfKey(shardKeyOfFile(dataset.root, item.path), shard.count) ===
+        shard.index
+    );
+  const train = mine(dataset.train);
+  const validation = mine(dataset.validation);
+  log(
+    `data: shard ${shard.index}/${shard.count}: ${train.length} of ${dataset.train.length} training and ${validation.length} of ${dataset.validation.length} validation files (by a hash of each file's path)`,
+  );
+  return { ...dataset, train, validation };
 }
 
 /** Step 4: both splits decoded and resized, through one worker pool. */
@@ -371,7 +432,7 @@ async function decodeSplits(
         ? (p) => opts.onDecodeProgress!(split, p)
         : quarterlyDecodeLog(split, log),
     });
-    if (set.count === 0) {
+    if (set.count === 0 && !opts.shard) {
       throw new Error(
         `No ${split} image could be decoded (see the warning above).`,
       );

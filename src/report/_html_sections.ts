@@ -333,6 +333,19 @@ export function dataSection(input: ReportInput): string {
   if (!d) return "";
   const parts: string[] = [];
   if (d.source) parts.push(`<p>Source: <code>${esc(d.source)}</code></p>`);
+  if (d.labels) {
+    parts.push(
+      `<p id="data-labels">Labels: <code>${
+        esc(d.labels.csv)
+      }</code> (${d.labels.rows} rows, SHA-256 <code>${
+        esc(d.labels.sha256.slice(0, 12))
+      }…</code>; split ${
+        d.labels.split === "column"
+          ? "from its split column"
+          : "by data.validationSplit"
+      })</p>`,
+    );
+  }
   const withPerClass = d.splits.some((s) => s.perClass);
   const head = `<tr><th>split</th><th class="num">images</th>${
     withPerClass

@@ -46,6 +46,17 @@ export interface ReportSkipped {
 export interface ReportData {
   /** Where the images came from (URL, zip or folder). */
   source?: string | null;
+  /**
+   * Where the labels came from when a labels CSV (`data.labels`) gave them:
+   * the file, its SHA-256, its rows and where the split came from; absent
+   * or null for class folders.
+   */
+  labels?: {
+    csv: string;
+    sha256: string;
+    rows: number;
+    split: "column" | "validationSplit";
+  } | null;
   /** Class names in label order. */
   classNames: readonly string[];
   /** Counts per split. */

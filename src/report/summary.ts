@@ -88,8 +88,21 @@ export interface RunSummary {
   final: MetricsRow | null;
   /** Epoch with the best `val_accuracy` (ties: lower `val_loss`). */
   best: MetricsRow | null;
-  /** Feature caching: used at all, and whether features came from the disk cache. */
-  featureCache: { used: boolean; reused: boolean; reason: string };
+  /**
+   * Feature caching: used at all, and whether features came from the disk
+   * cache; `shards`, per set, the shard count and the shards merged from the
+   * cache or computed here, when the features were merged from
+   * `prepare --shard` entries.
+   */
+  featureCache: {
+    used: boolean;
+    reused: boolean;
+    reason: string;
+    shards?: Record<
+      string,
+      { count: number; merged: number[]; computed: number[] }
+    >;
+  };
   /** What ran the frozen base (null when the whole model trained on images). */
   frozenEngine: { engine: string; id: string; reason: string } | null;
   /** Early stopping per stage where it was on: when and why it stopped. */
@@ -132,6 +145,7 @@ export interface RunFacts {
         junk: Record<string, number>;
         other: Record<string, number>;
       };
+      labels?: ReportData["labels"];
     };
   };
   /** The training inputs (feature caching); absent before they are made. */
@@ -190,11 +204,14 @@ export function summarize(
       skipped: data.train.skipped.length + data.validation.skipped.length,
       ...(data.dataset?.ignored ? { ignored: data.dataset.ignored } : {}),
     },
-    data: reportData(
-      data.classNames,
-      { train: data.train, validation: data.validation },
-      data.source?.zipPath ?? config.data.path ?? config.data.url,
-    ),
+    data: {
+      ...reportData(
+        data.classNames,
+        { train: data.train, validation: data.validation },
+        data.source?.zipPath ?? config.data.path ?? config.data.url,
+      ),
+      ...(data.dataset?.labels ? { labels: data.dataset.labels } : {}),
+    },
     totalEpochs: config.train.epochs +
       (config.fineTune.enabled ? config.fineTune.epochs : 0),
     epochs: rows.length,

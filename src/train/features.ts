@@ -16,6 +16,13 @@ import type { ImageSet } from "../data/image_set.ts";
 import { imageSetDigest } from "../data/image_set.ts";
 import type { FeatureSet } from "./sources.ts";
 import type { FrozenForward } from "../engine/frozen_engine.ts";
+import {
+  type FeatureShards,
+  mergeShards,
+  shardFileName,
+  shardIdentity,
+  type ShardMergeRecord,
+} from "./feature_shards.ts";
 
 /**
  * The cache key of a set's features: a hash of `identity` (weights, alpha,
@@ -99,6 +106,15 @@ export interface CachedFeaturesOptions extends ExtractFeaturesOptions {
   identity: Record<string, unknown>;
   /** Told when a cached entry exists but fails verification (then recomputed). */
   warn?: (message: string) => void;
+  /** Status lines (of merging shards). Default: none. */
+  log?: (line: string) => void;
+  /**
+   * Sharded preparation (see `feature_shards.ts`): with `write`, `set` is
+   * that shard's images and its entry is a shard entry; without, a miss of
+   * the whole set's entry merges the shard entries found before computing.
+   * Default: no shards.
+   */
+  shards?: FeatureShards;
 }
 
 /**
@@ -113,15 +129,34 @@ export async function cachedFeatures(
   features: FrozenForward,
   set: ImageSet,
   opts: CachedFeaturesOptions,
-): Promise<{ set: FeatureSet; cached: boolean; path: string }> {
+): Promise<
+  {
+    set: FeatureSet;
+    cached: boolean;
+    path: string;
+    shards?: ShardMergeRecord;
+  }
+> {
   const featureSize = features.outputSize;
-  const key = featureCacheKey({
+  const identity = {
     ...opts.identity,
     engine: features.id,
     featureSize,
     version: FEATURE_CACHE_VERSION,
-  }, set);
-  const path = join(opts.dir, `v${FEATURE_CACHE_VERSION}-${key}.f32`);
+  };
+  const key = featureCacheKey(identity, set);
+  const write = opts.shards?.write;
+  const path = join(
+    opts.dir,
+    write
+      ? shardFileName(
+        FEATURE_CACHE_VERSION,
+        shardIdentity(identity),
+        write,
+        key,
+      )
+      : `v${FEATURE_CACHE_VERSION}-${key}.f32`,
+  );
   const toSet = (bytes: Uint8Array): FeatureSet => ({
     features: new Float32Array(
       bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength),
@@ -136,6 +171,39 @@ export async function cachedFeatures(
   }
   if (!hit.ok && !hit.missing) {
     opts.warn?.(`feature cache entry rejected (${hit.reason}); recomputing`);
+  }
+  if (opts.shards && !write) {
+    const merged = await mergeShards(set, {
+      dir: opts.dir,
+      version: FEATURE_CACHE_VERSION,
+      identity: shardIdentity(identity),
+      featureSize,
+      shards: opts.shards,
+      keyOf: (subset) => featureCacheKey(identity, subset),
+      extract: async (subset) =>
+        (await extractFeatures(features, subset, opts)).features,
+      log: opts.log ?? (() => {}),
+      warn: opts.warn ?? (() => {}),
+    });
+    if (merged) {
+      const { features: out, record } = merged;
+      await writeCacheFile(
+        path,
+        key,
+        new Uint8Array(out.buffer, out.byteOffset, out.byteLength),
+      );
+      return {
+        set: {
+          features: out,
+          featureSize,
+          labels: set.labels,
+          numClasses: set.classNames.length,
+        },
+        cached: record.computed.length === 0,
+        path,
+        shards: record,
+      };
+    }
   }
   const result = await extractFeatures(features, set, opts);
   await writeCacheFile(

@@ -23,6 +23,8 @@ import {
 } from "./augment.ts";
 import type { BatchSource } from "./fit.ts";
 import { cachedFeatures } from "./features.ts";
+import type { FeatureShards, ShardMergeRecord } from "./feature_shards.ts";
+import { shardKeyOfFile } from "../data/_shard.ts";
 import type { FeatureMode, FeaturePlan, FineTuneMode } from "./plan.ts";
 import {
   type FeatureSet,
@@ -58,8 +60,17 @@ export interface TrainingInputs {
   trainModel: tf.LayersModel;
   /** Image batches (augmented for training), for fine-tuning. */
   images: { train: BatchSource; validation: BatchSource };
-  /** Feature caching, as `summary.json` reports it. */
-  featureCache: { used: boolean; reused: boolean; reason: string };
+  /**
+   * Feature caching, as `summary.json` reports it; `shards`: per set
+   * ("train", "validation", …), the shard entries merged (see
+   * `feature_shards.ts`), when the features came from shards.
+   */
+  featureCache: {
+    used: boolean;
+    reused: boolean;
+    reason: string;
+    shards?: Record<string, ShardMergeRecord>;
+  };
   /** The engine that runs the frozen base, and why (null when the base trains). */
   frozenEngine: { engine: string; id: string; reason: string } | null;
   /**
@@ -101,6 +112,14 @@ export interface TrainingInputsOptions {
   log: (line: string) => void;
   /** Stops feature extraction between batches. */
   signal?: AbortSignal;
+  /**
+   * Sharded feature caches: the dataset root that images' shard keys are
+   * relative to, and this process' shard (`prepare --shard`: cached
+   * features are then shard entries of `data`, which holds that shard's
+   * images) or null (a run: the whole sets' entries, merged from shard
+   * entries when those are cached). Default: no shards.
+   */
+  shards?: { root: string; shard: { index: number; count: number } | null };
 }
 
 /** Everything a builder reads, and the stack that owns what it makes. */
@@ -222,7 +241,7 @@ async function cachedStage(
   flips: boolean,
 ): Promise<FrozenStageInputs> {
   const { forward, frozenEngine } = await frozenBase(ctx);
-  const { reused, ...sources } = await cachedSources(
+  const { reused, shards, ...sources } = await cachedSources(
     ctx.config,
     ctx.model,
     forward,
@@ -233,7 +252,12 @@ async function cachedStage(
   return {
     ...sources,
     trainModel: ctx.model.fitHead,
-    featureCache: { used: true, reused, reason },
+    featureCache: {
+      used: true,
+      reused,
+      reason,
+      ...(Object.keys(shards).length ? { shards } : {}),
+    },
     frozenEngine,
   };
 }
@@ -254,6 +278,20 @@ async function cachedSources(
   const order = orderOf(config);
   const identity = await baseIdentity(config, model, opts);
   const dir = join(opts.cacheDir, "features");
+  const merges: Record<string, ShardMergeRecord> = {};
+  const sharding = (label: string): FeatureShards | undefined =>
+    opts.shards && {
+      fileKey: (path) => shardKeyOfFile(opts.shards!.root, path),
+      write: opts.shards.shard,
+      label,
+    };
+  const noted = <T extends { shards?: ShardMergeRecord }>(
+    label: string,
+    r: T,
+  ) => {
+    if (r.shards) merges[label] = r.shards;
+    return r;
+  };
   const validationView = async (
     view: string,
     transform: (x: tf.Tensor4D) => tf.Tensor4D,
@@ -268,23 +306,31 @@ async function cachedSources(
       onProgress: progressLine(config, opts, `features: validation (${view})`),
       signal: opts.signal,
       warn: (m) => opts.log(`warning: ${m}`),
+      log: opts.log,
+      shards: sharding(`validation (${view})`),
     })).set;
-  const featuresOf = (split: "train" | "validation", flip: FlipVariant) =>
-    cachedFeatures(forward, data[split], {
-      dir,
-      identity: flip === "none" ? identity : { ...identity, flip },
-      batchSize: config.data.batchSize,
-      preprocess: flip === "none"
-        ? mobileNetV2Preprocess
-        : (x) => tf.tidy(() => flipImages(mobileNetV2Preprocess(x), flip)),
-      onProgress: progressLine(
-        config,
-        opts,
-        `features: ${flip === "none" ? split : `${split} (flip ${flip})`}`,
-      ),
-      signal: opts.signal,
-      warn: (m) => opts.log(`warning: ${m}`),
-    });
+  const featuresOf = async (
+    split: "train" | "validation",
+    flip: FlipVariant,
+  ) => {
+    const label = flip === "none" ? split : `${split} (flip ${flip})`;
+    return noted(
+      label,
+      await cachedFeatures(forward, data[split], {
+        dir,
+        identity: flip === "none" ? identity : { ...identity, flip },
+        batchSize: config.data.batchSize,
+        preprocess: flip === "none"
+          ? mobileNetV2Preprocess
+          : (x) => tf.tidy(() => flipImages(mobileNetV2Preprocess(x), flip)),
+        onProgress: progressLine(config, opts, `features: ${label}`),
+        signal: opts.signal,
+        warn: (m) => opts.log(`warning: ${m}`),
+        log: opts.log,
+        shards: sharding(label),
+      }),
+    );
+  };
   const mirrors = flips ? flipOnlyVariants(config.augment) : null;
   const trains = [];
   for (const flip of mirrors?.variants ?? ["none" as const]) {
@@ -312,6 +358,7 @@ async function cachedSources(
     validation: featureSource(val.set, { ...order, shuffle: false }),
     validationView,
     reused: train.cached && val.cached,
+    shards: merges,
   };
 }
 

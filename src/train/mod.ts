@@ -55,6 +55,15 @@ export {
   type ExtractFeaturesOptions,
 } from "./features.ts";
 export {
+  type FeatureShards,
+  mergeShards,
+  type MergeShardsOptions,
+  shardFileName,
+  shardIdentity,
+  type ShardMergeRecord,
+  subsetOf,
+} from "./feature_shards.ts";
+export {
   type BatchSource,
   type FitCallbacks,
   fitLoop,

@@ -170,6 +170,7 @@ Deno.test("deno task cache: list, prune (dry run first), clear — on a real run
     `${decoded.rel}/ab/.deadbeef.tmp`,
     "dataset.partial-1234abcd",
     "gone",
+    `features/v1-shard-${"ef".repeat(8)}-0of2-${"cd".repeat(16)}.f32`,
   ];
   await put("decoded/v1-32x32-bilinear/ab/ab12.rgb", some);
   await put(`${stale[1]}/ab/ab12.rgb`, some);
@@ -194,6 +195,12 @@ Deno.test("deno task cache: list, prune (dry run first), clear — on a real run
       }),
     ),
   );
+  await put(stale[8], encodeCacheFile("k", some));
+  // A shard entry of prepare --shard, of the current version.
+  const shard = `features/v2-shard-${"ef".repeat(8)}-1of3-${
+    "cd".repeat(16)
+  }.f32`;
+  await put(shard, encodeCacheFile("k", some));
   await put("mine/notes.txt", some); // not ours: listed, never pruned
   await Deno.mkdir(join(cacheDir, "weights"), { recursive: true });
   const live = join(cacheDir, "weights", "w.h5.cafebabe.part");
@@ -212,6 +219,9 @@ Deno.test("deno task cache: list, prune (dry run first), clear — on a real run
       withStale.items.filter((i) => i.status === "in-use").map((i) => i.rel),
       ["weights/w.h5.cafebabe.part"],
     );
+    const shardItem = withStale.items.find((i) => i.rel === shard);
+    assert.equal(shardItem?.status, "current");
+    assert.match(shardItem?.detail ?? "", /one shard \(prepare --shard\)/);
     assert.equal(
       leftoverKind("w.h5.cafebabe.part", false),
       "interrupted download",
@@ -223,12 +233,12 @@ Deno.test("deno task cache: list, prune (dry run first), clear — on a real run
     for (const rel of stale) {
       assert.ok(dry.includes(`would remove ${rel} (`), `${rel} in:\n${dry}`);
     }
-    assert.match(dry, /^Would prune 8 entries: /m);
+    assert.match(dry, /^Would prune 9 entries: /m);
     assert.deepEqual(await files(cacheDir), before);
 
     // --prune: exactly the stale entries go.
     const pruned = await cacheTask("--dir", cacheDir, "--prune");
-    assert.match(pruned, /^Pruned 8 entries: /m);
+    assert.match(pruned, /^Pruned 9 entries: /m);
     assert.match(pruned, /Left 1 entry that a running process is writing/);
     const after = await files(cacheDir);
     const gone = [...before.keys()].filter((p) => !after.has(p));
@@ -236,7 +246,7 @@ Deno.test("deno task cache: list, prune (dry run first), clear — on a real run
       gone.every((p) => stale.some((s) => p === s || p.startsWith(`${s}/`))),
       gone.join("\n"),
     );
-    assert.equal(gone.length, 9, gone.join("\n"));
+    assert.equal(gone.length, 10, gone.join("\n"));
     assert.ok(after.has("mine/notes.txt"));
     assert.ok(after.has("weights/w.h5.cafebabe.part"));
 

@@ -51,6 +51,11 @@ Deno.test("readLabelsCsv: rows and every error, naming file:line", async () => {
       ],
       ["file,label\na.jpg\n", /:2: expected 2 fields, found 1/],
       ["file,label\n", /no rows after the header/],
+      ["file,label\n../a.jpg,cat\n", /:2: \.\.\/a\.jpg is not a path inside/],
+      [
+        "file,label\n/etc/passwd,cat\n",
+        /:2: \/etc\/passwd is not a path inside/,
+      ],
     ];
     for (const [text, re] of cases) {
       await write(text);

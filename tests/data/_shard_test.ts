@@ -2,8 +2,10 @@ import assert from "node:assert/strict";
 import { createHash } from "node:crypto";
 import {
   parseShardSpec,
+  resolveShard,
   ShardError,
   shardFromEnv,
+  shardKeyOfFile,
   shardOfKey,
 } from "../../src/data/_shard.ts";
 
@@ -109,4 +111,49 @@ Deno.test("shardOfKey: stable, in range, covers every shard and roughly even", (
     keys.map((k) => shardOfKey(k, 3)).slice(1),
   );
   assert.throws(() => shardOfKey("zz", 3), ShardError);
+});
+
+Deno.test("shardKeyOfFile: the hash of the path relative to the root, the same wherever the root lies", () => {
+  const key = shardKeyOfFile("/data/set", "/data/set/train/cats/a.jpg");
+  assert.equal(
+    key,
+    createHash("sha256").update("train/cats/a.jpg").digest("hex"),
+  );
+  assert.equal(shardKeyOfFile("/mnt/x", "/mnt/x/train/cats/a.jpg"), key);
+  assert.notEqual(
+    shardKeyOfFile("/data/set", "/data/set/train/cats/b.jpg"),
+    key,
+  );
+});
+
+Deno.test("resolveShard: --shard wins, else the environment with --shard-count; their errors", () => {
+  assert.deepEqual(resolveShard({ shard: "1/3" }, {}), { index: 1, count: 3 });
+  assert.deepEqual(
+    resolveShard({ shard: "0/2" }, { SLURM_ARRAY_TASK_ID: "5" }),
+    { index: 0, count: 2 },
+  );
+  assert.equal(resolveShard({}, {}), null);
+  assert.deepEqual(
+    resolveShard({ shardCount: "4" }, { JOB_COMPLETION_INDEX: "3" }),
+    { index: 3, count: 4 },
+  );
+  assert.deepEqual(
+    resolveShard({}, {
+      SLURM_ARRAY_TASK_ID: "2",
+      SLURM_ARRAY_TASK_COUNT: "3",
+    }),
+    { index: 2, count: 3 },
+  );
+  assert.throws(
+    () => resolveShard({ shard: "0/2", shardCount: "2" }, {}),
+    /--shard-count: not with --shard/,
+  );
+  assert.throws(
+    () => resolveShard({ shardCount: "2" }, {}),
+    /no shard index is/,
+  );
+  assert.throws(
+    () => resolveShard({ shardCount: "x" }, { JOB_COMPLETION_INDEX: "0" }),
+    /--shard-count: expected a non-negative integer/,
+  );
 });
