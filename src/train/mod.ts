@@ -5,7 +5,8 @@
  * the fit loop (`fit.ts`) with Keras 3's optimizers (`keras_optimizers.ts`),
  * early stopping (`early_stopping.ts`) and the best checkpoint
  * (`best_checkpoint.ts`), what differs per head output (`head_output.ts`), and
- * the frozen and fine-tuning stages (`stages.ts`).
+ * the frozen and fine-tuning stages (`stages.ts`), and fine-tuning steps on
+ * ONNX Runtime's training graph (`ort_fine_tune.ts`, `engine.train`).
  *
  * @module
  */
@@ -73,6 +74,13 @@ export {
   type NamedTensor,
   type OptimizerName,
 } from "./keras_optimizers.ts";
+export {
+  type OrtFineTuner,
+  ortFineTuner,
+  selectTrainEngine,
+  type TrainEngineChoice,
+  type TrainEngineRequest,
+} from "./ort_fine_tune.ts";
 export {
   type FeatureMode,
   type FeaturePlan,
