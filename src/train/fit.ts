@@ -106,6 +106,16 @@ export interface FitOptions {
    * `"softmax"`.
    */
   output?: HeadOutput;
+  /**
+   * Trains one batch in place of `model.trainOnBatch` (same contract:
+   * resolves to `[loss, accuracy]`, updates `model`'s own weights; the loop
+   * still disposes the batch), e.g. ONNX Runtime's fine-tuning steps
+   * (`ort_fine_tune.ts`). Default: `model.trainOnBatch`.
+   */
+  trainStep?: (
+    xs: tf.Tensor | tf.Tensor[],
+    ys: tf.Tensor2D,
+  ) => Promise<number | number[]>;
 }
 
 /**
@@ -252,7 +262,9 @@ async function epochLoop(
       const size = ys.shape[0];
       fresh = undefined;
       try {
-        out = await model.trainOnBatch(xs, ys);
+        out = opts.trainStep
+          ? await opts.trainStep(xs, ys)
+          : await model.trainOnBatch(xs, ys);
       } finally {
         tf.dispose([xs, ys]);
       }

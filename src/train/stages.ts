@@ -21,10 +21,12 @@ import {
   type BatchSource,
   type FitCallbacks,
   fitLoop,
+  type FitOptions,
   type FitResult,
 } from "./fit.ts";
 import type { TrainingInputs } from "./inputs.ts";
 import { kerasOptimizer } from "./keras_optimizers.ts";
+import { selectTrainEngine } from "./ort_fine_tune.ts";
 import { compileArgs } from "./head_output.ts";
 import type { HeadOutput } from "../model/classifier.ts";
 import {
@@ -59,6 +61,11 @@ export interface TrainStagesOptions {
    * no best-model checkpoint.
    */
   saveBest?: ((epoch: number, row: MetricsRow) => Promise<void>) | null;
+  /**
+   * The run's TF.js backend, for `engine.train: "auto"`. Default: the
+   * current backend, no hardware-GPU check.
+   */
+  backend?: { backend: string; fallbackAdapter?: boolean };
 }
 
 /** The size of one stage, for its progress display. */
@@ -82,12 +89,18 @@ export interface StagesResult
   earlyStopping: (EarlyStoppingRecord & { stage: string })[];
   /** The best-model checkpoint, when `saveBest` was given. */
   bestCheckpoint: BestCheckpointRecord | null;
+  /**
+   * What ran the fine-tuning steps (`engine.train`) and why; null when no
+   * fine-tuning stage ran.
+   */
+  trainEngine: { engine: string; id: string; reason: string } | null;
 }
 
 /** Runs the frozen stage and, if enabled and not stopped, fine-tuning. */
 export async function trainStages(
   config: Pick<Config, "train" | "fineTune"> & {
     model: { head: Pick<Config["model"]["head"], "output"> };
+    engine?: Pick<Config["engine"], "train">;
   },
   model: BuiltModel,
   inputs: TrainingInputs,
@@ -109,6 +122,7 @@ export async function trainStages(
     val: BatchSource,
     epochs: number,
     name: string,
+    trainStep?: FitOptions["trainStep"],
   ) => {
     const bar = opts.progressBar?.({
       epochs: totalEpochs,
@@ -125,6 +139,7 @@ export async function trainStages(
         stage: fineTuning ? name : undefined,
         signal: opts.signal,
         output,
+        trainStep,
         callbacks: [
           ...(bar ? [bar] : []),
           { onEpochEnd: (_e, _l, row) => opts.onEpoch(row) },
@@ -159,6 +174,7 @@ export async function trainStages(
       config.train.optimizerRule,
     ),
   ];
+  let trainEngine: StagesResult["trainEngine"] = null;
   try {
     let result = await stage(
       inputs.trainModel,
@@ -196,18 +212,34 @@ export async function trainStages(
           config.train.optimizerRule,
         ),
       );
-      result = await stage(
-        ft.model,
-        ft.train,
-        ft.validation,
-        config.fineTune.epochs,
-        "fine_tune",
-      );
+      const choice = await selectTrainEngine(config.engine?.train ?? "tfjs", {
+        backend: opts.backend ?? { backend: tf.getBackend() },
+        model: ft.model,
+        onPrefix: inputs.fineTune != null,
+        optimizer: optimizers[optimizers.length - 1],
+        output,
+      });
+      const { tuner, ...engine } = choice;
+      trainEngine = engine;
+      opts.log(`fine-tuning engine: ${engine.id} (${engine.reason})`);
+      try {
+        result = await stage(
+          ft.model,
+          ft.train,
+          ft.validation,
+          config.fineTune.epochs,
+          "fine_tune",
+          tuner ? (xs, ys) => tuner.step(xs, ys) : undefined,
+        );
+      } finally {
+        await tuner?.dispose();
+      }
     }
     return {
       ...result,
       earlyStopping,
       bestCheckpoint: checkpoint?.record() ?? null,
+      trainEngine,
     };
   } finally {
     optimizers.forEach((o) => o.dispose());
