@@ -500,7 +500,7 @@ async function main(): Promise<void> {
             label:
               `${engine}: fine-tuning (10 frozen + 10 from layer 100, prefix cached; engine.train ${trainEngine})`,
             r: await runChild(`fine-tune-${engine}-train-${trainEngine}`, {
-              cacheDir: join(work, `cache-ft-${engine}`),
+              cacheDir: join(work, `cache-ft-${engine}-${trainEngine}`),
               outDir,
               epochs,
               batchSize: 32,
