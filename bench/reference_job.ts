@@ -101,6 +101,9 @@ const { values: args } = parseArgs({
     keep: { type: "boolean", default: false },
     engines: { type: "string", default: "onnxruntime,tfjs" },
     "augmented-epochs": { type: "string", default: "10" },
+    // engine.train values the fine-tune case runs (each frozen engine × each).
+    "train-engines": { type: "string", default: "tfjs,onnxruntime" },
+    "train-engine": { type: "string", default: "tfjs" },
     help: { type: "boolean", short: "h", default: false },
     // Internal: run one training job in this process.
     engine: { type: "string", default: "auto" },
@@ -158,7 +161,10 @@ async function child(): Promise<void> {
     augment: args.augment === "true"
       ? { flip: "horizontal", rotation: 0.2 }
       : {},
-    engine: { frozen: args.engine as "auto" | "onnxruntime" | "tfjs" },
+    engine: {
+      frozen: args.engine as "auto" | "onnxruntime" | "tfjs",
+      train: args["train-engine"] as "auto" | "onnxruntime" | "tfjs",
+    },
     // The tutorial's fine-tuning: from layer 100, RMSprop 1e-5, 10 epochs.
     fineTune: args["fine-tune"] === "true"
       ? {
@@ -221,6 +227,7 @@ async function runChild(
     batchSize: number;
     cache: boolean;
     engine?: string;
+    trainEngine?: string;
     augment?: boolean;
     fineTune?: boolean;
   },
@@ -262,6 +269,8 @@ async function runChild(
       String(opts.augment ?? false),
       "--fine-tune",
       String(opts.fineTune ?? false),
+      "--train-engine",
+      opts.trainEngine ?? "tfjs",
       "--result",
       resultPath,
     ],
@@ -481,21 +490,27 @@ async function main(): Promise<void> {
           r: await runChild(`cached-second-${engine}`, run),
         });
       }
+      const trainEngines = args["train-engines"].split(",").map((s) =>
+        s.trim()
+      );
       for (const engine of engines) {
         if (!cases.includes("fine-tune")) break;
-        jobs.push({
-          label:
-            `${engine}: fine-tuning (10 frozen + 10 from layer 100, prefix cached)`,
-          r: await runChild(`fine-tune-${engine}`, {
-            cacheDir: join(work, `cache-ft-${engine}`),
-            outDir,
-            epochs,
-            batchSize: 32,
-            cache: true,
-            engine,
-            fineTune: true,
-          }),
-        });
+        for (const trainEngine of trainEngines) {
+          jobs.push({
+            label:
+              `${engine}: fine-tuning (10 frozen + 10 from layer 100, prefix cached; engine.train ${trainEngine})`,
+            r: await runChild(`fine-tune-${engine}-train-${trainEngine}`, {
+              cacheDir: join(work, `cache-ft-${engine}-${trainEngine}`),
+              outDir,
+              epochs,
+              batchSize: 32,
+              cache: true,
+              engine,
+              trainEngine,
+              fineTune: true,
+            }),
+          });
+        }
       }
       for (const engine of engines) {
         if (!cases.includes("augmented")) break;

@@ -143,6 +143,7 @@ export async function runTraining(
         trainStages(config, model, inputs, {
           ...opts,
           log,
+          backend,
           progressBar: (shape) =>
             new Progbar({
               ...shape,

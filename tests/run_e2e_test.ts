@@ -351,58 +351,68 @@ async function changedLayers(
   return { changed, bnStatsChanged, names: base.layers.map((l) => l.name) };
 }
 
-Deno.test("train e2e (cpu): fine-tuning from a layer name: stage column, continued epochs, only the top of the base changes", async () => {
-  const counter = tensorCounter();
-  const r = await run({
-    train: { epochs: 2 },
-    fineTune: {
-      enabled: true,
-      fromLayer: "block_13_expand",
-      epochs: 2,
-      learningRate: 1e-3,
-    },
-  }, { callbacks: [counter.callback] });
-  try {
-    assert.equal(r.summary.stopReason, "completed");
-    assert.deepEqual(r.rows.map((row) => [row.epoch, row.stage]), [
-      [1, "frozen"],
-      [2, "frozen"],
-      [3, "fine_tune"],
-      [4, "fine_tune"],
-    ]);
-    await checkMetricsCsv(r.dir, r.rows, true);
-    await checkCharts(r.dir, 4, 3);
-    await checkSummary(r, {
-      backend: "cpu",
-      featureCache: { used: true },
-    });
-    assert.deepEqual(await listFiles(r.dir), RUN_FILES);
-    // Tensors are steady within each stage (fine-tuning adds optimizer slots once).
-    assert.equal(counter.counts[0], counter.counts[1]);
-    assert.equal(counter.counts[2], counter.counts[3]);
+for (const trainEngine of ["tfjs", "onnxruntime"] as const) {
+  Deno.test(`train e2e (cpu): fine-tuning from a layer name (engine.train ${trainEngine}): stage column, continued epochs, only the top of the base changes`, async () => {
+    const counter = tensorCounter();
+    const r = await run({
+      train: { epochs: 2 },
+      fineTune: {
+        enabled: true,
+        fromLayer: "block_13_expand",
+        epochs: 2,
+        learningRate: 1e-3,
+      },
+      engine: { train: trainEngine },
+    }, { callbacks: [counter.callback] });
+    try {
+      assert.equal(r.summary.trainEngine?.engine, trainEngine);
+      assert.match(
+        r.logs.join("\n"),
+        new RegExp(
+          `fine-tuning engine: ${trainEngine}.*\\(engine\\.train is ${trainEngine}\\)`,
+        ),
+      );
+      assert.equal(r.summary.stopReason, "completed");
+      assert.deepEqual(r.rows.map((row) => [row.epoch, row.stage]), [
+        [1, "frozen"],
+        [2, "frozen"],
+        [3, "fine_tune"],
+        [4, "fine_tune"],
+      ]);
+      await checkMetricsCsv(r.dir, r.rows, true);
+      await checkCharts(r.dir, 4, 3);
+      await checkSummary(r, {
+        backend: "cpu",
+        featureCache: { used: true },
+      });
+      assert.deepEqual(await listFiles(r.dir), RUN_FILES);
+      // Tensors are steady within each stage (fine-tuning adds optimizer slots once).
+      assert.equal(counter.counts[0], counter.counts[1]);
+      assert.equal(counter.counts[2], counter.counts[3]);
 
-    const { changed, bnStatsChanged, names } = await changedLayers(r.model);
-    assert.equal(names.length, 154);
-    const from = names.indexOf("block_13_expand");
-    assert.match(
-      r.logs.join("\n"),
-      new RegExp(
-        `unfroze base layers ${from}\\.\\.153 \\(from block_13_expand\\)`,
-      ),
-    );
-    for (const name of changed) {
-      assert.ok(names.indexOf(name) >= from, `${name} changed below ${from}`);
+      const { changed, bnStatsChanged, names } = await changedLayers(r.model);
+      assert.equal(names.length, 154);
+      const from = names.indexOf("block_13_expand");
+      assert.match(
+        r.logs.join("\n"),
+        new RegExp(
+          `unfroze base layers ${from}\\.\\.153 \\(from block_13_expand\\)`,
+        ),
+      );
+      for (const name of changed) {
+        assert.ok(names.indexOf(name) >= from, `${name} changed below ${from}`);
+      }
+      for (const name of ["block_13_expand", "block_16_project", "Conv_1"]) {
+        assert.ok(changed.has(name), `${name} unchanged`);
+      }
+      // BatchNormalization stays in inference mode: statistics untouched.
+      assert.deepEqual(bnStatsChanged, []);
+      await checkSavedModel(r, r.config, 1e-6);
+    } finally {
+      r.model.dispose();
     }
-    for (const name of ["block_13_expand", "block_16_project", "Conv_1"]) {
-      assert.ok(changed.has(name), `${name} unchanged`);
-    }
-    // BatchNormalization stays in inference mode: statistics untouched.
-    assert.deepEqual(bnStatsChanged, []);
-    await checkSavedModel(r, r.config, 1e-6);
-  } finally {
-    r.model.dispose();
-  }
-});
+  });
+}
 
 Deno.test("train e2e (cpu): fine-tuning from a layer index; a bad fromLayer fails before training", async () => {
   const r = await run({
@@ -760,6 +770,100 @@ Deno.test("train e2e (cpu): fine-tuning on the cached frozen prefix equals runni
     assert.match(
       again.logs.join("\n"),
       /prefix: reused train, reused validation/,
+    );
+  } finally {
+    runs.forEach((r) => r.model.dispose());
+  }
+});
+
+Deno.test("train e2e (cpu): engine.train onnxruntime fine-tunes like tfjs on the cached prefix and per (augmented) batch; summary.json and report.html say which engine ran; auto falls back to TF.js with the reason", async () => {
+  const cacheDir = join(env.dir, "cache-train-engine");
+  // SGD: its update is lr × gradient, so the runs differ only by the
+  // gradients' float noise (Adam on this tiny, fast-moving job amplifies
+  // noise-sign components to ~1 % of the loss within 6 steps in either
+  // engine; tests/train/ort_fine_tune_test.ts compares Adam step by step).
+  const base: ConfigInput = {
+    data: { cacheDir },
+    train: { epochs: 1 },
+    fineTune: {
+      enabled: true,
+      fromLayer: 100,
+      epochs: 2,
+      learningRate: 1e-3,
+      optimizer: "sgd",
+    },
+  };
+  const augmented: ConfigInput = {
+    ...base,
+    augment: { flip: "horizontal", rotation: 0.05 },
+  };
+  const runs: Run[] = [];
+  try {
+    for (const overrides of [base, augmented]) {
+      const pair: Run[] = [];
+      for (const train of ["tfjs", "onnxruntime"] as const) {
+        pair.push(await run({ ...overrides, engine: { train } }));
+      }
+      runs.push(...pair);
+      const [tfjs, ort] = pair;
+      assert.deepEqual(
+        [tfjs.summary.trainEngine?.engine, ort.summary.trainEngine?.engine],
+        ["tfjs", "onnxruntime"],
+      );
+      assert.match(ort.summary.trainEngine!.id, /^onnxruntime-node@/);
+      const file = JSON.parse(
+        await Deno.readTextFile(join(ort.dir, "summary.json")),
+      );
+      assert.equal(file.trainEngine.reason, "engine.train is onnxruntime");
+      const html = await Deno.readTextFile(join(ort.dir, "report.html"));
+      assert.match(
+        html,
+        /<th>Fine-tuning engine<\/th><td>onnxruntime-node@[^<]* \(engine\.train is onnxruntime\)<\/td>/,
+      );
+      assert.equal(ort.rows.length, 3);
+      for (const [i, t] of tfjs.rows.entries()) {
+        const o = ort.rows[i];
+        for (
+          const k of ["loss", "accuracy", "val_loss", "val_accuracy"] as const
+        ) {
+          assert.ok(
+            close(o[k], t[k], 1e-4),
+            `epoch ${i + 1} (${t.stage}) ${k}: tfjs ${t[k]}, onnxruntime ${
+              o[k]
+            }`,
+          );
+        }
+      }
+      assert.deepEqual(
+        ort.summary.evaluation!.matrix,
+        tfjs.summary.evaluation!.matrix,
+      );
+    }
+    // No ONNX training lowering for the head's Dropout: auto says so and
+    // trains on TF.js; onnxruntime is rejected with the config.
+    const fallback = await run({
+      ...base,
+      model: { head: { dropout: 0.2 } },
+      engine: { train: "auto" },
+    });
+    runs.push(fallback);
+    assert.equal(fallback.summary.trainEngine?.engine, "tfjs");
+    const line = fallback.logs.filter((l) =>
+      l.startsWith("fine-tuning engine:")
+    );
+    assert.equal(line.length, 1);
+    assert.match(
+      line[0],
+      /^fine-tuning engine: tfjs@[^ ]+\/cpu \(auto: the suffix cannot train on the ONNX graph: layer "dropout" is Dropout at rate 0\.2 \(model\.head\.dropout\).*; TF\.js cpu instead\)$/,
+    );
+    assert.throws(
+      () =>
+        env.config({
+          ...base,
+          model: { head: { dropout: 0.2 } },
+          engine: { train: "onnxruntime" },
+        }),
+      /engine\.train.*"onnxruntime" cannot fine-tune with model\.head\.dropout > 0/,
     );
   } finally {
     runs.forEach((r) => r.model.dispose());

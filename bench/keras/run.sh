@@ -9,6 +9,8 @@
 # PYTHON: a Python with keras 3.15 + tensorflow-cpu 2.21 (make one with
 # ../shared/tools/keras-venv.sh DIR; default .cache/kerasenv/bin/python).
 # CASES: comma-separated, of frozen, augmented, fine_tune (default: all).
+# TRAIN_ENGINES (env): engine.train values of the fine-tuning case, each its
+# own row (default tfjs,onnxruntime).
 # Optional: CI never runs it and nothing else needs Python.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
@@ -20,7 +22,8 @@ deno_cases=$(sed -e 's/frozen/cached/; s/fine_tune/fine-tune/' <<<"$cases")
 
 echo "== deno-transfer (auto: ONNX Runtime for the frozen base, TF.js WASM for training)" >&2
 deno run --allow-read --allow-write --allow-env --allow-sys --allow-run --allow-ffi \
-  bench/reference_job.ts --cases "$deno_cases" --engines auto --json "$out/deno.json" >&2
+  bench/reference_job.ts --cases "$deno_cases" --engines auto \
+  --train-engines "${TRAIN_ENGINES:-tfjs,onnxruntime}" --json "$out/deno.json" >&2
 echo "== Keras" >&2
 "$py" bench/keras/reference_job.py --cases "$cases" | tee "$out/keras.jsonl" >&2
 

@@ -29,7 +29,16 @@ const keras = (await Deno.readTextFile(kerasFile)).trim().split("\n")
 const pairs: [string, string, string][] = [
   ["frozen base", "frozen", "cached-first-auto"],
   ["frozen base + augmentation", "augmented", "augmented-auto"],
-  ["fine-tuning (10 + 10 epochs)", "fine_tune", "fine-tune-auto"],
+  [
+    "fine-tuning (10 + 10 epochs), engine.train tfjs",
+    "fine_tune",
+    "fine-tune-auto-train-tfjs",
+  ],
+  [
+    "fine-tuning (10 + 10 epochs), engine.train onnxruntime",
+    "fine_tune",
+    "fine-tune-auto-train-onnxruntime",
+  ],
 ];
 const f1 = (n: number) => n.toFixed(1);
 console.log(

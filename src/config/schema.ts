@@ -325,6 +325,9 @@ const EngineSchema = z.strictObject({
   frozen: z.enum(["auto", "onnxruntime", "tfjs"]).default("auto").describe(
     'What runs the frozen base (features, augmented batches): "onnxruntime" (CPU, needs --allow-ffi), "tfjs" (the TF.js backend), or "auto": TF.js on a hardware WebGPU adapter, ONNX Runtime otherwise (TF.js if it cannot load).',
   ),
+  train: z.enum(["auto", "onnxruntime", "tfjs"]).default("tfjs").describe(
+    'What runs the fine-tuning steps on the frozen prefix: "tfjs" (the TF.js backend), "onnxruntime" (a generated gradient graph on ONNX Runtime\'s CPU build, needs --allow-ffi; the update is the same optimizer), or "auto": ONNX Runtime unless on a hardware WebGPU adapter, TF.js when ONNX Runtime cannot load or the suffix cannot train on its graph (BatchNormalization "batch-stats", model.head.dropout > 0, a layer without a training lowering), with the reason in the log and summary.json.',
+  ),
 });
 
 const OutputSchema = z.strictObject({
@@ -408,7 +411,7 @@ export const ConfigSchema: z.ZodType<Config, ConfigInput> = z.strictObject({
     '"auto" picks WebGPU on a real GPU adapter, else WASM, else CPU.',
   ),
   engine: EngineSchema.prefault({}).describe(
-    "Which engine runs the frozen part of the model.",
+    "Which engines run the frozen part of the model and the fine-tuning steps.",
   ),
   output: OutputSchema.prefault({}).describe("What a run writes and where."),
 }).refine((c) => c.data.url !== null || c.data.path !== null, {
@@ -417,6 +420,27 @@ export const ConfigSchema: z.ZodType<Config, ConfigInput> = z.strictObject({
 }).superRefine((c, ctx) => {
   for (const issue of recipeIssues(c)) {
     ctx.addIssue({ code: "custom", path: issue.path, message: issue.message });
+  }
+  if (c.engine.train === "onnxruntime" && c.fineTune.enabled) {
+    const clash = c.fineTune.batchNorm === "batch-stats"
+      ? 'fineTune.batchNorm "batch-stats" (the ONNX graph runs frozen BatchNormalization statistics)'
+      : c.model.head.dropout > 0
+      ? "model.head.dropout > 0 (the ONNX graph has no Dropout masks)"
+      : c.model.trainable
+      ? "model.trainable (fine-tuning then trains the whole model on images, with no frozen prefix)"
+      : c.train.classWeight != null
+      ? "train.classWeight (the ONNX graph's loss has no class weights)"
+      : c.train.labelSmoothing > 0
+      ? "train.labelSmoothing (the ONNX graph's loss has no label smoothing)"
+      : null;
+    if (clash) {
+      ctx.addIssue({
+        code: "custom",
+        path: ["engine", "train"],
+        message:
+          `"onnxruntime" cannot fine-tune with ${clash}; set engine.train to "auto" or "tfjs"`,
+      });
+    }
   }
   for (const issue of architectureIssues(c.model, c.data.imageSize)) {
     ctx.addIssue({

@@ -26,7 +26,7 @@ export interface Config {
   augment: AugmentConfig;
   /** "auto" picks WebGPU on a real GPU adapter, else WASM, else CPU. Default: `"auto"`. */
   backend: "auto" | "webgpu" | "wasm" | "cpu";
-  /** Which engine runs the frozen part of the model. */
+  /** Which engines run the frozen part of the model and the fine-tuning steps. */
   engine: EngineConfig;
   /** What a run writes and where. */
   output: OutputConfig;
@@ -275,12 +275,14 @@ export interface AugmentConfig {
   translation: number;
 }
 
-/** `engine`: Which engine runs the frozen part of the model. */
+/** `engine`: Which engines run the frozen part of the model and the fine-tuning steps. */
 export interface EngineConfig {
   /** When TF.js runs the frozen base: as fused ops from the frozen graph (BatchNormalization, padding and ReLU6 folded into the convolutions; fewer kernels). false: the plain layers model. Default: `true`. */
   fused: boolean;
   /** What runs the frozen base (features, augmented batches): "onnxruntime" (CPU, needs --allow-ffi), "tfjs" (the TF.js backend), or "auto": TF.js on a hardware WebGPU adapter, ONNX Runtime otherwise (TF.js if it cannot load). Default: `"auto"`. */
   frozen: "auto" | "onnxruntime" | "tfjs";
+  /** What runs the fine-tuning steps on the frozen prefix: "tfjs" (the TF.js backend), "onnxruntime" (a generated gradient graph on ONNX Runtime's CPU build, needs --allow-ffi; the update is the same optimizer), or "auto": ONNX Runtime unless on a hardware WebGPU adapter, TF.js when ONNX Runtime cannot load or the suffix cannot train on its graph (BatchNormalization "batch-stats", model.head.dropout > 0, a layer without a training lowering), with the reason in the log and summary.json. Default: `"tfjs"`. */
+  train: "auto" | "onnxruntime" | "tfjs";
 }
 
 /** `output`: What a run writes and where. */
@@ -317,7 +319,7 @@ export interface ConfigInput {
   augment?: AugmentConfigInput;
   /** "auto" picks WebGPU on a real GPU adapter, else WASM, else CPU. Default: `"auto"`. */
   backend?: "auto" | "webgpu" | "wasm" | "cpu";
-  /** Which engine runs the frozen part of the model. Default: `{}`. */
+  /** Which engines run the frozen part of the model and the fine-tuning steps. Default: `{}`. */
   engine?: EngineConfigInput;
   /** What a run writes and where. Default: `{}`. */
   output?: OutputConfigInput;
@@ -570,12 +572,14 @@ export interface AugmentConfigInput {
   translation?: number;
 }
 
-/** `engine`: Which engine runs the frozen part of the model. */
+/** `engine`: Which engines run the frozen part of the model and the fine-tuning steps. */
 export interface EngineConfigInput {
   /** When TF.js runs the frozen base: as fused ops from the frozen graph (BatchNormalization, padding and ReLU6 folded into the convolutions; fewer kernels). false: the plain layers model. Default: `true`. */
   fused?: boolean;
   /** What runs the frozen base (features, augmented batches): "onnxruntime" (CPU, needs --allow-ffi), "tfjs" (the TF.js backend), or "auto": TF.js on a hardware WebGPU adapter, ONNX Runtime otherwise (TF.js if it cannot load). Default: `"auto"`. */
   frozen?: "auto" | "onnxruntime" | "tfjs";
+  /** What runs the fine-tuning steps on the frozen prefix: "tfjs" (the TF.js backend), "onnxruntime" (a generated gradient graph on ONNX Runtime's CPU build, needs --allow-ffi; the update is the same optimizer), or "auto": ONNX Runtime unless on a hardware WebGPU adapter, TF.js when ONNX Runtime cannot load or the suffix cannot train on its graph (BatchNormalization "batch-stats", model.head.dropout > 0, a layer without a training lowering), with the reason in the log and summary.json. Default: `"tfjs"`. */
+  train?: "auto" | "onnxruntime" | "tfjs";
 }
 
 /** `output`: What a run writes and where. */

@@ -2,10 +2,11 @@
  * A training graph from the frozen-graph IR: the forward pass, a loss and
  * its gradients with respect to every weight, as one ONNX model that ONNX
  * Runtime runs. Weights are graph inputs (fed each step), so the optimizer
- * update stays outside (TypeScript); the outputs are the loss and one
- * gradient per weight, in {@link TrainGraph.weights} order.
+ * update stays outside (TypeScript); the outputs are the loss, one
+ * gradient per weight, in {@link TrainGraph.weights} order, and the logits
+ * (for the batch's accuracy).
  *
- * Not wired into training yet (issue 20, work in progress): lowers the
+ * Run by `train_session.ts` (`engine.train`). Lowers the
  * IR's `conv` (full and depthwise), `dense`, `affine` (BatchNormalization with frozen statistics: γ/β as
  * the trainable scale/shift), `activation` (relu, relu6, sigmoid), `add`,
  * `globalPool` (avg) and `identity` nodes; image tensors run NCHW inside,
@@ -45,7 +46,7 @@ export interface TrainGraph {
   labels: string;
   /** Weights, in the order of the gradient outputs. */
   weights: TrainWeight[];
-  /** Output names: `loss`, then one gradient per weight. */
+  /** Output names: `loss`, then one gradient per weight, then `logits`. */
   outputs: string[];
 }
 
@@ -256,8 +257,8 @@ export function buildTrainGraph(
   }
   const grads = tape.backward(lossName, weights.map((w) => w.name));
   // Graph outputs need their own names: Identity nodes.
-  const outputs = ["loss", ...weights.map((w) => `grad:${w.name}`)];
-  [lossName, ...grads].forEach((t, i) => {
+  const outputs = ["loss", ...weights.map((w) => `grad:${w.name}`), "logits"];
+  [lossName, ...grads, logits].forEach((t, i) => {
     tape.nodes.push({
       op: "Identity",
       name: outputs[i],
@@ -280,6 +281,7 @@ export function buildTrainGraph(
     outputs: [
       { name: "loss", dims: [] },
       ...weights.map((w) => ({ name: `grad:${w.name}`, dims: w.shape })),
+      { name: "logits", dims: dims(tape.shape(logits)) },
     ],
   });
   return {

@@ -3,7 +3,8 @@
  * IR (`frozen_graph_ir.ts`, extracted by `frozen_graph.ts`; the cut for
  * fine-tuning `frozen_graph_cut.ts`), ONNX export (`onnx_export.ts`) and ONNX
  * Runtime (`onnx_runtime.ts`), the fused TF.js executor (`fused_graph.ts`), and
- * the choice between them (`frozen_engine.ts`, `engine.frozen`).
+ * the choice between them (`frozen_engine.ts`, `engine.frozen`); the ONNX
+ * Runtime training session of fine-tuning (`train_session.ts`, `engine.train`).
  *
  * @module
  */
@@ -57,3 +58,11 @@ export {
   type OrtTensor,
   tryLoadOnnxRuntime,
 } from "./onnx_runtime.ts";
+export {
+  createTrainSession,
+  type TrainSession,
+  type TrainSessionLoss,
+  type TrainSessionOptions,
+  type TrainSessionWeight,
+  type TrainStepOutput,
+} from "./train_session.ts";

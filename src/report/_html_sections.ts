@@ -436,6 +436,7 @@ export function runtimeSection(input: ReportInput): string {
       ...(b.threads ? [["Threads", String(b.threads)]] : []),
       ...(b.adapter ? [["Adapter", b.adapter]] : []),
       ...(b.reason ? [["Why", b.reason]] : []),
+      ...(b.fineTuneEngine ? [["Fine-tuning engine", b.fineTuneEngine]] : []),
     ];
     parts.push(
       `<table id="backend"><tbody>${

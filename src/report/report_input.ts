@@ -75,6 +75,8 @@ export interface ReportBackend {
   reason?: string | null;
   /** WASM threads, when the backend is wasm. */
   threads?: number | null;
+  /** What ran the fine-tuning steps and why, e.g. "onnxruntime-node@1.30.0 (engine.train is onnxruntime)". */
+  fineTuneEngine?: string | null;
 }
 
 /** Evaluation of the final model (validation set, or `--eval` folder). */

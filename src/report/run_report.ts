@@ -37,6 +37,9 @@ export function runReportInput(
       adapter: summary.adapter,
       reason: summary.backendReason,
       threads: summary.threads,
+      fineTuneEngine: summary.trainEngine
+        ? `${summary.trainEngine.id} (${summary.trainEngine.reason})`
+        : null,
     },
     seconds: running ? null : summary.seconds,
     rows,

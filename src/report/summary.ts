@@ -105,6 +105,11 @@ export interface RunSummary {
   };
   /** What ran the frozen base (null when the whole model trained on images). */
   frozenEngine: { engine: string; id: string; reason: string } | null;
+  /**
+   * What ran the fine-tuning steps (`engine.train`: ONNX Runtime's training
+   * graph or TF.js) and why; null when no fine-tuning stage ran (or yet).
+   */
+  trainEngine?: { engine: string; id: string; reason: string } | null;
   /** Early stopping per stage where it was on: when and why it stopped. */
   earlyStopping: (EarlyStoppingRecord & { stage: string })[];
   /** The best-model checkpoint (`output.saveBest`), when on. */
@@ -157,6 +162,7 @@ export interface RunFacts {
     earlyStopping: RunSummary["earlyStopping"];
     bestCheckpoint: RunSummary["bestCheckpoint"];
     learningRate?: RunSummary["learningRate"];
+    trainEngine?: RunSummary["trainEngine"];
   };
   /** The validation evaluation, if any. */
   evaluation?: Evaluation | null;
@@ -225,6 +231,7 @@ export function summarize(
     featureCache: facts.inputs?.featureCache ??
       { used: false, reused: false, reason: "not planned yet" },
     frozenEngine: facts.inputs?.frozenEngine ?? null,
+    trainEngine: stop?.trainEngine ?? null,
     evaluation: evaluation &&
       { matrix: evaluation.matrix, report: evaluation.report },
     evaluationLoss: evaluation &&

@@ -118,6 +118,16 @@ export interface FitOptions {
    * the compiled loss, smoothing included, class weights not). Default 0.
    */
   labelSmoothing?: number;
+  /**
+   * Trains one batch in place of `model.trainOnBatch` (same contract:
+   * resolves to `[loss, accuracy]`, updates `model`'s own weights; the loop
+   * still disposes the batch), e.g. ONNX Runtime's fine-tuning steps
+   * (`ort_fine_tune.ts`). Default: `model.trainOnBatch`.
+   */
+  trainStep?: (
+    xs: tf.Tensor | tf.Tensor[],
+    ys: tf.Tensor2D,
+  ) => Promise<number | number[]>;
 }
 
 /**
@@ -270,7 +280,9 @@ async function epochLoop(
       const size = ys.shape[0];
       fresh = undefined;
       try {
-        out = await model.trainOnBatch(xs, ys);
+        out = opts.trainStep
+          ? await opts.trainStep(xs, ys)
+          : await model.trainOnBatch(xs, ys);
       } finally {
         tf.dispose([xs, ys]);
       }

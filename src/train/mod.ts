@@ -10,7 +10,8 @@
  * (`training_loss.ts`), learning-rate schedules (`lr_schedule.ts`, driven by
  * `schedule_callback.ts` through `optimizer_rate.ts`) and ReduceLROnPlateau
  * (`reduce_lr_on_plateau.ts`), and fastai's LR finder (`lr_find.ts`, its
- * training loop `lr_sweep.ts`).
+ * training loop `lr_sweep.ts`); fine-tuning steps on ONNX Runtime's training
+ * graph (`ort_fine_tune.ts`, `engine.train`).
  *
  * @module
  */
@@ -134,6 +135,13 @@ export {
   type LrSweepOptions,
   type LrSweepResult,
 } from "./lr_sweep.ts";
+export {
+  type OrtFineTuner,
+  ortFineTuner,
+  selectTrainEngine,
+  type TrainEngineChoice,
+  type TrainEngineRequest,
+} from "./ort_fine_tune.ts";
 export {
   type FeatureMode,
   type FeaturePlan,

@@ -21,10 +21,12 @@ import {
   type BatchSource,
   type FitCallbacks,
   fitLoop,
+  type FitOptions,
   type FitResult,
 } from "./fit.ts";
 import type { TrainingInputs } from "./inputs.ts";
 import { kerasOptimizer } from "./keras_optimizers.ts";
+import { selectTrainEngine } from "./ort_fine_tune.ts";
 import { compileArgs } from "./head_output.ts";
 import { trainingLoss } from "./training_loss.ts";
 import { lrSchedule } from "./lr_schedule.ts";
@@ -69,6 +71,11 @@ export interface TrainStagesOptions {
    * `fit(class_weight=…)`; null/absent: none.
    */
   classWeights?: readonly number[] | null;
+  /**
+   * The run's TF.js backend, for `engine.train: "auto"`. Default: the
+   * current backend, no hardware-GPU check.
+   */
+  backend?: { backend: string; fallbackAdapter?: boolean };
 }
 
 /** The size of one stage, for its progress display. */
@@ -108,12 +115,18 @@ export interface StagesResult
   earlyStopping: (EarlyStoppingRecord & { stage: string })[];
   /** The best-model checkpoint, when `saveBest` was given. */
   bestCheckpoint: BestCheckpointRecord | null;
+  /**
+   * What ran the fine-tuning steps (`engine.train`) and why; null when no
+   * fine-tuning stage ran.
+   */
+  trainEngine: { engine: string; id: string; reason: string } | null;
 }
 
 /** Runs the frozen stage and, if enabled and not stopped, fine-tuning. */
 export async function trainStages(
   config: Pick<Config, "train" | "fineTune"> & {
     model: { head: Pick<Config["model"]["head"], "output"> };
+    engine?: Pick<Config["engine"], "train">;
   },
   model: BuiltModel,
   inputs: TrainingInputs,
@@ -142,6 +155,7 @@ export async function trainStages(
       "learningRate" | "lrSchedule" | "reduceLrOnPlateau"
     >,
     key: "train" | "fineTune",
+    trainStep?: FitOptions["trainStep"],
   ) => {
     const bar = opts.progressBar?.({
       epochs: totalEpochs,
@@ -188,6 +202,7 @@ export async function trainStages(
         signal: opts.signal,
         output,
         labelSmoothing: config.train.labelSmoothing,
+        trainStep,
         callbacks: [
           ...(bar ? [bar] : []),
           { onEpochEnd: (_e, _l, row) => opts.onEpoch(row) },
@@ -233,6 +248,7 @@ export async function trainStages(
       loss,
     ),
   ];
+  let trainEngine: StagesResult["trainEngine"] = null;
   try {
     let result = await stage(
       inputs.trainModel,
@@ -274,22 +290,42 @@ export async function trainStages(
           loss,
         ),
       );
-      result = await stage(
-        ft.model,
-        ft.train,
-        ft.validation,
-        config.fineTune.epochs,
-        "fine_tune",
-        optimizers[1],
-        config.fineTune,
-        "fineTune",
-      );
+      const choice = await selectTrainEngine(config.engine?.train ?? "tfjs", {
+        backend: opts.backend ?? { backend: tf.getBackend() },
+        model: ft.model,
+        onPrefix: inputs.fineTune != null,
+        lossKeys: [
+          ...(opts.classWeights ? ["train.classWeight"] : []),
+          ...(config.train.labelSmoothing > 0 ? ["train.labelSmoothing"] : []),
+        ],
+        optimizer: optimizers[optimizers.length - 1],
+        output,
+      });
+      const { tuner, ...engine } = choice;
+      trainEngine = engine;
+      opts.log(`fine-tuning engine: ${engine.id} (${engine.reason})`);
+      try {
+        result = await stage(
+          ft.model,
+          ft.train,
+          ft.validation,
+          config.fineTune.epochs,
+          "fine_tune",
+          optimizers[1],
+          config.fineTune,
+          "fineTune",
+          tuner ? (xs, ys) => tuner.step(xs, ys) : undefined,
+        );
+      } finally {
+        await tuner?.dispose();
+      }
     }
     return {
       ...result,
       earlyStopping,
       learningRate,
       bestCheckpoint: checkpoint?.record() ?? null,
+      trainEngine,
     };
   } finally {
     optimizers.forEach((o) => o.dispose());

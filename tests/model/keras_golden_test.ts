@@ -339,6 +339,31 @@ Deno.test("training as Keras does it (cpu): frozen stage, Adam's epsilon placeme
     );
 
     await t.step(
+      `fine-tuning from layer ${manifest.training.fine_tune.from_layer}, BatchNormalization in inference mode, on ONNX Runtime's training graph (engine.train "onnxruntime"): RMSprop losses match Keras'`,
+      async () => {
+        await resetGoldenSetup(setup, keras.head);
+        const fine = await goldenFineTuneStage(
+          setup,
+          new KerasRMSprop(lr),
+          "inference",
+          "onnxruntime",
+        );
+        assert.equal(
+          fine.trainableWeights,
+          runs.keras.fine_tune.trainable_weights,
+        );
+        assertLosses(
+          "KerasRMSprop, BN inference, ONNX Runtime",
+          fine.loss,
+          runs.keras.fine_tune.loss,
+          FINE_TUNE_LOSS_TOLERANCE,
+        );
+        assert.deepEqual(fine.accuracy, runs.keras.fine_tune.accuracy);
+        assert.deepEqual(fine.conv1Bn.movingMean, await storedMovingMean());
+      },
+    );
+
+    await t.step(
       "fine-tuning as Keras 3 runs the tutorial's code (unfrozen BatchNormalization on batch statistics) matches that Keras record, moving averages included",
       async () => {
         await resetGoldenSetup(setup, keras.head);

@@ -1,0 +1,232 @@
+/**
+ * Fine-tuning steps on ONNX Runtime (`src/train/ort_fine_tune.ts`) against
+ * TF.js' own `trainOnBatch` on the same suffix model (MobileNetV2 0.35 @32
+ * from layer 100, random weights and BatchNormalization statistics, GAP +
+ * Dense), from the same weights, on cpu.
+ *
+ * Tolerances: with SGD (the update is lr·gradient, so weights differ by lr
+ * times the gradients' difference) every weight tensor after 3 steps within
+ * max|w_ort − w_tfjs| ≤ 1e-4 · max|w_tfjs − w_0| + 2 float32 ulps of
+ * max|w_tfjs| (2.5e-7 relative: γ ≈ 1 rounds at 1.2e-7); with Keras' Adam and RMSprop the per-step
+ * losses within 1e-5 relative and accuracies equal (Adam and RMSprop move a
+ * component whose gradient is float noise by ~lr, so weights are compared
+ * with SGD only).
+ *
+ * Needs `--allow-ffi`: `deno test -A tests/train/ort_fine_tune_test.ts`.
+ */
+
+import assert from "node:assert/strict";
+import * as tf from "../../src/deps/tf.ts";
+import { silenceNodeBanner } from "../../src/backend/set_backend.ts";
+import {
+  buildClassifier,
+  type HeadOutput,
+} from "../../src/model/classifier.ts";
+import { prefixCut, suffixModel } from "../../src/train/_prefix_cache.ts";
+import { unfreezeFrom } from "../../src/train/stages.ts";
+import { compileArgs } from "../../src/train/head_output.ts";
+import { KerasAdam, KerasRMSprop } from "../../src/train/keras_optimizers.ts";
+import {
+  ortFineTuner,
+  selectTrainEngine,
+} from "../../src/train/ort_fine_tune.ts";
+import { randomizeWeights } from "../../fixtures/make_h5.ts";
+
+await tf.setBackend("cpu");
+silenceNodeBanner();
+
+let seed = 11;
+const rand = (n: number, scale = 1) => {
+  const a = new Float32Array(n);
+  for (let i = 0; i < n; i++) {
+    seed = (seed * 1103515245 + 12345) % 2147483648;
+    a[i] = (seed / 2147483648 * 2 - 1) * scale;
+  }
+  return a;
+};
+
+async function setup(output: HeadOutput, opts: { dropout?: number } = {}) {
+  const k = output === "logit" ? 2 : 3;
+  const clf = await buildClassifier({
+    imageSize: [32, 32],
+    alpha: 0.35,
+    numClasses: k,
+    seed: 3,
+    output,
+    dropout: opts.dropout ?? 0,
+  });
+  randomizeWeights(clf.model, 5);
+  unfreezeFrom(clf.base, 100, "inference");
+  const cut = prefixCut(clf.base, 100);
+  const model = suffixModel(clf, cut);
+  const n = 6;
+  const batches = [0, 1, 2].map((b) => {
+    const xs = cut.shapes.map((s) =>
+      tf.tensor(rand(n * s.reduce((a, c) => a * c, 1), 3), [n, ...s])
+    );
+    const labels = Array.from({ length: n }, (_, i) => (i + b) % k);
+    const ys = output === "logit" ? tf.tensor2d(labels, [n, 1]) : tf.cast(
+      tf.oneHot(tf.tensor1d(labels, "int32"), k),
+      "float32",
+    ) as tf.Tensor2D;
+    return { xs, ys };
+  });
+  const initial = model.getWeights().map((w) => w.clone());
+  const reset = () => model.setWeights(initial);
+  return {
+    clf,
+    model,
+    batches,
+    reset,
+    dispose() {
+      tf.dispose(initial);
+      batches.forEach((b) => tf.dispose([...b.xs, b.ys]));
+      clf.head.dispose();
+      clf.model.dispose();
+    },
+  };
+}
+
+async function trainBoth(
+  s: Awaited<ReturnType<typeof setup>>,
+  output: HeadOutput,
+  makeOptimizer: () => tf.Optimizer,
+) {
+  const runOne = async (ort: boolean) => {
+    s.reset();
+    const opt = makeOptimizer();
+    s.model.compile({ optimizer: opt, ...compileArgs(output) });
+    const tuner = ort ? await ortFineTuner(s.model, opt, output) : null;
+    const logs: number[][] = [];
+    for (const b of s.batches) {
+      logs.push(
+        tuner
+          ? await tuner.step(b.xs, b.ys)
+          : await s.model.trainOnBatch(b.xs, b.ys) as number[],
+      );
+    }
+    await tuner?.dispose();
+    const weights = await Promise.all(
+      s.model.trainableWeights.map(async (w) =>
+        await w.read().data() as Float32Array
+      ),
+    );
+    opt.dispose();
+    return { logs, weights };
+  };
+  const ref = await runOne(false);
+  const got = await runOne(true);
+  return { ref, got };
+}
+
+for (const output of ["softmax", "logit"] as const) {
+  Deno.test(`ORT fine-tuning steps = TF.js trainOnBatch (${output} head): SGD weights, Keras Adam and RMSprop losses`, async () => {
+    const s = await setup(output);
+    try {
+      s.reset();
+      const w0 = s.model.trainableWeights.map((w) =>
+        w.read().dataSync().slice()
+      );
+      const sgd = await trainBoth(s, output, () => tf.train.sgd(0.05));
+      let worst = 0;
+      sgd.ref.weights.forEach((r, i) => {
+        let moved = 0, diff = 0, size = 0;
+        for (let j = 0; j < r.length; j++) {
+          moved = Math.max(moved, Math.abs(r[j] - w0[i][j]));
+          size = Math.max(size, Math.abs(r[j]));
+          diff = Math.max(diff, Math.abs(sgd.got.weights[i][j] - r[j]));
+        }
+        assert.ok(moved > 0, `weight ${i} did not move`);
+        assert.ok(
+          diff <= 1e-4 * moved + 2.5e-7 * size,
+          `${s.model.trainableWeights[i].name}: diff ${diff}, moved ${moved}`,
+        );
+        worst = Math.max(worst, diff / moved);
+      });
+      for (
+        const make of [() => new KerasAdam(1e-3), () => new KerasRMSprop(1e-3)]
+      ) {
+        const { ref, got } = await trainBoth(s, output, make);
+        ref.logs.forEach(([loss, acc], i) => {
+          assert.ok(
+            Math.abs(got.logs[i][0] - loss) <= 1e-5 * Math.abs(loss),
+            `step ${i}: loss ${got.logs[i][0]} vs ${loss}`,
+          );
+          assert.equal(got.logs[i][1], acc);
+        });
+      }
+    } finally {
+      s.dispose();
+    }
+  });
+}
+
+Deno.test("ORT fine-tuning refuses what its graph cannot do, naming it; auto falls back to TF.js with the reason, onnxruntime throws", async () => {
+  const s = await setup("softmax", { dropout: 0.2 });
+  const opt = tf.train.sgd(0.1);
+  try {
+    await assert.rejects(
+      () => ortFineTuner(s.model, opt, "softmax"),
+      /Dropout at rate 0\.2 \(model\.head\.dropout\)/,
+    );
+    const ctx = {
+      backend: { backend: "cpu" },
+      model: s.model,
+      onPrefix: true,
+      optimizer: opt,
+      output: "softmax" as const,
+    };
+    const auto = await selectTrainEngine("auto", ctx);
+    assert.equal(auto.engine, "tfjs");
+    assert.equal(auto.tuner, null);
+    assert.match(
+      auto.reason,
+      /^auto: the suffix cannot train on the ONNX graph: .*Dropout.*; TF\.js cpu instead$/,
+    );
+    await assert.rejects(
+      () => selectTrainEngine("onnxruntime", ctx),
+      /engine\.train is "onnxruntime" but the suffix cannot train.*Dropout/,
+    );
+    assert.equal(
+      (await selectTrainEngine("tfjs", ctx)).reason,
+      "engine.train is tfjs",
+    );
+    const gpu = await selectTrainEngine("auto", {
+      ...ctx,
+      backend: { backend: "webgpu", fallbackAdapter: false },
+    });
+    assert.equal(gpu.engine, "tfjs");
+    assert.match(gpu.reason, /hardware WebGPU/);
+    const images = await selectTrainEngine("auto", { ...ctx, onPrefix: false });
+    assert.match(images.reason, /on images/);
+    // Batch statistics.
+    unfreezeFrom(s.clf.base, 100, "batch-stats");
+    await assert.rejects(
+      () => ortFineTuner(s.model, opt, "softmax"),
+      /batch statistics \(fineTune\.batchNorm "batch-stats"\)/,
+    );
+  } finally {
+    opt.dispose();
+    s.dispose();
+  }
+});
+
+Deno.test("auto picks ONNX Runtime on cpu for a suffix it can lower", async () => {
+  const s = await setup("softmax");
+  const opt = tf.train.sgd(0.1);
+  try {
+    const choice = await selectTrainEngine("auto", {
+      backend: { backend: "cpu" },
+      model: s.model,
+      onPrefix: true,
+      optimizer: opt,
+      output: "softmax",
+    });
+    assert.equal(choice.engine, "onnxruntime");
+    assert.match(choice.id, /^onnxruntime-node@/);
+    await choice.tuner?.dispose();
+  } finally {
+    opt.dispose();
+    s.dispose();
+  }
+});
