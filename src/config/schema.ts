@@ -199,6 +199,8 @@ const EngineSchema = z.strictObject({
   ),
 });
 
+const weightQuantization = z.enum(["float16", "uint8", "uint16"]);
+
 const OutputSchema = z.strictObject({
   dir: z.string().min(1).default("runs").describe(
     "Each run writes into a new folder <output.dir>/<name>-<UTC timestamp>/.",
@@ -218,6 +220,10 @@ const OutputSchema = z.strictObject({
   onnx: z.boolean().default(true).describe(
     "Also save the whole classifier as model/model.onnx (base + head + softmax, or sigmoid for the logit head), for ONNX Runtime in Python, Node or the browser.",
   ),
+  quantize: z.union([weightQuantization, z.array(weightQuantization)])
+    .default([]).describe(
+      "Also write quantized copies of the TF.js model, each a model folder of its own: model/float16/, model/uint8/, model/uint16/ (tfjs-converter's --quantize_float16 / --quantize_uint8 / --quantize_uint16 manifest, 4 MiB shards; stock tf.loadLayersModel dequantizes them). Each is measured on the validation set against the float32 model (size, top-1 agreement, max |Δp|, accuracy) in summary.json and report.html. [] (default): none.",
+    ),
 });
 
 /** The zod schema of `train.config.json`: types, defaults and validation. */
@@ -251,6 +257,17 @@ export const ConfigSchema: z.ZodType<Config, ConfigInput> = z.strictObject({
   message: "set data.url or data.path",
   path: ["data"],
 }).superRefine((c, ctx) => {
+  const quantize = c.output.quantize;
+  if (
+    !c.output.saveModel && (Array.isArray(quantize) ? quantize.length : 1) > 0
+  ) {
+    ctx.addIssue({
+      code: "custom",
+      path: ["output", "quantize"],
+      message:
+        "quantized copies are made from the saved model: set output.saveModel to true, or output.quantize to []",
+    });
+  }
   for (const issue of architectureIssues(c.model, c.data.imageSize)) {
     ctx.addIssue({
       code: "custom",

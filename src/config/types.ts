@@ -195,6 +195,8 @@ export interface OutputConfig {
   heatmaps: boolean;
   /** Also save the whole classifier as model/model.onnx (base + head + softmax, or sigmoid for the logit head), for ONNX Runtime in Python, Node or the browser. Default: `true`. */
   onnx: boolean;
+  /** Also write quantized copies of the TF.js model, each a model folder of its own: model/float16/, model/uint8/, model/uint16/ (tfjs-converter's --quantize_float16 / --quantize_uint8 / --quantize_uint16 manifest, 4 MiB shards; stock tf.loadLayersModel dequantizes them). Each is measured on the validation set against the float32 model (size, top-1 agreement, max |Δp|, accuracy) in summary.json and report.html. [] (default): none. Default: `[]`. */
+  quantize: "float16" | "uint8" | "uint16" | ("float16" | "uint8" | "uint16")[];
 }
 
 /** A config as a file may hold it: every key with a default may be left out. */
@@ -384,4 +386,10 @@ export interface OutputConfigInput {
   heatmaps?: boolean;
   /** Also save the whole classifier as model/model.onnx (base + head + softmax, or sigmoid for the logit head), for ONNX Runtime in Python, Node or the browser. Default: `true`. */
   onnx?: boolean;
+  /** Also write quantized copies of the TF.js model, each a model folder of its own: model/float16/, model/uint8/, model/uint16/ (tfjs-converter's --quantize_float16 / --quantize_uint8 / --quantize_uint16 manifest, 4 MiB shards; stock tf.loadLayersModel dequantizes them). Each is measured on the validation set against the float32 model (size, top-1 agreement, max |Δp|, accuracy) in summary.json and report.html. [] (default): none. Default: `[]`. */
+  quantize?:
+    | "float16"
+    | "uint8"
+    | "uint16"
+    | ("float16" | "uint8" | "uint16")[];
 }

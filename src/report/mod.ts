@@ -57,6 +57,12 @@ export { createRunDir } from "./run_dir.ts";
 export { type RunContext, RunOutputs } from "./run_outputs.ts";
 export { runReportInput } from "./run_report.ts";
 export {
+  type ShipContext,
+  type ShippingRecord,
+  shipVariants,
+  weightQuantizations,
+} from "./shipping.ts";
+export {
   type RunFacts,
   type RunSummary,
   type StepSeconds,

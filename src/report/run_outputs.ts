@@ -35,6 +35,7 @@ import {
   topLossGallery,
 } from "./top_losses.ts";
 import type { ImageSet } from "../data/image_set.ts";
+import { type ShippingRecord, shipVariants } from "./shipping.ts";
 
 /** What the run knows once its data and model are ready. */
 export interface RunContext {
@@ -53,6 +54,8 @@ export interface RunContext {
 export class RunOutputs {
   /** Every finished epoch, across stages. */
   readonly rows: MetricsRow[] = [];
+  /** The quantized variants and their costs, once {@link saveModel} wrote them. */
+  private shipping: ShippingRecord | null = null;
 
   private constructor(
     /** The run folder. */
@@ -97,6 +100,7 @@ export class RunOutputs {
     return summarize(this.config, {
       ...this.context,
       ...facts,
+      shipping: this.shipping,
       rows: this.rows,
       dir: this.dir,
     });
@@ -206,11 +210,19 @@ export class RunOutputs {
   /**
    * Saves the trained classifier into `model/` with its labels and
    * preprocessing (unless `output.saveModel` is false), and as
-   * `model/model.onnx` (unless `output.onnx` is false).
+   * `model/model.onnx` (unless `output.onnx` is false), then the
+   * quantized variants of `output.quantize`, measured on the validation set
+   * (`shipping.ts`).
    */
   async saveModel(model: tf.LayersModel): Promise<void> {
     if (!this.config.output.saveModel) return;
     await this.saveModelTo(model, "model");
+    this.shipping = await shipVariants(this.config, model, {
+      dir: this.dir,
+      validation: this.context.data.validation,
+      backend: this.context.backend,
+      log: this.log,
+    });
   }
 
   /** Saves the classifier (and its ONNX twin, with `output.onnx`) into `<run>/<folder>/`. */

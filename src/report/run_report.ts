@@ -51,5 +51,6 @@ export function runReportInput(
       tta: summary.tta ?? null,
     },
     topLosses,
+    shipping: summary.shipping ?? null,
   };
 }

@@ -15,6 +15,7 @@ import type { EarlyStoppingRecord } from "../train/early_stopping.ts";
 import type { BestCheckpointRecord } from "../train/best_checkpoint.ts";
 import type { MetricsRow } from "../train/fit.ts";
 import { writeFileAtomic } from "../util/fs.ts";
+import type { ShippingRecord } from "./shipping.ts";
 import { type ConfigChange, configChangesFromDefaults } from "./config_diff.ts";
 import {
   type CountedImages,
@@ -105,6 +106,11 @@ export interface RunSummary {
    * when off or there is no evaluation.
    */
   tta?: TtaResult | null;
+  /**
+   * The quantized model variants (`output.quantize`) with their measured
+   * size, agreement with float32, max |Δp| and accuracy; null when none.
+   */
+  shipping?: ShippingRecord | null;
   /** Wall seconds per step (all 0 while running). */
   seconds: StepSeconds;
 }
@@ -144,6 +150,8 @@ export interface RunFacts {
   evaluation?: Evaluation | null;
   /** Test-time augmentation's comparison, when `train.tta` is on. */
   tta?: TtaResult | null;
+  /** The quantized variants, once written. */
+  shipping?: ShippingRecord | null;
   /** Every finished epoch. */
   rows: readonly MetricsRow[];
   /** The run folder. */
@@ -208,6 +216,7 @@ export function summarize(
     evaluationLoss: evaluation &&
       { loss: evaluation.loss, count: evaluation.count },
     tta: facts.tta ?? null,
+    ...(facts.shipping ? { shipping: facts.shipping } : {}),
     seconds: facts.seconds ?? {
       fetch: 0,
       unzip: 0,

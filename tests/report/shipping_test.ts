@@ -1,0 +1,175 @@
+/**
+ * `output.quantize` end to end on the cpu backend: a real fixture run
+ * writes model/float16/, model/uint8/ and model/uint16/, and its
+ * `summary.json` and `report.html` give each one's measured costs. The
+ * numbers are checked against an independent measurement (each folder
+ * loaded with plain tf.loadLayersModel, predicted with TF.js) and against
+ * bounds computed from the float32 model's own margins.
+ */
+
+import assert from "node:assert/strict";
+import { join } from "node:path";
+import { runTraining } from "../../src/run.ts";
+import { loadModel } from "../../src/model/model_io.ts";
+import type { ConfigInput } from "../../src/config/types.ts";
+import type { RunSummary } from "../../src/report/summary.ts";
+import {
+  predict,
+  quiet,
+  trainEnv,
+  validationImages,
+} from "../_helpers/train.ts";
+
+const env = await trainEnv();
+Deno.test.afterAll(() => env.close());
+
+async function run(overrides: ConfigInput) {
+  const config = env.config(overrides);
+  const logs: string[] = [];
+  const result = await runTraining(config, {
+    log: (l) => logs.push(l),
+    progress: quiet,
+    isTty: false,
+  });
+  return { ...result, config, logs };
+}
+
+/** Rows of a `[n, k]` probability array. */
+function rowsOf(p: Float32Array, k: number): number[][] {
+  return Array.from(
+    { length: p.length / k },
+    (_, i) => Array.from(p.subarray(i * k, (i + 1) * k)),
+  );
+}
+const argmax = (r: number[]) => r.indexOf(Math.max(...r));
+/** Top probability minus the second: how far an image is from flipping. */
+function margin(r: number[]): number {
+  const s = [...r].sort((a, b) => b - a);
+  return s[0] - s[1];
+}
+
+Deno.test("output.quantize: every variant written, loadable, and measured against float32 in summary.json and report.html", async () => {
+  const r = await run({
+    train: { epochs: 3 },
+    output: { quantize: ["float16", "uint8", "uint16"] },
+  });
+  try {
+    const summary = JSON.parse(
+      await Deno.readTextFile(join(r.dir, "summary.json")),
+    ) as RunSummary;
+    const shipping = summary.shipping!;
+    assert.ok(shipping, "summary.json has shipping");
+    assert.deepEqual(shipping.tfjs.map((v) => v.variant), [
+      "float32",
+      "float16",
+      "uint8",
+      "uint16",
+    ]);
+    const { xs, labels } = await validationImages(r.config);
+    const k = summary.classNames.length;
+    assert.equal(shipping.images, labels.length);
+    const float = rowsOf(await predict(r.model, xs), k);
+    const floatBytes =
+      (await Deno.stat(join(r.dir, "model", "weights.bin"))).size;
+    for (const v of shipping.tfjs) {
+      assert.equal(v.count, labels.length);
+      assert.ok(v.written);
+      if (v.variant === "float32") {
+        assert.deepEqual(
+          [v.agreement, v.maxAbsDiff, v.sizeRatio],
+          [1, 0, 1],
+        );
+        assert.equal(v.bytes, floatBytes);
+      }
+      // Independent measurement: the folder through tf.loadLayersModel, on TF.js.
+      const saved = await loadModel(join(r.dir, v.path));
+      const probs = rowsOf(await predict(saved.model, xs), k);
+      saved.model.dispose();
+      let bytes = 0;
+      for await (const e of Deno.readDir(join(r.dir, v.path))) {
+        if (e.name.endsWith(".bin")) {
+          bytes += (await Deno.stat(join(r.dir, v.path, e.name))).size;
+        }
+      }
+      assert.equal(v.bytes, bytes, `${v.variant} bytes`);
+      const ratio = { float32: 1, float16: 0.5, uint16: 0.5, uint8: 0.25 }[
+        v.variant
+      ];
+      assert.equal(v.sizeRatio, ratio, `${v.variant} size ratio`);
+      let diff = 0, agree = 0, correct = 0, near = 0, sure = 0;
+      probs.forEach((p, i) => {
+        p.forEach((x, c) => diff = Math.max(diff, Math.abs(x - float[i][c])));
+        if (argmax(p) === argmax(float[i])) agree++;
+        if (argmax(p) === labels[i]) correct++;
+      });
+      // ONNX Runtime (which measured the summary) and TF.js differ by float
+      // rounding (≤ 2.5e-4 on this fixture, see run_e2e_test.ts): only
+      // images within that of a tie may be counted differently.
+      const engineTol = 2.5e-4;
+      float.forEach((p) => {
+        if (margin(p) <= 2 * (diff + engineTol)) near++;
+        if (margin(p) > 2 * (v.maxAbsDiff + engineTol)) sure++;
+      });
+      const n = labels.length;
+      assert.ok(
+        Math.abs(v.maxAbsDiff - diff) <= engineTol * 2,
+        `${v.variant}: summary max |Δp| ${v.maxAbsDiff}, TF.js ${diff}`,
+      );
+      assert.ok(
+        Math.abs(v.agreement - agree / n) <= near / n,
+        `${v.variant}: agreement ${v.agreement} vs TF.js ${agree / n}`,
+      );
+      assert.ok(
+        Math.abs(v.accuracy - correct / n) <= near / n,
+        `${v.variant}: accuracy ${v.accuracy} vs TF.js ${correct / n}`,
+      );
+      // Every image whose float32 margin exceeds twice the largest change
+      // must keep its class: a bound from the float model itself.
+      assert.ok(
+        v.agreement >= sure / n,
+        `${v.variant}: agreement ${v.agreement} < ${sure}/${n} images with margin > 2·max|Δp|`,
+      );
+    }
+    // float16 changes probabilities less than uint8 (≥ 8 more mantissa bits).
+    const by = Object.fromEntries(shipping.tfjs.map((v) => [v.variant, v]));
+    assert.ok(by.float16.maxAbsDiff < by.uint8.maxAbsDiff);
+    assert.ok(by.uint16.maxAbsDiff < by.uint8.maxAbsDiff);
+    xs.dispose();
+    const html = await Deno.readTextFile(join(r.dir, "report.html"));
+    assert.match(html, /<section id="quantized"/);
+    for (const v of shipping.tfjs) {
+      assert.ok(html.includes(`<code>${v.path}</code>`), v.path);
+    }
+    assert.ok(r.logs.some((l) => /^quantized uint8: model\/uint8\//.test(l)));
+  } finally {
+    r.model.dispose();
+  }
+});
+
+Deno.test("output.quantize off (default): no variant folders, no shipping record", async () => {
+  const r = await run({ train: { epochs: 1 } });
+  try {
+    const summary = JSON.parse(
+      await Deno.readTextFile(join(r.dir, "summary.json")),
+    );
+    assert.equal("shipping" in summary, false);
+    const entries: string[] = [];
+    for await (const e of Deno.readDir(join(r.dir, "model"))) {
+      entries.push(e.name);
+    }
+    assert.deepEqual(entries.sort(), [
+      "labels.json",
+      "model.json",
+      "model.onnx",
+      "preprocessing.json",
+      "weights.bin",
+    ]);
+    assert.ok(
+      !(await Deno.readTextFile(join(r.dir, "report.html"))).includes(
+        'id="quantized"',
+      ),
+    );
+  } finally {
+    r.model.dispose();
+  }
+});
