@@ -200,6 +200,7 @@ const EngineSchema = z.strictObject({
 });
 
 const weightQuantization = z.enum(["float16", "uint8", "uint16"]);
+const onnxQuantization = z.enum(["fp16", "int8"]);
 
 const OutputSchema = z.strictObject({
   dir: z.string().min(1).default("runs").describe(
@@ -224,6 +225,16 @@ const OutputSchema = z.strictObject({
     .default([]).describe(
       "Also write quantized copies of the TF.js model, each a model folder of its own: model/float16/, model/uint8/, model/uint16/ (tfjs-converter's --quantize_float16 / --quantize_uint8 / --quantize_uint16 manifest, 4 MiB shards; stock tf.loadLayersModel dequantizes them). Each is measured on the validation set against the float32 model (size, top-1 agreement, max |Δp|, accuracy) in summary.json and report.html. [] (default): none.",
     ),
+  onnxQuantize: z.union([onnxQuantization, z.array(onnxQuantization)])
+    .default([]).describe(
+      'Also write ONNX twins of model.onnx: "fp16" → model/model.fp16.onnx (float16 weights and ops, float32 input and output); "int8" → model/model.int8.onnx (static QDQ: per-channel symmetric int8 Conv weights, uint8 activations calibrated min-max on output.onnxInt8CalibrationImages training images). Each is measured in ONNX Runtime on the validation set against model.onnx, like output.quantize. Needs output.onnx and --allow-ffi. [] (default): none.',
+    ),
+  onnxInt8MinAgreement: z.number().min(0).max(1).default(0.99).describe(
+    "model.int8.onnx is written only when its top-1 agreement with model.onnx on the validation set is at least this; else the run warns and skips the file (its measured costs stay in summary.json).",
+  ),
+  onnxInt8CalibrationImages: positiveInt.default(256).describe(
+    "Training images (a seeded shuffle of the training split, without augmentation) whose activation ranges calibrate model.int8.onnx.",
+  ),
 });
 
 /** The zod schema of `train.config.json`: types, defaults and validation. */
@@ -266,6 +277,16 @@ export const ConfigSchema: z.ZodType<Config, ConfigInput> = z.strictObject({
       path: ["output", "quantize"],
       message:
         "quantized copies are made from the saved model: set output.saveModel to true, or output.quantize to []",
+    });
+  }
+  const onnxQuantize = c.output.onnxQuantize;
+  const onnxCount = Array.isArray(onnxQuantize) ? onnxQuantize.length : 1;
+  if (onnxCount > 0 && !(c.output.onnx && c.output.saveModel)) {
+    ctx.addIssue({
+      code: "custom",
+      path: ["output", "onnxQuantize"],
+      message:
+        "the ONNX twins are made next to model/model.onnx: set output.onnx and output.saveModel to true, or output.onnxQuantize to []",
     });
   }
   for (const issue of architectureIssues(c.model, c.data.imageSize)) {

@@ -197,6 +197,12 @@ export interface OutputConfig {
   onnx: boolean;
   /** Also write quantized copies of the TF.js model, each a model folder of its own: model/float16/, model/uint8/, model/uint16/ (tfjs-converter's --quantize_float16 / --quantize_uint8 / --quantize_uint16 manifest, 4 MiB shards; stock tf.loadLayersModel dequantizes them). Each is measured on the validation set against the float32 model (size, top-1 agreement, max |Δp|, accuracy) in summary.json and report.html. [] (default): none. Default: `[]`. */
   quantize: "float16" | "uint8" | "uint16" | ("float16" | "uint8" | "uint16")[];
+  /** Also write ONNX twins of model.onnx: "fp16" → model/model.fp16.onnx (float16 weights and ops, float32 input and output); "int8" → model/model.int8.onnx (static QDQ: per-channel symmetric int8 Conv weights, uint8 activations calibrated min-max on output.onnxInt8CalibrationImages training images). Each is measured in ONNX Runtime on the validation set against model.onnx, like output.quantize. Needs output.onnx and --allow-ffi. [] (default): none. Default: `[]`. */
+  onnxQuantize: "fp16" | "int8" | ("fp16" | "int8")[];
+  /** model.int8.onnx is written only when its top-1 agreement with model.onnx on the validation set is at least this; else the run warns and skips the file (its measured costs stay in summary.json). Default: `0.99`. */
+  onnxInt8MinAgreement: number;
+  /** Training images (a seeded shuffle of the training split, without augmentation) whose activation ranges calibrate model.int8.onnx. Default: `256`. */
+  onnxInt8CalibrationImages: number;
 }
 
 /** A config as a file may hold it: every key with a default may be left out. */
@@ -392,4 +398,10 @@ export interface OutputConfigInput {
     | "uint8"
     | "uint16"
     | ("float16" | "uint8" | "uint16")[];
+  /** Also write ONNX twins of model.onnx: "fp16" → model/model.fp16.onnx (float16 weights and ops, float32 input and output); "int8" → model/model.int8.onnx (static QDQ: per-channel symmetric int8 Conv weights, uint8 activations calibrated min-max on output.onnxInt8CalibrationImages training images). Each is measured in ONNX Runtime on the validation set against model.onnx, like output.quantize. Needs output.onnx and --allow-ffi. [] (default): none. Default: `[]`. */
+  onnxQuantize?: "fp16" | "int8" | ("fp16" | "int8")[];
+  /** model.int8.onnx is written only when its top-1 agreement with model.onnx on the validation set is at least this; else the run warns and skips the file (its measured costs stay in summary.json). Default: `0.99`. */
+  onnxInt8MinAgreement?: number;
+  /** Training images (a seeded shuffle of the training split, without augmentation) whose activation ranges calibrate model.int8.onnx. Default: `256`. */
+  onnxInt8CalibrationImages?: number;
 }

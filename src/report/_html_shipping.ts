@@ -34,12 +34,18 @@ export function shippingSection(input: ReportInput): string {
   const s = input.shipping;
   if (!s) return "";
   const body =
-    `<p class="muted">Every variant against the float32 model of its format, on the ${s.images} validation images, run by ${
+    `<p class="muted">Every variant against the float32 model of its format, on the ${s.images} validation images (TF.js variants run by ${
       esc(s.engine)
-    }: top-1 agreement, the largest change of any class probability, and accuracy.</p>
+    }, ONNX ones by ONNX Runtime): top-1 agreement, the largest change of any class probability, and accuracy.</p>
 <table id="shipping"><thead><tr><th>format</th><th>variant</th><th>file</th><th class="num">size</th><th class="num">of float32</th><th class="num">agreement</th><th class="num">max |Δp|</th><th class="num">accuracy</th><th></th></tr></thead>
 <tbody>
-${[...rows("TF.js", s.tfjs)].join("\n")}
-</tbody></table>`;
+${[...rows("TF.js", s.tfjs), ...rows("ONNX", s.onnx ?? [])].join("\n")}
+</tbody></table>${
+      s.calibration
+        ? `<p class="muted">int8 activations calibrated ${
+          esc(s.calibration.method)
+        } (each tensor's range over every calibration image) on ${s.calibration.images} training images, ${s.calibration.tensors} tensors quantized.</p>`
+        : ""
+    }`;
   return section("quantized", "Quantized models", body);
 }

@@ -220,6 +220,7 @@ export class RunOutputs {
     this.shipping = await shipVariants(this.config, model, {
       dir: this.dir,
       validation: this.context.data.validation,
+      train: this.context.data.train,
       backend: this.context.backend,
       log: this.log,
     });

@@ -1,14 +1,18 @@
 /**
  * The smaller copies of a run's model and what each costs
- * (`output.quantize`), written after `model/` and recorded in
- * `summary.json`'s `shipping` and the report: the quantized TF.js model
- * folders (`model/float16/`, `model/uint8/`, `model/uint16/`,
- * `model/quantized_weights.ts`).
+ * (`output.quantize`, `output.onnxQuantize`), written after `model/` and
+ * recorded in `summary.json`'s `shipping` and the report: the quantized
+ * TF.js model folders (`model/float16/`, `model/uint8/`, `model/uint16/`;
+ * `model/quantized_weights.ts`) and the ONNX twins of `model.onnx`
+ * (`model/model.fp16.onnx`, `model/model.int8.onnx`;
+ * `engine/onnx_quantize.ts`). The int8 file is kept only when its top-1
+ * agreement with `model.onnx` reaches `output.onnxInt8MinAgreement`.
  *
  * Every variant runs through the same frozen-forward engine as the float32
  * reference (`engine.frozen`; for TF.js variants the model as
  * `tf.loadLayersModel` dequantizes it), over the whole validation set, so
- * that the differences are the quantization's, not the engines'.
+ * that the differences are the quantization's, not the engines'. The ONNX
+ * twins run in ONNX Runtime against `model.onnx` in ONNX Runtime.
  *
  * @module
  */
@@ -24,6 +28,20 @@ import {
 } from "../model/quantized_weights.ts";
 import { selectFrozenEngine } from "../engine/frozen_engine.ts";
 import {
+  type CalibrationBatch,
+  exportOnnxFloat16,
+  exportOnnxInt8,
+  type Int8Calibration,
+} from "../engine/onnx_quantize.ts";
+import {
+  createOnnxEngine,
+  tryLoadOnnxRuntime,
+} from "../engine/onnx_runtime.ts";
+import { ONNXRUNTIME_SPECIFIER } from "../deps/onnx.ts";
+import { mobileNetV2Preprocess } from "../data/batches.ts";
+import { imageSource } from "../train/sources.ts";
+import { writeFileAtomic } from "../util/fs.ts";
+import {
   compareWithReference,
   rawForwardOf,
   setProbabilities,
@@ -36,8 +54,21 @@ export interface ShippingRecord {
   engine: string;
   /** Validation images every variant was measured on. */
   images: number;
-  /** TF.js layers models: "float32" (the reference) first, then `output.quantize`'s. */
+  /** TF.js layers models: "float32" (the reference) first, then `output.quantize`'s; [] when none. */
   tfjs: VariantCost[];
+  /**
+   * ONNX models, run by ONNX Runtime: "fp32" (`model.onnx`, the reference)
+   * first, then `output.onnxQuantize`'s; [] when none.
+   */
+  onnx?: VariantCost[];
+  /** How the int8 model was calibrated, when there is one. */
+  calibration?: Int8Calibration | null;
+}
+
+/** `output.onnxQuantize` as a list without repeats. */
+export function onnxQuantizations(config: Config): ("fp16" | "int8")[] {
+  const q = config.output.onnxQuantize;
+  return [...new Set(Array.isArray(q) ? q : [q])];
 }
 
 /** `output.quantize` as a list without repeats. */
@@ -52,6 +83,8 @@ export interface ShipContext {
   dir: string;
   /** The validation images. */
   validation: ImageSet;
+  /** The training images (int8 calibration). */
+  train: ImageSet;
   /** The backend the run selected. */
   backend: { backend: string; fallbackAdapter?: boolean };
   /** Status lines. */
@@ -60,8 +93,7 @@ export interface ShipContext {
 
 /**
  * Writes the configured variants of the model saved in `<dir>/model/` and
- * measures them on the validation set; null when none is configured or
- * there are no validation images.
+ * measures them on the validation set; null when none is configured.
  */
 export async function shipVariants(
   config: Config,
@@ -69,7 +101,30 @@ export async function shipVariants(
   ctx: ShipContext,
 ): Promise<ShippingRecord | null> {
   const dtypes = weightQuantizations(config);
-  if (dtypes.length === 0) return null;
+  const onnxKinds = onnxQuantizations(config);
+  if (dtypes.length === 0 && onnxKinds.length === 0) return null;
+  const tfjs = dtypes.length > 0
+    ? await shipTfjs(config, model, ctx, dtypes)
+    : null;
+  const onnx = onnxKinds.length > 0
+    ? await shipOnnx(config, model, ctx, onnxKinds)
+    : null;
+  if (!tfjs && !onnx) return null;
+  return {
+    engine: tfjs?.engine ?? onnx!.engine,
+    images: ctx.validation.count,
+    tfjs: tfjs?.costs ?? [],
+    onnx: onnx?.costs ?? [],
+    calibration: onnx?.calibration ?? null,
+  };
+}
+
+async function shipTfjs(
+  config: Config,
+  model: tf.LayersModel,
+  ctx: ShipContext,
+  dtypes: WeightQuantization[],
+): Promise<{ engine: string; costs: VariantCost[] } | null> {
   const modelDir = join(ctx.dir, "model");
   const { validation } = ctx;
   const written = await Promise.all(
@@ -137,5 +192,162 @@ export async function shipVariants(
       saved.model.dispose();
     }
   }
-  return { engine: reference.id, images: validation.count, tfjs };
+  return { engine: reference.id, costs: tfjs };
+}
+
+/** Up to `limit` preprocessed training images in a seeded shuffle, for calibration. */
+async function* calibrationBatches(
+  set: ImageSet,
+  limit: number,
+  seed: number,
+): AsyncGenerator<CalibrationBatch> {
+  const source = imageSource(set, {
+    batchSize: 8,
+    shuffle: true,
+    seed,
+    preprocess: mobileNetV2Preprocess,
+  });
+  let taken = 0;
+  for await (const batch of source.batches(0)) {
+    batch.ys.dispose();
+    const xs = batch.xs as tf.Tensor4D;
+    try {
+      if (taken >= limit) continue;
+      const n = Math.min(xs.shape[0], limit - taken);
+      const [, h, w, c] = xs.shape;
+      const data = (await xs.data() as Float32Array).subarray(0, n * h * w * c);
+      taken += n;
+      yield { data, shape: [n, h, w, c] };
+    } finally {
+      xs.dispose();
+    }
+  }
+}
+
+async function shipOnnx(
+  config: Config,
+  model: tf.LayersModel,
+  ctx: ShipContext,
+  kinds: ("fp16" | "int8")[],
+): Promise<
+  {
+    engine: string;
+    costs: VariantCost[];
+    calibration: Int8Calibration | null;
+  } | null
+> {
+  const warn = (m: string) => ctx.log(`warning: ${m}`);
+  const modelDir = join(ctx.dir, "model");
+  const fp32 = await Deno.readFile(join(modelDir, "model.onnx"));
+  const fp16 = kinds.includes("fp16") ? exportOnnxFloat16(model) : null;
+  if (fp16) await writeFileAtomic(join(modelDir, "model.fp16.onnx"), fp16);
+  const loaded = await tryLoadOnnxRuntime();
+  const { validation } = ctx;
+  if (!loaded.ok || validation.count === 0) {
+    const why = !loaded.ok
+      ? `ONNX Runtime cannot load (${loaded.reason})`
+      : "there are no validation images";
+    warn(
+      `output.onnxQuantize: ${
+        fp16 ? "model.fp16.onnx written but not measured" : ""
+      }${fp16 && kinds.includes("int8") ? "; " : ""}${
+        kinds.includes("int8")
+          ? "model.int8.onnx not written, as its agreement cannot be checked"
+          : ""
+      }: ${why}`,
+    );
+    return null;
+  }
+  const probabilitiesOf = async (bytes: Uint8Array) => {
+    const engine = await createOnnxEngine(bytes, { ort: loaded.ort });
+    try {
+      return await setProbabilities(
+        validation,
+        async (input, shape) => (await engine.run(input, shape))[0].data,
+      );
+    } finally {
+      await engine.dispose();
+    }
+  };
+  const reference = await probabilitiesOf(fp32);
+  const cost = (
+    variant: string,
+    path: string,
+    bytes: number,
+    probs: number[][],
+    written: boolean,
+  ): VariantCost => ({
+    variant,
+    path,
+    bytes,
+    sizeRatio: bytes / fp32.length,
+    written,
+    ...compareWithReference(reference, probs, validation.labels),
+  });
+  const costs = [
+    cost("fp32", "model/model.onnx", fp32.length, reference, true),
+  ];
+  const report = (c: VariantCost) =>
+    ctx.log(
+      `ONNX ${c.variant}: ${c.path}${c.written ? "" : " (not written)"} ${
+        (c.bytes / 1e6).toFixed(2)
+      } MB (${(c.sizeRatio * 100).toFixed(0)}% of fp32), agreement ${
+        c.agreement.toFixed(4)
+      }, max |Δp| ${c.maxAbsDiff.toExponential(2)}, accuracy ${
+        c.accuracy.toFixed(4)
+      } (fp32 ${costs[0].accuracy.toFixed(4)})`,
+    );
+  if (fp16) {
+    costs.push(
+      cost(
+        "fp16",
+        "model/model.fp16.onnx",
+        fp16.length,
+        await probabilitiesOf(fp16),
+        true,
+      ),
+    );
+    report(costs.at(-1)!);
+  }
+  let calibration: Int8Calibration | null = null;
+  if (kinds.includes("int8")) {
+    const int8 = await exportOnnxInt8(
+      model,
+      calibrationBatches(
+        ctx.train.count > 0 ? ctx.train : validation,
+        config.output.onnxInt8CalibrationImages,
+        config.data.seed,
+      ),
+      { ort: loaded.ort },
+    );
+    calibration = int8.calibration;
+    const c = cost(
+      "int8",
+      "model/model.int8.onnx",
+      int8.bytes.length,
+      await probabilitiesOf(int8.bytes),
+      false,
+    );
+    const min = config.output.onnxInt8MinAgreement;
+    if (c.agreement >= min) {
+      await writeFileAtomic(join(modelDir, "model.int8.onnx"), int8.bytes);
+      c.written = true;
+    } else {
+      c.note = `agreement ${
+        c.agreement.toFixed(4)
+      } < output.onnxInt8MinAgreement ${min}`;
+      warn(
+        `model.int8.onnx not written: its top-1 agreement with model.onnx on the validation set is ${
+          c.agreement.toFixed(4)
+        }, below output.onnxInt8MinAgreement (${min}); model.onnx is unchanged`,
+      );
+    }
+    costs.push(c);
+    report(c);
+  }
+  return {
+    engine: ONNXRUNTIME_SPECIFIER.replace(/^npm:/, ""),
+    costs,
+    calibration,
+  };
 }

@@ -34,3 +34,36 @@ Deno.test("output.quantize: off by default, one name or a list, checked", () => 
     /output\.quantize: quantized copies are made from the saved model: set output\.saveModel/,
   );
 });
+
+Deno.test("output.onnxQuantize: off by default, needs output.onnx and output.saveModel; the int8 keys are checked", () => {
+  const c = parseConfig(base).output;
+  assert.deepEqual(
+    [c.onnxQuantize, c.onnxInt8MinAgreement, c.onnxInt8CalibrationImages],
+    [[], 0.99, 256],
+  );
+  assert.deepEqual(
+    parseConfig({ ...base, output: { onnxQuantize: ["fp16", "int8"] } }).output
+      .onnxQuantize,
+    ["fp16", "int8"],
+  );
+  for (const output of [{ onnx: false }, { saveModel: false }]) {
+    assert.match(
+      message(() =>
+        parseConfig({ ...base, output: { onnxQuantize: "int8", ...output } })
+      ),
+      /output\.onnxQuantize: the ONNX twins are made next to model\/model\.onnx/,
+    );
+  }
+  assert.match(
+    message(() =>
+      parseConfig({ ...base, output: { onnxInt8MinAgreement: 1.5 } })
+    ),
+    /output\.onnxInt8MinAgreement/,
+  );
+  assert.match(
+    message(() =>
+      parseConfig({ ...base, output: { onnxInt8CalibrationImages: 0 } })
+    ),
+    /output\.onnxInt8CalibrationImages/,
+  );
+});

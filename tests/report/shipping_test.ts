@@ -13,6 +13,8 @@ import { runTraining } from "../../src/run.ts";
 import { loadModel } from "../../src/model/model_io.ts";
 import type { ConfigInput } from "../../src/config/types.ts";
 import type { RunSummary } from "../../src/report/summary.ts";
+import { createOnnxEngine } from "../../src/engine/onnx_runtime.ts";
+import { exists } from "../_helpers/data.ts";
 import {
   predict,
   quiet,
@@ -169,6 +171,125 @@ Deno.test("output.quantize off (default): no variant folders, no shipping record
         'id="quantized"',
       ),
     );
+  } finally {
+    r.model.dispose();
+  }
+});
+
+Deno.test("output.onnxQuantize: model.fp16.onnx and model.int8.onnx written, run in ONNX Runtime, measured against model.onnx", async () => {
+  const r = await run({
+    train: { epochs: 3 },
+    output: {
+      onnxQuantize: ["fp16", "int8"],
+      onnxInt8MinAgreement: 0,
+      onnxInt8CalibrationImages: 16,
+    },
+  });
+  try {
+    const summary = JSON.parse(
+      await Deno.readTextFile(join(r.dir, "summary.json")),
+    ) as RunSummary;
+    const shipping = summary.shipping!;
+    assert.deepEqual(shipping.tfjs, []);
+    const onnx = shipping.onnx!;
+    assert.deepEqual(onnx.map((v) => v.variant), ["fp32", "fp16", "int8"]);
+    assert.deepEqual(shipping.calibration, {
+      method: "minmax",
+      images: Math.min(16, summary.images.train),
+      tensors: shipping.calibration!.tensors,
+    });
+    assert.ok(shipping.calibration!.tensors > 50); // every Conv output and Add
+    const { xs, labels } = await validationImages(r.config);
+    const k = summary.classNames.length;
+    const n = labels.length;
+    const input = await xs.data() as Float32Array;
+    const runFile = async (path: string) => {
+      const engine = await createOnnxEngine(
+        await Deno.readFile(join(r.dir, path)),
+      );
+      try {
+        return rowsOf((await engine.run(input, xs.shape))[0].data, k);
+      } finally {
+        await engine.dispose();
+      }
+    };
+    const float = await runFile("model/model.onnx");
+    const fp32Bytes = (await Deno.stat(join(r.dir, "model/model.onnx"))).size;
+    for (const v of onnx) {
+      assert.ok(v.written, `${v.variant} written (min agreement 0)`);
+      const bytes = (await Deno.stat(join(r.dir, v.path))).size;
+      assert.equal(v.bytes, bytes);
+      assert.equal(v.sizeRatio, bytes / fp32Bytes);
+      const probs = await runFile(v.path);
+      let diff = 0, agree = 0, correct = 0, near = 0, sure = 0;
+      probs.forEach((p, i) => {
+        p.forEach((x, c) => diff = Math.max(diff, Math.abs(x - float[i][c])));
+        if (argmax(p) === argmax(float[i])) agree++;
+        if (argmax(p) === labels[i]) correct++;
+      });
+      // Same engine and images, other batch sizes: equal to float rounding.
+      const tol = 1e-5;
+      float.forEach((p) => {
+        if (margin(p) <= 2 * (diff + tol)) near++;
+        if (margin(p) > 2 * (v.maxAbsDiff + tol)) sure++;
+      });
+      assert.ok(
+        Math.abs(v.maxAbsDiff - diff) <= tol,
+        `${v.variant}: ${v.maxAbsDiff} vs ${diff}`,
+      );
+      assert.ok(
+        Math.abs(v.agreement - agree / n) <= near / n,
+        `${v.variant} agreement`,
+      );
+      assert.ok(
+        Math.abs(v.accuracy - correct / n) <= near / n,
+        `${v.variant} accuracy`,
+      );
+      assert.ok(
+        v.agreement >= sure / n,
+        `${v.variant}: agreement below the margin bound`,
+      );
+      if (v.variant !== "fp32") {
+        assert.ok(v.maxAbsDiff > 0, `${v.variant} changed nothing`);
+      }
+    }
+    assert.ok(onnx[1].sizeRatio < 0.55, `fp16 ${onnx[1].sizeRatio}`);
+    assert.ok(onnx[2].sizeRatio < 0.4, `int8 ${onnx[2].sizeRatio}`);
+    xs.dispose();
+    const html = await Deno.readTextFile(join(r.dir, "report.html"));
+    assert.ok(html.includes("<code>model/model.int8.onnx</code>"));
+    assert.match(html, /int8 activations calibrated minmax/);
+  } finally {
+    r.model.dispose();
+  }
+});
+
+Deno.test("output.onnxInt8MinAgreement: model.int8.onnx is kept exactly when its measured agreement reaches the threshold", async () => {
+  const r = await run({
+    train: { epochs: 2 },
+    output: {
+      onnxQuantize: "int8",
+      onnxInt8MinAgreement: 1,
+      onnxInt8CalibrationImages: 8,
+    },
+  });
+  try {
+    const summary = JSON.parse(
+      await Deno.readTextFile(join(r.dir, "summary.json")),
+    ) as RunSummary;
+    const int8 = summary.shipping!.onnx!.find((v) => v.variant === "int8")!;
+    const kept = int8.agreement >= 1;
+    assert.equal(int8.written, kept);
+    assert.equal(await exists(join(r.dir, "model", "model.int8.onnx")), kept);
+    assert.ok(await exists(join(r.dir, "model", "model.onnx")));
+    assert.equal(
+      r.logs.some((l) =>
+        /^warning: model\.int8\.onnx not written: .* below output\.onnxInt8MinAgreement \(1\)/
+          .test(l)
+      ),
+      !kept,
+    );
+    if (!kept) assert.match(int8.note!, /< output\.onnxInt8MinAgreement 1/);
   } finally {
     r.model.dispose();
   }
