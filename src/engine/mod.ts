@@ -46,6 +46,7 @@ export {
   frozenGraphToOnnx,
   type OnnxOptions,
 } from "./onnx_export.ts";
+export { onnxBytesForward } from "./onnx_file_forward.ts";
 export {
   type CalibrationBatch,
   exportOnnxFloat16,
