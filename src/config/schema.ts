@@ -197,6 +197,9 @@ const EngineSchema = z.strictObject({
   frozen: z.enum(["auto", "onnxruntime", "tfjs"]).default("auto").describe(
     'What runs the frozen base (features, augmented batches): "onnxruntime" (CPU, needs --allow-ffi), "tfjs" (the TF.js backend), or "auto": TF.js on a hardware WebGPU adapter, ONNX Runtime otherwise (TF.js if it cannot load).',
   ),
+  frozenInt8: z.boolean().default(false).describe(
+    "Opt-in: extract the frozen base's features (and run it under augmentation) with its static int8 QDQ model in ONNX Runtime (calibrated min-max on output.onnxInt8CalibrationImages training images), instead of float32. The head trains on int8 features; summary.json's frozenInt8Cost and report.html give the accuracy cost (the trained head on int8 against float32 features, on the validation set). Not for the fine-tuning prefix. Needs ONNX Runtime (--allow-ffi) and engine.frozen other than \"tfjs\".",
+  ),
 });
 
 const weightQuantization = z.enum(["float16", "uint8", "uint16"]);
@@ -287,6 +290,22 @@ export const ConfigSchema: z.ZodType<Config, ConfigInput> = z.strictObject({
       path: ["output", "onnxQuantize"],
       message:
         "the ONNX twins are made next to model/model.onnx: set output.onnx and output.saveModel to true, or output.onnxQuantize to []",
+    });
+  }
+  if (c.engine.frozenInt8 && c.model.trainable) {
+    ctx.addIssue({
+      code: "custom",
+      path: ["engine", "frozenInt8"],
+      message:
+        "a trainable base has no frozen part to run in int8: set model.trainable to false, or engine.frozenInt8 to false",
+    });
+  }
+  if (c.engine.frozenInt8 && c.engine.frozen === "tfjs") {
+    ctx.addIssue({
+      code: "custom",
+      path: ["engine", "frozenInt8"],
+      message:
+        'the int8 frozen base runs in ONNX Runtime: set engine.frozen to "auto" or "onnxruntime", or engine.frozenInt8 to false',
     });
   }
   for (const issue of architectureIssues(c.model, c.data.imageSize)) {

@@ -179,6 +179,8 @@ export interface EngineConfig {
   fused: boolean;
   /** What runs the frozen base (features, augmented batches): "onnxruntime" (CPU, needs --allow-ffi), "tfjs" (the TF.js backend), or "auto": TF.js on a hardware WebGPU adapter, ONNX Runtime otherwise (TF.js if it cannot load). Default: `"auto"`. */
   frozen: "auto" | "onnxruntime" | "tfjs";
+  /** Opt-in: extract the frozen base's features (and run it under augmentation) with its static int8 QDQ model in ONNX Runtime (calibrated min-max on output.onnxInt8CalibrationImages training images), instead of float32. The head trains on int8 features; summary.json's frozenInt8Cost and report.html give the accuracy cost (the trained head on int8 against float32 features, on the validation set). Not for the fine-tuning prefix. Needs ONNX Runtime (--allow-ffi) and engine.frozen other than "tfjs". Default: `false`. */
+  frozenInt8: boolean;
 }
 
 /** `output`: What a run writes and where. */
@@ -376,6 +378,8 @@ export interface EngineConfigInput {
   fused?: boolean;
   /** What runs the frozen base (features, augmented batches): "onnxruntime" (CPU, needs --allow-ffi), "tfjs" (the TF.js backend), or "auto": TF.js on a hardware WebGPU adapter, ONNX Runtime otherwise (TF.js if it cannot load). Default: `"auto"`. */
   frozen?: "auto" | "onnxruntime" | "tfjs";
+  /** Opt-in: extract the frozen base's features (and run it under augmentation) with its static int8 QDQ model in ONNX Runtime (calibrated min-max on output.onnxInt8CalibrationImages training images), instead of float32. The head trains on int8 features; summary.json's frozenInt8Cost and report.html give the accuracy cost (the trained head on int8 against float32 features, on the validation set). Not for the fine-tuning prefix. Needs ONNX Runtime (--allow-ffi) and engine.frozen other than "tfjs". Default: `false`. */
+  frozenInt8?: boolean;
 }
 
 /** `output`: What a run writes and where. */

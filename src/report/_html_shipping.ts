@@ -29,11 +29,24 @@ function rows(format: string, costs: readonly VariantCost[]): string[] {
   );
 }
 
-/** The section, or "" when the run wrote no variant. */
+/** The section, or "" when the run wrote no variant and used no int8 frozen base. */
 export function shippingSection(input: ReportInput): string {
   const s = input.shipping;
-  if (!s) return "";
-  const body =
+  const f = input.frozenInt8Cost;
+  if (!s && !f) return "";
+  const int8 = f
+    ? `<p id="frozen-int8">Features extracted by the int8 frozen base (<code>engine.frozenInt8</code>): validation accuracy ${
+      num(f.accuracy, 4)
+    } on int8 features against ${
+      num(f.floatAccuracy, 4)
+    } for the same classifier in float32 (${
+      esc(f.floatEngine)
+    }); top-1 agreement ${num(f.agreement, 4)}, max |Δp| ${
+      f.maxAbsDiff.toExponential(2)
+    }, ${f.count} images.</p>`
+    : "";
+  if (!s) return section("quantized", "Quantized models", int8);
+  const body = int8 +
     `<p class="muted">Every variant against the float32 model of its format, on the ${s.images} validation images (TF.js variants run by ${
       esc(s.engine)
     }, ONNX ones by ONNX Runtime): top-1 agreement, the largest change of any class probability, and accuracy.</p>

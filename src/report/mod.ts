@@ -57,6 +57,9 @@ export { createRunDir } from "./run_dir.ts";
 export { type RunContext, RunOutputs } from "./run_outputs.ts";
 export { runReportInput } from "./run_report.ts";
 export {
+  type FrozenInt8Cost,
+  frozenInt8Cost,
+  onnxQuantizations,
   type ShipContext,
   type ShippingRecord,
   shipVariants,

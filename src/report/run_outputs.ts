@@ -35,7 +35,11 @@ import {
   topLossGallery,
 } from "./top_losses.ts";
 import type { ImageSet } from "../data/image_set.ts";
-import { type ShippingRecord, shipVariants } from "./shipping.ts";
+import {
+  frozenInt8Cost,
+  type ShippingRecord,
+  shipVariants,
+} from "./shipping.ts";
 
 /** What the run knows once its data and model are ready. */
 export interface RunContext {
@@ -149,6 +153,8 @@ export class RunOutputs {
     opts: {
       /** Heatmaps in the top-loss gallery (`output.heatmaps`): the classifier's CAM graph. */
       cam?: GalleryCam | null;
+      /** The trained classifier, for the cost of `engine.frozenInt8`. */
+      model?: tf.LayersModel;
     } = {},
   ): Promise<RunSummary> {
     const { stop, evaluation } = facts;
@@ -170,7 +176,35 @@ export class RunOutputs {
         this.context.data.classNames,
       );
     }
-    const summary = this.summary({ ...facts, seconds });
+    // engine.frozenInt8: what the int8 features cost (plain evaluations only).
+    const int8Cost = this.config.engine.frozenInt8 && evaluation &&
+        !facts.tta && facts.inputs?.frozenEngine && opts.model
+      ? await frozenInt8Cost(
+        this.config,
+        opts.model,
+        {
+          validation: this.context.data.validation,
+          backend: this.context.backend,
+        },
+        evaluation.probabilities,
+      )
+      : null;
+    if (int8Cost) {
+      this.log(
+        `engine.frozenInt8: validation accuracy ${
+          int8Cost.accuracy.toFixed(4)
+        } on int8 features, ${
+          int8Cost.floatAccuracy.toFixed(4)
+        } on float32 features; top-1 agreement ${
+          int8Cost.agreement.toFixed(4)
+        }, max |Δp| ${int8Cost.maxAbsDiff.toExponential(2)}`,
+      );
+    }
+    const summary = this.summary({
+      ...facts,
+      seconds,
+      ...(int8Cost ? { frozenInt8Cost: int8Cost } : {}),
+    });
     await writeSummary(join(this.dir, "summary.json"), summary);
     const topLosses = evaluation && this.config.output.topLosses > 0
       ? await topLossGallery(

@@ -52,5 +52,6 @@ export function runReportInput(
     },
     topLosses,
     shipping: summary.shipping ?? null,
+    frozenInt8Cost: summary.frozenInt8Cost ?? null,
   };
 }

@@ -28,7 +28,6 @@ import {
 } from "../model/quantized_weights.ts";
 import { selectFrozenEngine } from "../engine/frozen_engine.ts";
 import {
-  type CalibrationBatch,
   exportOnnxFloat16,
   exportOnnxInt8,
   type Int8Calibration,
@@ -38,13 +37,13 @@ import {
   tryLoadOnnxRuntime,
 } from "../engine/onnx_runtime.ts";
 import { ONNXRUNTIME_SPECIFIER } from "../deps/onnx.ts";
-import { mobileNetV2Preprocess } from "../data/batches.ts";
-import { imageSource } from "../train/sources.ts";
+import { calibrationBatches } from "../train/calibration.ts";
 import { writeFileAtomic } from "../util/fs.ts";
 import {
   compareWithReference,
   rawForwardOf,
   setProbabilities,
+  type VariantComparison,
   type VariantCost,
 } from "../evaluate/variant_costs.ts";
 
@@ -195,35 +194,6 @@ async function shipTfjs(
   return { engine: reference.id, costs: tfjs };
 }
 
-/** Up to `limit` preprocessed training images in a seeded shuffle, for calibration. */
-async function* calibrationBatches(
-  set: ImageSet,
-  limit: number,
-  seed: number,
-): AsyncGenerator<CalibrationBatch> {
-  const source = imageSource(set, {
-    batchSize: 8,
-    shuffle: true,
-    seed,
-    preprocess: mobileNetV2Preprocess,
-  });
-  let taken = 0;
-  for await (const batch of source.batches(0)) {
-    batch.ys.dispose();
-    const xs = batch.xs as tf.Tensor4D;
-    try {
-      if (taken >= limit) continue;
-      const n = Math.min(xs.shape[0], limit - taken);
-      const [, h, w, c] = xs.shape;
-      const data = (await xs.data() as Float32Array).subarray(0, n * h * w * c);
-      taken += n;
-      yield { data, shape: [n, h, w, c] };
-    } finally {
-      xs.dispose();
-    }
-  }
-}
-
 async function shipOnnx(
   config: Config,
   model: tf.LayersModel,
@@ -349,5 +319,55 @@ async function shipOnnx(
     engine: ONNXRUNTIME_SPECIFIER.replace(/^npm:/, ""),
     costs,
     calibration,
+  };
+}
+
+/**
+ * `summary.json`'s `frozenInt8Cost` (`engine.frozenInt8`): the trained
+ * classifier's validation predictions from int8 features (what the run
+ * evaluated) against the same classifier run in float32 end to end.
+ * `agreement`, `maxAbsDiff` and `accuracy` are the int8 features'.
+ */
+export interface FrozenInt8Cost extends VariantComparison {
+  /** Validation accuracy of the same classifier on float32 features. */
+  floatAccuracy: number;
+  /** What ran the float32 classifier. */
+  floatEngine: string;
+}
+
+/**
+ * The accuracy cost of `engine.frozenInt8`: `probabilities` (the run's
+ * evaluation, `[count, classes]` row-major, on int8 features) against the
+ * float32 `model` on the validation images.
+ */
+export async function frozenInt8Cost(
+  config: Config,
+  model: tf.LayersModel,
+  ctx: Pick<ShipContext, "validation" | "backend">,
+  probabilities: Float32Array,
+): Promise<FrozenInt8Cost> {
+  const { validation } = ctx;
+  const k = validation.classNames.length;
+  const { forward } = await selectFrozenEngine(
+    config.engine.frozen,
+    ctx.backend,
+    model,
+    { fused: config.engine.fused },
+  );
+  let float: number[][];
+  try {
+    float = await setProbabilities(validation, rawForwardOf(forward));
+  } finally {
+    await forward.dispose();
+  }
+  const int8 = Array.from(
+    { length: validation.count },
+    (_, i) => Array.from(probabilities.subarray(i * k, (i + 1) * k)),
+  );
+  const floatSelf = compareWithReference(float, float, validation.labels);
+  return {
+    ...compareWithReference(float, int8, validation.labels),
+    floatAccuracy: floatSelf.accuracy,
+    floatEngine: forward.id,
   };
 }

@@ -15,7 +15,7 @@ import type { EarlyStoppingRecord } from "../train/early_stopping.ts";
 import type { BestCheckpointRecord } from "../train/best_checkpoint.ts";
 import type { MetricsRow } from "../train/fit.ts";
 import { writeFileAtomic } from "../util/fs.ts";
-import type { ShippingRecord } from "./shipping.ts";
+import type { FrozenInt8Cost, ShippingRecord } from "./shipping.ts";
 import { type ConfigChange, configChangesFromDefaults } from "./config_diff.ts";
 import {
   type CountedImages,
@@ -111,6 +111,12 @@ export interface RunSummary {
    * size, agreement with float32, max |Δp| and accuracy; null when none.
    */
   shipping?: ShippingRecord | null;
+  /**
+   * `engine.frozenInt8`: the validation predictions on int8 features
+   * against the same classifier in float32 (agreement, max |Δp|, both
+   * accuracies); absent when off.
+   */
+  frozenInt8Cost?: FrozenInt8Cost | null;
   /** Wall seconds per step (all 0 while running). */
   seconds: StepSeconds;
 }
@@ -152,6 +158,8 @@ export interface RunFacts {
   tta?: TtaResult | null;
   /** The quantized variants, once written. */
   shipping?: ShippingRecord | null;
+  /** The cost of `engine.frozenInt8`, once measured. */
+  frozenInt8Cost?: FrozenInt8Cost | null;
   /** Every finished epoch. */
   rows: readonly MetricsRow[];
   /** The run folder. */
@@ -217,6 +225,7 @@ export function summarize(
       { loss: evaluation.loss, count: evaluation.count },
     tta: facts.tta ?? null,
     ...(facts.shipping ? { shipping: facts.shipping } : {}),
+    ...(facts.frozenInt8Cost ? { frozenInt8Cost: facts.frozenInt8Cost } : {}),
     seconds: facts.seconds ?? {
       fetch: 0,
       unzip: 0,

@@ -5,7 +5,8 @@
  * the fit loop (`fit.ts`) with Keras 3's optimizers (`keras_optimizers.ts`),
  * early stopping (`early_stopping.ts`) and the best checkpoint
  * (`best_checkpoint.ts`), what differs per head output (`head_output.ts`), and
- * the frozen and fine-tuning stages (`stages.ts`).
+ * the frozen and fine-tuning stages (`stages.ts`), and int8 calibration
+ * images (`calibration.ts`).
  *
  * @module
  */
@@ -38,6 +39,7 @@ export {
   type MonitorMode,
   type WeightsModel,
 } from "./early_stopping.ts";
+export { calibrationBatches } from "./calibration.ts";
 export {
   cachedFeatures,
   type CachedFeaturesOptions,

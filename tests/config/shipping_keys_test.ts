@@ -67,3 +67,23 @@ Deno.test("output.onnxQuantize: off by default, needs output.onnx and output.sav
     /output\.onnxInt8CalibrationImages/,
   );
 });
+
+Deno.test("engine.frozenInt8: off by default, refused with engine.frozen tfjs", () => {
+  assert.equal(parseConfig(base).engine.frozenInt8, false);
+  assert.match(
+    message(() =>
+      parseConfig({ ...base, engine: { frozenInt8: true, frozen: "tfjs" } })
+    ),
+    /engine\.frozenInt8: the int8 frozen base runs in ONNX Runtime/,
+  );
+  assert.match(
+    message(() =>
+      parseConfig({
+        ...base,
+        engine: { frozenInt8: true },
+        model: { trainable: true },
+      })
+    ),
+    /engine\.frozenInt8: a trainable base has no frozen part/,
+  );
+});

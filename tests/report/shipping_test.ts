@@ -294,3 +294,63 @@ Deno.test("output.onnxInt8MinAgreement: model.int8.onnx is kept exactly when its
     r.model.dispose();
   }
 });
+
+Deno.test("engine.frozenInt8: features from the int8 frozen base, cached under their own key, with their accuracy cost against float32", async () => {
+  const cacheDir = join(env.dir, "cache-int8");
+  const r = await run({
+    data: { cacheDir },
+    train: { epochs: 3 },
+    engine: { frozenInt8: true },
+    output: { onnxInt8CalibrationImages: 16 },
+  });
+  try {
+    const summary = JSON.parse(
+      await Deno.readTextFile(join(r.dir, "summary.json")),
+    ) as RunSummary;
+    assert.match(
+      summary.frozenEngine!.id,
+      /^onnxruntime-node@[\d.]+\/int8-minmax-16-seed\d+-[0-9a-f]{12}$/,
+    );
+    assert.match(
+      summary.frozenEngine!.reason,
+      /^engine\.frozenInt8: static int8 QDQ/,
+    );
+    const cost = summary.frozenInt8Cost!;
+    // The int8 side is the run's own evaluation.
+    assert.equal(cost.accuracy, summary.evaluation!.report.accuracy);
+    // The float side, measured independently with TF.js.
+    const { xs, labels } = await validationImages(r.config);
+    const k = summary.classNames.length;
+    const float = rowsOf(await predict(r.model, xs), k);
+    xs.dispose();
+    const n = labels.length;
+    const engineTol = 2.5e-4; // ONNX Runtime vs TF.js, see run_e2e_test.ts
+    const near = float.filter((p) => margin(p) <= 2 * engineTol).length;
+    const correct = float.filter((p, i) => argmax(p) === labels[i]).length;
+    assert.equal(cost.count, n);
+    assert.ok(Math.abs(cost.floatAccuracy - correct / n) <= near / n);
+    const sure = float.filter((p) =>
+      margin(p) > 2 * (cost.maxAbsDiff + engineTol)
+    ).length;
+    assert.ok(cost.agreement >= sure / n - near / n);
+    const html = await Deno.readTextFile(join(r.dir, "report.html"));
+    assert.match(html, /<p id="frozen-int8">/);
+    assert.ok(r.logs.some((l) =>
+      l.startsWith("engine.frozenInt8: validation accuracy")
+    ));
+    // A float run on the same cache computes its own features.
+    const f = await run({ data: { cacheDir }, train: { epochs: 1 } });
+    try {
+      const fs = JSON.parse(
+        await Deno.readTextFile(join(f.dir, "summary.json")),
+      ) as RunSummary;
+      assert.equal(fs.featureCache.reused, false);
+      assert.ok(!fs.frozenEngine!.id.includes("int8"));
+      assert.equal("frozenInt8Cost" in fs, false);
+    } finally {
+      f.model.dispose();
+    }
+  } finally {
+    r.model.dispose();
+  }
+});
