@@ -383,3 +383,68 @@ Deno.test({
     }
   },
 });
+
+/** How many nodes of each op type a serialized ONNX model has (NodeProto.op_type is field 4). */
+function opCounts(bytes: Uint8Array, ops: string[]): Record<string, number> {
+  const text = new TextDecoder("latin1").decode(bytes);
+  return Object.fromEntries(
+    ops.map((op) => [
+      op,
+      text.split(`\x22${String.fromCharCode(op.length)}${op}`).length - 1,
+    ]),
+  );
+}
+
+Deno.test({
+  name:
+    "ONNX Runtime fuses the int8 QDQ model: every Conv into QLinearConv, every residual Add into QLinearAdd, one Q and one DQ left",
+  ignore,
+  async fn() {
+    await tf.setBackend("cpu");
+    const { model } = await buildClassifier({
+      imageSize: [32, 32],
+      alpha: 0.35,
+      weights: null,
+      numClasses: 2,
+      seed: 1,
+    });
+    const dir = await Deno.makeTempDir();
+    try {
+      const x = tf.randomUniform([8, 32, 32, 3], -1, 1, "float32", 1);
+      const data = await x.data() as Float32Array;
+      x.dispose();
+      const int8 = await exportOnnxInt8(model, [{
+        data,
+        shape: [8, 32, 32, 3],
+      }]);
+      const plain = opCounts(exportOnnx(model), ["Conv", "Add"]);
+      const path = `${dir}/optimized.onnx`;
+      if (!loaded.ok) return;
+      const session = await loaded.ort.InferenceSession.create(int8.bytes, {
+        graphOptimizationLevel: "all",
+        optimizedModelFilePath: path,
+      });
+      await session.release();
+      const fused = opCounts(await Deno.readFile(path), [
+        "QLinearConv",
+        "QLinearAdd",
+        "QuantizeLinear",
+        "DequantizeLinear",
+        "Conv",
+        "Clip",
+      ]);
+      assert.ok(plain.Conv > 50, `${plain.Conv} convolutions`);
+      assert.deepEqual(fused, {
+        QLinearConv: plain.Conv,
+        QLinearAdd: plain.Add,
+        QuantizeLinear: 1, // the input, after its Transpose
+        DequantizeLinear: 1, // before the float pooling and head
+        Conv: 0,
+        Clip: 0,
+      });
+    } finally {
+      model.dispose();
+      await Deno.remove(dir, { recursive: true });
+    }
+  },
+});
