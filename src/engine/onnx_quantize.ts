@@ -4,8 +4,9 @@
  * - **fp16** ({@link exportOnnxFloat16}): every weight and every op in
  *   float16, with float32 input and output (a Cast after the input and one
  *   before the output), half the size of `model.onnx`. ONNX Runtime's CPU
- *   build runs float16 ops it has no kernel for in float32 between inserted
- *   Casts, so on a CPU this is a size win, not a speed win.
+ *   build runs the Convs in float16 (Casts inserted around the few ops
+ *   without a float16 kernel, ReLU6 not fused); without native float16
+ *   arithmetic that is a size win, not a speed win.
  * - **int8** ({@link exportOnnxInt8}): static quantization in QDQ form
  *   (QuantizeLinear → DequantizeLinear pairs, ONNX Runtime's recommended
  *   format for CNNs): Conv weights symmetric per output channel (int8,
