@@ -198,7 +198,7 @@ const EngineSchema = z.strictObject({
     'What runs the frozen base (features, augmented batches): "onnxruntime" (CPU, needs --allow-ffi), "tfjs" (the TF.js backend), or "auto": TF.js on a hardware WebGPU adapter, ONNX Runtime otherwise (TF.js if it cannot load).',
   ),
   frozenInt8: z.boolean().default(false).describe(
-    "Opt-in: extract the frozen base's features (and run it under augmentation) with its static int8 QDQ model in ONNX Runtime (calibrated min-max on output.onnxInt8CalibrationImages training images), instead of float32. The head trains on int8 features; summary.json's frozenInt8Cost and report.html give the accuracy cost (the trained head on int8 against float32 features, on the validation set). Not for the fine-tuning prefix. Needs ONNX Runtime (--allow-ffi) and engine.frozen other than \"tfjs\".",
+    "Opt-in: extract the frozen base's features (and run it under augmentation) with its static int8 QDQ model in ONNX Runtime (calibrated as output.onnxInt8Calibration says on output.onnxInt8CalibrationImages training images), instead of float32. The head trains on int8 features; summary.json's frozenInt8Cost and report.html give the accuracy cost (the trained head on int8 against float32 features, on the validation set). Not for the fine-tuning prefix. Needs ONNX Runtime (--allow-ffi) and engine.frozen other than \"tfjs\".",
   ),
 });
 
@@ -230,11 +230,15 @@ const OutputSchema = z.strictObject({
     ),
   onnxQuantize: z.union([onnxQuantization, z.array(onnxQuantization)])
     .default([]).describe(
-      'Also write ONNX twins of model.onnx: "fp16" → model/model.fp16.onnx (float16 weights and ops, float32 input and output); "int8" → model/model.int8.onnx (static QDQ: per-channel symmetric int8 Conv weights, uint8 activations calibrated min-max on output.onnxInt8CalibrationImages training images). Each is measured in ONNX Runtime on the validation set against model.onnx, like output.quantize. Needs output.onnx and --allow-ffi. [] (default): none.',
+      'Also write ONNX twins of model.onnx: "fp16" → model/model.fp16.onnx (float16 weights and ops, float32 input and output); "int8" → model/model.int8.onnx (static QDQ: per-channel symmetric int8 Conv weights, uint8 activations calibrated (output.onnxInt8Calibration) on output.onnxInt8CalibrationImages training images). Each is measured in ONNX Runtime on the validation set against model.onnx, like output.quantize. Needs output.onnx and --allow-ffi. [] (default): none.',
     ),
   onnxInt8MinAgreement: z.number().min(0).max(1).default(0.99).describe(
     "model.int8.onnx is written only when its top-1 agreement with model.onnx on the validation set is at least this; else the run warns and skips the file (its measured costs stay in summary.json).",
   ),
+  onnxInt8Calibration: z.enum(["minmax", "percentile"]).default("minmax")
+    .describe(
+      'How model.int8.onnx (and engine.frozenInt8) set each activation tensor\'s range from the calibration images: "minmax", its whole range; "percentile", the range of its central 99.999 % (ONNX Runtime\'s default percentile; a 2048-bin histogram, a second pass), clipping rare outliers.',
+    ),
   onnxInt8CalibrationImages: positiveInt.default(256).describe(
     "Training images (a seeded shuffle of the training split, without augmentation) whose activation ranges calibrate model.int8.onnx.",
   ),

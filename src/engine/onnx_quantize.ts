@@ -11,9 +11,9 @@
  *   (QuantizeLinear → DequantizeLinear pairs, ONNX Runtime's recommended
  *   format for CNNs): Conv weights symmetric per output channel (int8,
  *   zero point 0, [−127, 127]), biases int32, activations asymmetric uint8
- *   per tensor with ranges calibrated by **min-max** over the given
- *   (training) images — the range of each tensor over every calibration
- *   image, widened to include 0. Quantized: the data input and every Conv
+ *   per tensor with ranges calibrated over the given (training) images by
+ *   **min-max** (default: the range of each tensor over every calibration
+ *   image) or **percentile** (its central 99.999 %), widened to include 0. Quantized: the data input and every Conv
  *   output (with its ReLU / ReLU6 folded in) and every residual Add; the
  *   pooling, the Dense head and the softmax stay float32. ONNX Runtime fuses
  *   the groups into QLinearConv / QLinearAdd.
@@ -63,8 +63,15 @@ export interface CalibrationBatch {
 
 /** How the int8 model's activation ranges were calibrated. */
 export interface Int8Calibration {
-  /** "minmax": each tensor's range over every calibration image. */
-  method: "minmax";
+  /**
+   * "minmax": each tensor's range over every calibration image;
+   * "percentile": the range holding the central {@link PERCENTILE} % of its
+   * values over every calibration image (a 2048-bin histogram over the
+   * min-max range, edges taken outward), clipping rare outliers.
+   */
+  method: "minmax" | "percentile";
+  /** The percentile, with "percentile". */
+  percentile?: number;
   /** Calibration images. */
   images: number;
   /** Activation tensors quantized. */
@@ -89,20 +96,30 @@ export interface OnnxInt8Export {
 export async function exportOnnxInt8(
   model: tf.LayersModel,
   batches: AsyncIterable<CalibrationBatch> | Iterable<CalibrationBatch>,
-  opts: ExportOnnxOptions & { ort?: OnnxRuntime; threads?: number } = {},
+  opts: ExportOnnxOptions & {
+    ort?: OnnxRuntime;
+    threads?: number;
+    /** "minmax" (default) or "percentile" (see {@link Int8Calibration}). */
+    calibration?: "minmax" | "percentile";
+  } = {},
 ): Promise<OnnxInt8Export> {
+  const method = opts.calibration ?? "minmax";
   const float = frozenGraphToOnnxModel(extractFrozenGraph(model, opts), opts);
   const plan = qdqPlan(float);
+  const wanted = new Set(plan.tensors);
   const engine = await createOnnxEngine(
     encodeOnnxModel(withOutputs(float, plan.tensors)),
     { ort: opts.ort, threads: opts.threads },
   );
   const ranges = new Map<string, { min: number; max: number }>();
+  const kept: CalibrationBatch[] = [];
   let images = 0;
   try {
     for await (const batch of batches) {
       images += batch.shape[0];
+      if (method === "percentile") kept.push(batch);
       for (const out of await engine.run(batch.data, batch.shape)) {
+        if (!wanted.has(out.name)) continue;
         let lo = Infinity, hi = -Infinity;
         for (const v of out.data) {
           if (v < lo) lo = v;
@@ -115,21 +132,97 @@ export async function exportOnnxInt8(
         });
       }
     }
+    if (images === 0) {
+      throw new Error("int8 calibration needs at least one image");
+    }
+    for (const t of plan.tensors) {
+      const r = ranges.get(t);
+      if (!r || !Number.isFinite(r.min) || !Number.isFinite(r.max)) {
+        throw new Error(`int8 calibration: tensor "${t}" has no finite range`);
+      }
+    }
+    if (method === "percentile") {
+      // Second pass: histograms over each tensor's min-max range.
+      const hists = new Map(
+        plan.tensors.map((t) => [t, new Histogram(ranges.get(t)!)]),
+      );
+      for (const batch of kept) {
+        for (const out of await engine.run(batch.data, batch.shape)) {
+          hists.get(out.name)?.add(out.data);
+        }
+      }
+      for (const [t, h] of hists) {
+        ranges.set(t, h.range(PERCENTILE));
+      }
+    }
   } finally {
     await engine.dispose();
   }
-  if (images === 0) {
-    throw new Error("int8 calibration needs at least one image");
-  }
-  for (const t of plan.tensors) {
-    const r = ranges.get(t);
-    if (!r || !Number.isFinite(r.min) || !Number.isFinite(r.max)) {
-      throw new Error(`int8 calibration: tensor "${t}" has no finite range`);
-    }
-  }
   return {
     bytes: encodeOnnxModel(toQdq(float, plan, ranges)),
-    calibration: { method: "minmax", images, tensors: plan.tensors.length },
+    calibration: {
+      method,
+      ...(method === "percentile" ? { percentile: PERCENTILE } : {}),
+      images,
+      tensors: plan.tensors.length,
+    },
     ranges,
   };
+}
+
+/** The percentile of `"percentile"` calibration (ONNX Runtime's default). */
+export const PERCENTILE = 99.999;
+
+/** Bins of {@link Histogram}. */
+const BINS = 2048;
+
+/**
+ * A histogram of a tensor's values over its calibrated min-max range, for
+ * percentile calibration: {@link Histogram.range} is the smallest range,
+ * at bin resolution, that holds all but `(100 − p) / 2` % of the values on
+ * each side (never narrower than needed: bin edges outward).
+ */
+export class Histogram {
+  /** Counts per bin. */
+  readonly counts: Float64Array = new Float64Array(BINS);
+  /** Values counted. */
+  total = 0;
+  readonly #min: number;
+  readonly #width: number;
+
+  /** A histogram over `[min, max]`. */
+  constructor(readonly bounds: { min: number; max: number }) {
+    this.#min = bounds.min;
+    this.#width = (bounds.max - bounds.min) / BINS;
+  }
+
+  /** Counts `values`. */
+  add(values: ArrayLike<number>): void {
+    const { counts } = this;
+    for (let i = 0; i < values.length; i++) {
+      const b = this.#width > 0
+        ? Math.floor((values[i] - this.#min) / this.#width)
+        : 0;
+      counts[Math.min(BINS - 1, Math.max(0, b))]++;
+    }
+    this.total += values.length;
+  }
+
+  /** The range holding the central `p` % of the values (bin edges outward). */
+  range(p: number): { min: number; max: number } {
+    if (this.#width === 0 || this.total === 0) return { ...this.bounds };
+    const tail = this.total * (100 - p) / 200;
+    let lo = 0, below = 0;
+    while (lo < BINS - 1 && below + this.counts[lo] <= tail) {
+      below += this.counts[lo++];
+    }
+    let hi = BINS - 1, above = 0;
+    while (hi > lo && above + this.counts[hi] <= tail) {
+      above += this.counts[hi--];
+    }
+    return {
+      min: this.#min + lo * this.#width,
+      max: Math.min(this.bounds.max, this.#min + (hi + 1) * this.#width),
+    };
+  }
 }

@@ -57,7 +57,11 @@ ${[...rows("TF.js", s.tfjs), ...rows("ONNX", s.onnx ?? [])].join("\n")}
       s.calibration
         ? `<p class="muted">int8 activations calibrated ${
           esc(s.calibration.method)
-        } (each tensor's range over every calibration image) on ${s.calibration.images} training images, ${s.calibration.tensors} tensors quantized.</p>`
+        }${
+          s.calibration.percentile
+            ? ` (each tensor's central ${s.calibration.percentile} % over every calibration image)`
+            : " (each tensor's range over every calibration image)"
+        } on ${s.calibration.images} training images, ${s.calibration.tensors} tensors quantized.</p>`
         : ""
     }`;
   return section("quantized", "Quantized models", body);

@@ -288,7 +288,7 @@ async function shipOnnx(
         config.output.onnxInt8CalibrationImages,
         config.data.seed,
       ),
-      { ort: loaded.ort },
+      { ort: loaded.ort, calibration: config.output.onnxInt8Calibration },
     );
     calibration = int8.calibration;
     const c = cost(

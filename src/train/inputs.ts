@@ -239,10 +239,10 @@ async function int8FrozenBase(ctx: InputsContext) {
   const int8 = await exportOnnxInt8(
     ctx.model.features,
     calibrationBatches(ctx.data.train, count, seed),
-    { ort: loaded.ort },
+    { ort: loaded.ort, calibration: ctx.config.output.onnxInt8Calibration },
   );
   const { images } = int8.calibration;
-  const label = `int8-minmax-${images}-seed${seed}-${
+  const label = `int8-${int8.calibration.method}-${images}-seed${seed}-${
     imageSetDigest(ctx.data.train).slice(0, 12)
   }`;
   const forward = await onnxBytesForward(
@@ -253,7 +253,7 @@ async function int8FrozenBase(ctx: InputsContext) {
   return {
     forward,
     reason:
-      `engine.frozenInt8: static int8 QDQ model, activations calibrated min-max on ${images} training images`,
+      `engine.frozenInt8: static int8 QDQ model, activations calibrated ${int8.calibration.method} on ${images} training images`,
   };
 }
 

@@ -38,8 +38,19 @@ Deno.test("output.quantize: off by default, one name or a list, checked", () => 
 Deno.test("output.onnxQuantize: off by default, needs output.onnx and output.saveModel; the int8 keys are checked", () => {
   const c = parseConfig(base).output;
   assert.deepEqual(
-    [c.onnxQuantize, c.onnxInt8MinAgreement, c.onnxInt8CalibrationImages],
-    [[], 0.99, 256],
+    [
+      c.onnxQuantize,
+      c.onnxInt8MinAgreement,
+      c.onnxInt8CalibrationImages,
+      c.onnxInt8Calibration,
+    ],
+    [[], 0.99, 256, "minmax"],
+  );
+  assert.match(
+    message(() =>
+      parseConfig({ ...base, output: { onnxInt8Calibration: "entropy" } })
+    ),
+    /output\.onnxInt8Calibration/,
   );
   assert.deepEqual(
     parseConfig({ ...base, output: { onnxQuantize: ["fp16", "int8"] } }).output

@@ -264,13 +264,14 @@ Deno.test("output.onnxQuantize: model.fp16.onnx and model.int8.onnx written, run
   }
 });
 
-Deno.test("output.onnxInt8MinAgreement: model.int8.onnx is kept exactly when its measured agreement reaches the threshold", async () => {
+Deno.test("output.onnxInt8MinAgreement: model.int8.onnx (percentile-calibrated) is kept exactly when its measured agreement reaches the threshold", async () => {
   const r = await run({
     train: { epochs: 2 },
     output: {
       onnxQuantize: "int8",
       onnxInt8MinAgreement: 1,
       onnxInt8CalibrationImages: 8,
+      onnxInt8Calibration: "percentile",
     },
   });
   try {
@@ -278,6 +279,7 @@ Deno.test("output.onnxInt8MinAgreement: model.int8.onnx is kept exactly when its
       await Deno.readTextFile(join(r.dir, "summary.json")),
     ) as RunSummary;
     const int8 = summary.shipping!.onnx!.find((v) => v.variant === "int8")!;
+    assert.equal(summary.shipping!.calibration!.method, "percentile");
     const kept = int8.agreement >= 1;
     assert.equal(int8.written, kept);
     assert.equal(await exists(join(r.dir, "model", "model.int8.onnx")), kept);
