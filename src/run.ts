@@ -168,6 +168,7 @@ export async function runTraining(
       cam: evaluation && config.output.heatmaps && config.output.topLosses > 0
         ? await galleryCam(model.model, ctx.warn)
         : null,
+      model: model.model,
     });
     model.head.dispose(); // its Dense layer stays with `model.model`
     return { dir: out.dir, model: model.model, summary, rows: out.rows };

@@ -31,6 +31,7 @@ import {
 } from "../src/backend/mod.ts";
 import {
   type FrozenEngineRequest,
+  onnxBytesForward,
   selectFrozenEngine,
 } from "../src/engine/mod.ts";
 
@@ -45,7 +46,10 @@ const HELP =
                        (default: <model folder>/eval_report.html)
       --backend B      auto | webgpu | wasm | cpu (default: cpu, fastest to start)
       --engine E       auto | onnxruntime | tfjs (default: auto, ONNX Runtime
-                       unless the backend is a hardware WebGPU adapter)
+                       unless the backend is a hardware WebGPU adapter);
+                       onnxruntime-int8 | onnxruntime-fp16: the run's
+                       model/model.int8.onnx | model.fp16.onnx as written
+                       (output.onnxQuantize) in ONNX Runtime
       --explain DIR    also write a class-activation heatmap of the predicted
                        class over each image: DIR/<name>.cam.png (GAP + Dense
                        heads; CAM, equal to Grad-CAM; never replaces a file)
@@ -98,9 +102,22 @@ async function main(): Promise<number> {
     );
     return 2;
   }
-  if (!["auto", "onnxruntime", "tfjs"].includes(values.engine!)) {
+  const quantizedEngines: Record<string, string> = {
+    "onnxruntime-int8": "model.int8.onnx",
+    "onnxruntime-fp16": "model.fp16.onnx",
+  };
+  const onnxFile = quantizedEngines[values.engine!] ?? null;
+  if (
+    !["auto", "onnxruntime", "tfjs"].includes(values.engine!) && !onnxFile
+  ) {
     console.error(
-      `--engine: expected auto, onnxruntime or tfjs, got ${values.engine}`,
+      `--engine: expected auto, onnxruntime, tfjs, onnxruntime-int8 or onnxruntime-fp16, got ${values.engine}`,
+    );
+    return 2;
+  }
+  if (onnxFile && values.explain !== undefined) {
+    console.error(
+      `--explain: not with --engine ${values.engine} (heatmaps need the CAM graph's second output, which ${onnxFile} does not have)`,
     );
     return 2;
   }
@@ -127,11 +144,13 @@ async function main(): Promise<number> {
   const graph = values.explain !== undefined
     ? await camGraphOf(saved.model)
     : null;
-  const { forward, reason } = await selectFrozenEngine(
-    values.engine as FrozenEngineRequest,
-    backend,
-    graph?.model ?? saved.model,
-  );
+  const { forward, reason } = onnxFile
+    ? await quantizedForward(saved.dir, onnxFile, saved.model)
+    : await selectFrozenEngine(
+      values.engine as FrozenEngineRequest,
+      backend,
+      graph?.model ?? saved.model,
+    );
   console.error(`engine: ${forward.id} (${reason})`);
 
   if (values.eval) {
@@ -248,6 +267,31 @@ async function main(): Promise<number> {
     }
   }
   return failed > 0 ? 1 : 0;
+}
+
+/** The run's quantized ONNX file `name` in ONNX Runtime, or a clear error. */
+async function quantizedForward(
+  dir: string,
+  name: string,
+  model: { outputs: { shape: (number | null)[] }[] },
+) {
+  const path = join(dir, name);
+  let bytes: Uint8Array;
+  try {
+    bytes = await Deno.readFile(path);
+  } catch {
+    throw new Error(
+      `no ${path}: train with output.onnxQuantize including "${
+        name.split(".")[1]
+      }" (an int8 model below output.onnxInt8MinAgreement is not written; summary.json's shipping says why)`,
+    );
+  }
+  const forward = await onnxBytesForward(
+    bytes,
+    model.outputs.map((o) => o.shape.slice(1) as number[]),
+    name.split(".")[1],
+  );
+  return { forward, reason: `${name} as written, in ONNX Runtime` };
 }
 
 try {

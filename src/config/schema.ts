@@ -326,9 +326,15 @@ const EngineSchema = z.strictObject({
     'What runs the frozen base (features, augmented batches): "onnxruntime" (CPU, needs --allow-ffi), "tfjs" (the TF.js backend), or "auto": TF.js on a hardware WebGPU adapter, ONNX Runtime otherwise (TF.js if it cannot load).',
   ),
   train: z.enum(["auto", "onnxruntime", "tfjs"]).default("tfjs").describe(
-    'What runs the fine-tuning steps on the frozen prefix: "tfjs" (the TF.js backend), "onnxruntime" (a generated gradient graph on ONNX Runtime\'s CPU build, needs --allow-ffi; the update is the same optimizer), or "auto": ONNX Runtime unless on a hardware WebGPU adapter, TF.js when ONNX Runtime cannot load or the suffix cannot train on its graph (BatchNormalization "batch-stats", model.head.dropout > 0, a layer without a training lowering), with the reason in the log and summary.json.',
+    'What runs the fine-tuning steps on the frozen prefix: "tfjs" (the TF.js backend), "onnxruntime" (a generated gradient graph on ONNX Runtime\'s CPU build, needs --allow-ffi; the update is the same optimizer), or "auto": ONNX Runtime unless on a hardware WebGPU adapter, TF.js when ONNX Runtime cannot load or the suffix cannot train on its graph (BatchNormalization "batch-stats", model.head.dropout > 0, train.classWeight or train.labelSmoothing, a layer without a training lowering), with the reason in the log and summary.json.',
+  ),
+  frozenInt8: z.boolean().default(false).describe(
+    "Opt-in: extract the frozen base's features (and run it under augmentation) with its static int8 QDQ model in ONNX Runtime (calibrated as output.onnxInt8Calibration says on output.onnxInt8CalibrationImages training images), instead of float32. The head trains on int8 features; summary.json's frozenInt8Cost and report.html give the accuracy cost (the trained head on int8 against float32 features, on the validation set). Not for the fine-tuning prefix. Needs ONNX Runtime (--allow-ffi) and engine.frozen other than \"tfjs\".",
   ),
 });
+
+const weightQuantization = z.enum(["float16", "uint8", "uint16"]);
+const onnxQuantization = z.enum(["fp16", "int8"]);
 
 const OutputSchema = z.strictObject({
   dir: z.string().min(1).default("runs").describe(
@@ -348,6 +354,24 @@ const OutputSchema = z.strictObject({
   ),
   onnx: z.boolean().default(true).describe(
     "Also save the whole classifier as model/model.onnx (base + head + softmax, or sigmoid for the logit head), for ONNX Runtime in Python, Node or the browser.",
+  ),
+  quantize: z.union([weightQuantization, z.array(weightQuantization)])
+    .default([]).describe(
+      "Also write quantized copies of the TF.js model, each a model folder of its own: model/float16/, model/uint8/, model/uint16/ (tfjs-converter's --quantize_float16 / --quantize_uint8 / --quantize_uint16 manifest, 4 MiB shards; stock tf.loadLayersModel dequantizes them). Each is measured on the validation set against the float32 model (size, top-1 agreement, max |Δp|, accuracy) in summary.json and report.html. [] (default): none.",
+    ),
+  onnxQuantize: z.union([onnxQuantization, z.array(onnxQuantization)])
+    .default([]).describe(
+      'Also write ONNX twins of model.onnx: "fp16" → model/model.fp16.onnx (float16 weights and ops, float32 input and output); "int8" → model/model.int8.onnx (static QDQ: per-channel symmetric int8 Conv weights, uint8 activations calibrated (output.onnxInt8Calibration) on output.onnxInt8CalibrationImages training images). Each is measured in ONNX Runtime on the validation set against model.onnx, like output.quantize. Needs output.onnx and --allow-ffi. [] (default): none.',
+    ),
+  onnxInt8MinAgreement: z.number().min(0).max(1).default(0.99).describe(
+    "model.int8.onnx is written only when its top-1 agreement with model.onnx on the validation set is at least this; else the run warns and skips the file (its measured costs stay in summary.json).",
+  ),
+  onnxInt8Calibration: z.enum(["minmax", "percentile"]).default("minmax")
+    .describe(
+      'How model.int8.onnx (and engine.frozenInt8) set each activation tensor\'s range from the calibration images: "minmax", its whole range; "percentile", the range of its central 99.999 % (ONNX Runtime\'s default percentile; a 2048-bin histogram, a second pass), clipping rare outliers.',
+    ),
+  onnxInt8CalibrationImages: positiveInt.default(256).describe(
+    "Training images (a seeded shuffle of the training split, without augmentation) whose activation ranges calibrate model.int8.onnx.",
   ),
 });
 
@@ -441,6 +465,43 @@ export const ConfigSchema: z.ZodType<Config, ConfigInput> = z.strictObject({
           `"onnxruntime" cannot fine-tune with ${clash}; set engine.train to "auto" or "tfjs"`,
       });
     }
+  }
+  const quantize = c.output.quantize;
+  if (
+    !c.output.saveModel && (Array.isArray(quantize) ? quantize.length : 1) > 0
+  ) {
+    ctx.addIssue({
+      code: "custom",
+      path: ["output", "quantize"],
+      message:
+        "quantized copies are made from the saved model: set output.saveModel to true, or output.quantize to []",
+    });
+  }
+  const onnxQuantize = c.output.onnxQuantize;
+  const onnxCount = Array.isArray(onnxQuantize) ? onnxQuantize.length : 1;
+  if (onnxCount > 0 && !(c.output.onnx && c.output.saveModel)) {
+    ctx.addIssue({
+      code: "custom",
+      path: ["output", "onnxQuantize"],
+      message:
+        "the ONNX twins are made next to model/model.onnx: set output.onnx and output.saveModel to true, or output.onnxQuantize to []",
+    });
+  }
+  if (c.engine.frozenInt8 && c.model.trainable) {
+    ctx.addIssue({
+      code: "custom",
+      path: ["engine", "frozenInt8"],
+      message:
+        "a trainable base has no frozen part to run in int8: set model.trainable to false, or engine.frozenInt8 to false",
+    });
+  }
+  if (c.engine.frozenInt8 && c.engine.frozen === "tfjs") {
+    ctx.addIssue({
+      code: "custom",
+      path: ["engine", "frozenInt8"],
+      message:
+        'the int8 frozen base runs in ONNX Runtime: set engine.frozen to "auto" or "onnxruntime", or engine.frozenInt8 to false',
+    });
   }
   for (const issue of architectureIssues(c.model, c.data.imageSize)) {
     ctx.addIssue({

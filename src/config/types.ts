@@ -281,8 +281,10 @@ export interface EngineConfig {
   fused: boolean;
   /** What runs the frozen base (features, augmented batches): "onnxruntime" (CPU, needs --allow-ffi), "tfjs" (the TF.js backend), or "auto": TF.js on a hardware WebGPU adapter, ONNX Runtime otherwise (TF.js if it cannot load). Default: `"auto"`. */
   frozen: "auto" | "onnxruntime" | "tfjs";
-  /** What runs the fine-tuning steps on the frozen prefix: "tfjs" (the TF.js backend), "onnxruntime" (a generated gradient graph on ONNX Runtime's CPU build, needs --allow-ffi; the update is the same optimizer), or "auto": ONNX Runtime unless on a hardware WebGPU adapter, TF.js when ONNX Runtime cannot load or the suffix cannot train on its graph (BatchNormalization "batch-stats", model.head.dropout > 0, a layer without a training lowering), with the reason in the log and summary.json. Default: `"tfjs"`. */
+  /** What runs the fine-tuning steps on the frozen prefix: "tfjs" (the TF.js backend), "onnxruntime" (a generated gradient graph on ONNX Runtime's CPU build, needs --allow-ffi; the update is the same optimizer), or "auto": ONNX Runtime unless on a hardware WebGPU adapter, TF.js when ONNX Runtime cannot load or the suffix cannot train on its graph (BatchNormalization "batch-stats", model.head.dropout > 0, train.classWeight or train.labelSmoothing, a layer without a training lowering), with the reason in the log and summary.json. Default: `"tfjs"`. */
   train: "auto" | "onnxruntime" | "tfjs";
+  /** Opt-in: extract the frozen base's features (and run it under augmentation) with its static int8 QDQ model in ONNX Runtime (calibrated as output.onnxInt8Calibration says on output.onnxInt8CalibrationImages training images), instead of float32. The head trains on int8 features; summary.json's frozenInt8Cost and report.html give the accuracy cost (the trained head on int8 against float32 features, on the validation set). Not for the fine-tuning prefix. Needs ONNX Runtime (--allow-ffi) and engine.frozen other than "tfjs". Default: `false`. */
+  frozenInt8: boolean;
 }
 
 /** `output`: What a run writes and where. */
@@ -299,6 +301,16 @@ export interface OutputConfig {
   heatmaps: boolean;
   /** Also save the whole classifier as model/model.onnx (base + head + softmax, or sigmoid for the logit head), for ONNX Runtime in Python, Node or the browser. Default: `true`. */
   onnx: boolean;
+  /** Also write quantized copies of the TF.js model, each a model folder of its own: model/float16/, model/uint8/, model/uint16/ (tfjs-converter's --quantize_float16 / --quantize_uint8 / --quantize_uint16 manifest, 4 MiB shards; stock tf.loadLayersModel dequantizes them). Each is measured on the validation set against the float32 model (size, top-1 agreement, max |Δp|, accuracy) in summary.json and report.html. [] (default): none. Default: `[]`. */
+  quantize: "float16" | "uint8" | "uint16" | ("float16" | "uint8" | "uint16")[];
+  /** Also write ONNX twins of model.onnx: "fp16" → model/model.fp16.onnx (float16 weights and ops, float32 input and output); "int8" → model/model.int8.onnx (static QDQ: per-channel symmetric int8 Conv weights, uint8 activations calibrated (output.onnxInt8Calibration) on output.onnxInt8CalibrationImages training images). Each is measured in ONNX Runtime on the validation set against model.onnx, like output.quantize. Needs output.onnx and --allow-ffi. [] (default): none. Default: `[]`. */
+  onnxQuantize: "fp16" | "int8" | ("fp16" | "int8")[];
+  /** model.int8.onnx is written only when its top-1 agreement with model.onnx on the validation set is at least this; else the run warns and skips the file (its measured costs stay in summary.json). Default: `0.99`. */
+  onnxInt8MinAgreement: number;
+  /** How model.int8.onnx (and engine.frozenInt8) set each activation tensor's range from the calibration images: "minmax", its whole range; "percentile", the range of its central 99.999 % (ONNX Runtime's default percentile; a 2048-bin histogram, a second pass), clipping rare outliers. Default: `"minmax"`. */
+  onnxInt8Calibration: "minmax" | "percentile";
+  /** Training images (a seeded shuffle of the training split, without augmentation) whose activation ranges calibrate model.int8.onnx. Default: `256`. */
+  onnxInt8CalibrationImages: number;
 }
 
 /** A config as a file may hold it: every key with a default may be left out. */
@@ -578,8 +590,10 @@ export interface EngineConfigInput {
   fused?: boolean;
   /** What runs the frozen base (features, augmented batches): "onnxruntime" (CPU, needs --allow-ffi), "tfjs" (the TF.js backend), or "auto": TF.js on a hardware WebGPU adapter, ONNX Runtime otherwise (TF.js if it cannot load). Default: `"auto"`. */
   frozen?: "auto" | "onnxruntime" | "tfjs";
-  /** What runs the fine-tuning steps on the frozen prefix: "tfjs" (the TF.js backend), "onnxruntime" (a generated gradient graph on ONNX Runtime's CPU build, needs --allow-ffi; the update is the same optimizer), or "auto": ONNX Runtime unless on a hardware WebGPU adapter, TF.js when ONNX Runtime cannot load or the suffix cannot train on its graph (BatchNormalization "batch-stats", model.head.dropout > 0, a layer without a training lowering), with the reason in the log and summary.json. Default: `"tfjs"`. */
+  /** What runs the fine-tuning steps on the frozen prefix: "tfjs" (the TF.js backend), "onnxruntime" (a generated gradient graph on ONNX Runtime's CPU build, needs --allow-ffi; the update is the same optimizer), or "auto": ONNX Runtime unless on a hardware WebGPU adapter, TF.js when ONNX Runtime cannot load or the suffix cannot train on its graph (BatchNormalization "batch-stats", model.head.dropout > 0, train.classWeight or train.labelSmoothing, a layer without a training lowering), with the reason in the log and summary.json. Default: `"tfjs"`. */
   train?: "auto" | "onnxruntime" | "tfjs";
+  /** Opt-in: extract the frozen base's features (and run it under augmentation) with its static int8 QDQ model in ONNX Runtime (calibrated as output.onnxInt8Calibration says on output.onnxInt8CalibrationImages training images), instead of float32. The head trains on int8 features; summary.json's frozenInt8Cost and report.html give the accuracy cost (the trained head on int8 against float32 features, on the validation set). Not for the fine-tuning prefix. Needs ONNX Runtime (--allow-ffi) and engine.frozen other than "tfjs". Default: `false`. */
+  frozenInt8?: boolean;
 }
 
 /** `output`: What a run writes and where. */
@@ -596,4 +610,18 @@ export interface OutputConfigInput {
   heatmaps?: boolean;
   /** Also save the whole classifier as model/model.onnx (base + head + softmax, or sigmoid for the logit head), for ONNX Runtime in Python, Node or the browser. Default: `true`. */
   onnx?: boolean;
+  /** Also write quantized copies of the TF.js model, each a model folder of its own: model/float16/, model/uint8/, model/uint16/ (tfjs-converter's --quantize_float16 / --quantize_uint8 / --quantize_uint16 manifest, 4 MiB shards; stock tf.loadLayersModel dequantizes them). Each is measured on the validation set against the float32 model (size, top-1 agreement, max |Δp|, accuracy) in summary.json and report.html. [] (default): none. Default: `[]`. */
+  quantize?:
+    | "float16"
+    | "uint8"
+    | "uint16"
+    | ("float16" | "uint8" | "uint16")[];
+  /** Also write ONNX twins of model.onnx: "fp16" → model/model.fp16.onnx (float16 weights and ops, float32 input and output); "int8" → model/model.int8.onnx (static QDQ: per-channel symmetric int8 Conv weights, uint8 activations calibrated (output.onnxInt8Calibration) on output.onnxInt8CalibrationImages training images). Each is measured in ONNX Runtime on the validation set against model.onnx, like output.quantize. Needs output.onnx and --allow-ffi. [] (default): none. Default: `[]`. */
+  onnxQuantize?: "fp16" | "int8" | ("fp16" | "int8")[];
+  /** model.int8.onnx is written only when its top-1 agreement with model.onnx on the validation set is at least this; else the run warns and skips the file (its measured costs stay in summary.json). Default: `0.99`. */
+  onnxInt8MinAgreement?: number;
+  /** How model.int8.onnx (and engine.frozenInt8) set each activation tensor's range from the calibration images: "minmax", its whole range; "percentile", the range of its central 99.999 % (ONNX Runtime's default percentile; a 2048-bin histogram, a second pass), clipping rare outliers. Default: `"minmax"`. */
+  onnxInt8Calibration?: "minmax" | "percentile";
+  /** Training images (a seeded shuffle of the training split, without augmentation) whose activation ranges calibrate model.int8.onnx. Default: `256`. */
+  onnxInt8CalibrationImages?: number;
 }

@@ -98,7 +98,14 @@ const NODE = { input: 1, output: 2, name: 3, opType: 4, attribute: 5 };
 const ATTR = { name: 1, f: 2, i: 3, s: 4, ints: 8, type: 20 };
 const ATTR_TYPE = { FLOAT: 1, INT: 2, STRING: 3, INTS: 7 };
 const TENSOR = { dims: 1, dataType: 2, name: 8, rawData: 9 };
-const DTYPE = { FLOAT: 1, INT64: 7 };
+const DTYPE = {
+  float: 1,
+  uint8: 2,
+  int8: 3,
+  int32: 6,
+  int64: 7,
+  float16: 10,
+} as const;
 const VALUE_INFO = { name: 1, type: 2 };
 const TYPE = { tensorType: 1 };
 const TYPE_TENSOR = { elemType: 1, shape: 2 };
@@ -136,18 +143,41 @@ export interface OnnxNode {
   attrs?: Record<string, AttrValue>;
 }
 
-/** A `TensorProto` initializer (a constant: weights, pads, clip bounds). */
+/** Element type of a tensor: ONNX's FLOAT, UINT8, INT8, INT32, INT64, FLOAT16. */
+export type OnnxElementType = keyof typeof DTYPE;
+
+/** ONNX's `TensorProto.DataType` number of `type` (for Cast's `to`). */
+export function onnxDataType(type: OnnxElementType): number {
+  return DTYPE[type];
+}
+
+/**
+ * A `TensorProto` initializer (a constant: weights, pads, clip bounds).
+ * `data`: a Float32Array for "float", numbers for "int64", and the typed
+ * array of the type otherwise (Float16Array, Uint8Array, Int8Array,
+ * Int32Array).
+ */
 export interface Initializer {
   name: string;
   dims: number[];
-  type: "float" | "int64";
-  data: Float32Array | number[];
+  type: OnnxElementType;
+  data:
+    | Float32Array
+    | number[]
+    | Float16Array
+    | Uint8Array
+    | Int8Array
+    | Int32Array;
 }
 
-/** A graph input or output: its name and dims (a string is a symbolic dim). */
+/**
+ * A graph input or output: its name and dims (a string is a symbolic dim;
+ * null: no shape given), and its element type (default "float").
+ */
 export interface OnnxValueInfo {
   name: string;
-  dims: (number | string)[];
+  dims: (number | string)[] | null;
+  type?: OnnxElementType;
 }
 
 /** Everything {@link encodeOnnxModel} writes into a `ModelProto`. */
@@ -161,9 +191,9 @@ export interface OnnxModel {
   /** Nodes in topological order. */
   nodes: OnnxNode[];
   initializers: Initializer[];
-  /** Float tensors. */
+  /** The graph inputs. */
   inputs: OnnxValueInfo[];
-  /** Float tensors. */
+  /** The graph outputs. */
   outputs: OnnxValueInfo[];
 }
 
@@ -189,23 +219,41 @@ function writeNode(w: Writer, n: OnnxNode) {
   }
 }
 
+/** Little-endian bytes of a typed array of 1, 2 or 4-byte elements. */
+function rawBytes(
+  data: Float16Array | Uint8Array | Int8Array | Int32Array,
+): Uint8Array {
+  if (LITTLE_ENDIAN || data.BYTES_PER_ELEMENT === 1) {
+    return new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
+  }
+  const bytes = new Uint8Array(data.buffer, data.byteOffset, data.byteLength)
+    .slice();
+  const n = data.BYTES_PER_ELEMENT;
+  for (let i = 0; i < bytes.length; i += n) bytes.subarray(i, i + n).reverse();
+  return bytes;
+}
+
 function writeInitializer(w: Writer, t: Initializer) {
   for (const d of t.dims) w.int(TENSOR.dims, d);
-  w.int(TENSOR.dataType, t.type === "float" ? DTYPE.FLOAT : DTYPE.INT64);
+  w.int(TENSOR.dataType, DTYPE[t.type]);
   w.string(TENSOR.name, t.name);
   w.bytes(
     TENSOR.rawData,
     t.type === "float"
       ? floatBytes(t.data as Float32Array)
-      : int64Bytes(t.data as number[]),
+      : t.type === "int64"
+      ? int64Bytes(t.data as number[])
+      : rawBytes(t.data as Float16Array | Uint8Array | Int8Array | Int32Array),
   );
 }
 
-function writeValueInfo(w: Writer, name: string, dims: (number | string)[]) {
-  w.string(VALUE_INFO.name, name);
+function writeValueInfo(w: Writer, v: OnnxValueInfo) {
+  w.string(VALUE_INFO.name, v.name);
   w.message(VALUE_INFO.type, (t) =>
     t.message(TYPE.tensorType, (tt) => {
-      tt.int(TYPE_TENSOR.elemType, DTYPE.FLOAT);
+      tt.int(TYPE_TENSOR.elemType, DTYPE[v.type ?? "float"]);
+      if (v.dims === null) return;
+      const dims = v.dims;
       tt.message(TYPE_TENSOR.shape, (s) => {
         for (const d of dims) {
           s.message(SHAPE.dim, (dim) => {
@@ -234,10 +282,10 @@ export function encodeOnnxModel(m: OnnxModel): Uint8Array {
       g.message(GRAPH.initializer, (w) => writeInitializer(w, t));
     }
     for (const i of m.inputs) {
-      g.message(GRAPH.input, (w) => writeValueInfo(w, i.name, i.dims));
+      g.message(GRAPH.input, (w) => writeValueInfo(w, i));
     }
     for (const o of m.outputs) {
-      g.message(GRAPH.output, (w) => writeValueInfo(w, o.name, o.dims));
+      g.message(GRAPH.output, (w) => writeValueInfo(w, o));
     }
   });
   return model.finish();

@@ -2,9 +2,10 @@
  * What runs the frozen part of a model outside TF.js layers: the frozen-graph
  * IR (`frozen_graph_ir.ts`, extracted by `frozen_graph.ts`; the cut for
  * fine-tuning `frozen_graph_cut.ts`), ONNX export (`onnx_export.ts`) and ONNX
- * Runtime (`onnx_runtime.ts`), the fused TF.js executor (`fused_graph.ts`), and
- * the choice between them (`frozen_engine.ts`, `engine.frozen`); the ONNX
- * Runtime training session of fine-tuning (`train_session.ts`, `engine.train`).
+ * Runtime (`onnx_runtime.ts`), its fp16 and int8 twins (`onnx_quantize.ts`), the
+ * fused TF.js executor (`fused_graph.ts`), and the choice between them
+ * (`frozen_engine.ts`, `engine.frozen`); the ONNX Runtime training session of
+ * fine-tuning (`train_session.ts`, `engine.train`).
  *
  * @module
  */
@@ -47,6 +48,14 @@ export {
   frozenGraphToOnnx,
   type OnnxOptions,
 } from "./onnx_export.ts";
+export { onnxBytesForward } from "./onnx_file_forward.ts";
+export {
+  type CalibrationBatch,
+  exportOnnxFloat16,
+  exportOnnxInt8,
+  type Int8Calibration,
+  type OnnxInt8Export,
+} from "./onnx_quantize.ts";
 export {
   createOnnxEngine,
   type OnnxEngine,

@@ -40,6 +40,7 @@ import { extractFrozenGraph, type ExtractOptions } from "./frozen_graph.ts";
 import {
   encodeOnnxModel,
   type Initializer,
+  type OnnxModel,
   type OnnxNode,
 } from "./_onnx_proto.ts";
 
@@ -102,6 +103,18 @@ export function frozenGraphToOnnx(
   graph: FrozenGraph,
   opts: OnnxOptions = {},
 ): Uint8Array {
+  return encodeOnnxModel(frozenGraphToOnnxModel(graph, opts));
+}
+
+/**
+ * `graph` as the ONNX model {@link frozenGraphToOnnx} encodes (nodes,
+ * initializers, inputs, outputs), for transforms such as
+ * `onnx_quantize.ts`' before encoding.
+ */
+export function frozenGraphToOnnxModel(
+  graph: FrozenGraph,
+  opts: OnnxOptions = {},
+): OnnxModel {
   const {
     inputLayout = "nhwc",
     outputLayout = "nhwc",
@@ -398,7 +411,7 @@ export function frozenGraphToOnnx(
     const d = shape.map((s, i) => (i === 0 ? batchDim : s ?? `d${i}`));
     return nchw && d.length === 4 ? [d[0], d[3], d[1], d[2]] : d;
   };
-  return encodeOnnxModel({
+  return {
     graphName: graph.name,
     opset,
     producer: { name: "deno-transfer", version: "frozen_graph" },
@@ -412,5 +425,5 @@ export function frozenGraphToOnnx(
       name: o.name,
       dims: dimsOf(o.shape, outputLayout === "nchw"),
     })),
-  });
+  };
 }

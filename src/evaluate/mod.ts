@@ -46,3 +46,11 @@ export {
   ttaViews,
 } from "./tta.ts";
 export { evaluateValidation } from "./validate.ts";
+export {
+  compareWithReference,
+  type RawForward,
+  rawForwardOf,
+  setProbabilities,
+  type VariantComparison,
+  type VariantCost,
+} from "./variant_costs.ts";

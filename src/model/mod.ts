@@ -3,7 +3,8 @@
  * (`mobilenet_v2.ts`, `mobilenet_v3.ts`) with
  * BatchNormalization that stays frozen (`batch_norm.ts`), the classifier on
  * top (`classifier.ts`), the build step of a run (`build.ts`), and saving and
- * loading a trained classifier (`model_io.ts`).
+ * loading a trained classifier (`model_io.ts`), and its quantized copies
+ * (`quantized_weights.ts`).
  *
  * @module
  */
@@ -45,3 +46,16 @@ export {
   type SavedModel,
   saveModel,
 } from "./model_io.ts";
+export {
+  affineQuantize,
+  type AffineQuantized,
+  type ManifestQuantization,
+  type QuantizedModelFiles,
+  type QuantizedWeightData,
+  quantizeWeightData,
+  roundHalfEven,
+  saveQuantizedModel,
+  shardWeights,
+  WEIGHT_SHARD_BYTES,
+  type WeightQuantization,
+} from "./quantized_weights.ts";

@@ -28,6 +28,7 @@ import {
   summarySection,
   topLossSection,
 } from "./_html_sections.ts";
+import { shippingSection } from "./_html_shipping.ts";
 import { escapeXml as esc } from "./_svg.ts";
 import { REPORT_CSS } from "./_html_style.ts";
 import { writeFileAtomic } from "../util/fs.ts";
@@ -56,6 +57,7 @@ export function renderReportHtml(input: ReportInput): string {
     summarySection(input),
     input.kind === "training" ? curvesSection(input) : "",
     evaluationSection(input),
+    shippingSection(input),
     topLossSection(input),
     dataSection(input),
     configSection(input),

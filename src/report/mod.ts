@@ -83,6 +83,15 @@ export { createRunDir } from "./run_dir.ts";
 export { type RunContext, RunOutputs } from "./run_outputs.ts";
 export { runReportInput } from "./run_report.ts";
 export {
+  type FrozenInt8Cost,
+  frozenInt8Cost,
+  onnxQuantizations,
+  type ShipContext,
+  type ShippingRecord,
+  shipVariants,
+  weightQuantizations,
+} from "./shipping.ts";
+export {
   type RunFacts,
   type RunSummary,
   type StepSeconds,

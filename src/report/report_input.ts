@@ -7,6 +7,7 @@
  * @module
  */
 
+import type { FrozenInt8Cost, ShippingRecord } from "./shipping.ts";
 import type { TtaResult } from "../evaluate/tta.ts";
 import type { ClassificationReport } from "../evaluate/evaluate.ts";
 import type { StopReason } from "../train/fit.ts";
@@ -132,6 +133,10 @@ export interface ReportInput {
   bestCheckpoint?: BestCheckpointRecord | null;
   /** Evaluation of the final model; null while training runs. */
   evaluation?: ReportEvaluation | null;
+  /** The quantized model variants and their measured costs (`shipping.ts`). */
+  shipping?: ShippingRecord | null;
+  /** What `engine.frozenInt8`'s int8 features cost (`shipping.ts`). */
+  frozenInt8Cost?: FrozenInt8Cost | null;
   /** Highest-loss examples with thumbnails (see `topLossGallery`). */
   topLosses?: readonly TopLossEntry[] | null;
   /**

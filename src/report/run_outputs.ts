@@ -35,6 +35,11 @@ import {
   topLossGallery,
 } from "./top_losses.ts";
 import type { ImageSet } from "../data/image_set.ts";
+import {
+  frozenInt8Cost,
+  type ShippingRecord,
+  shipVariants,
+} from "./shipping.ts";
 
 /** What the run knows once its data and model are ready. */
 export interface RunContext {
@@ -53,6 +58,8 @@ export interface RunContext {
 export class RunOutputs {
   /** Every finished epoch, across stages. */
   readonly rows: MetricsRow[] = [];
+  /** The quantized variants and their costs, once {@link saveModel} wrote them. */
+  private shipping: ShippingRecord | null = null;
 
   private constructor(
     /** The run folder. */
@@ -97,6 +104,7 @@ export class RunOutputs {
     return summarize(this.config, {
       ...this.context,
       ...facts,
+      shipping: this.shipping,
       rows: this.rows,
       dir: this.dir,
     });
@@ -145,6 +153,8 @@ export class RunOutputs {
     opts: {
       /** Heatmaps in the top-loss gallery (`output.heatmaps`): the classifier's CAM graph. */
       cam?: GalleryCam | null;
+      /** The trained classifier, for the cost of `engine.frozenInt8`. */
+      model?: tf.LayersModel;
     } = {},
   ): Promise<RunSummary> {
     const { stop, evaluation } = facts;
@@ -166,7 +176,35 @@ export class RunOutputs {
         this.context.data.classNames,
       );
     }
-    const summary = this.summary({ ...facts, seconds });
+    // engine.frozenInt8: what the int8 features cost (plain evaluations only).
+    const int8Cost = this.config.engine.frozenInt8 && evaluation &&
+        !facts.tta && facts.inputs?.frozenEngine && opts.model
+      ? await frozenInt8Cost(
+        this.config,
+        opts.model,
+        {
+          validation: this.context.data.validation,
+          backend: this.context.backend,
+        },
+        evaluation.probabilities,
+      )
+      : null;
+    if (int8Cost) {
+      this.log(
+        `engine.frozenInt8: validation accuracy ${
+          int8Cost.accuracy.toFixed(4)
+        } on int8 features, ${
+          int8Cost.floatAccuracy.toFixed(4)
+        } on float32 features; top-1 agreement ${
+          int8Cost.agreement.toFixed(4)
+        }, max |Δp| ${int8Cost.maxAbsDiff.toExponential(2)}`,
+      );
+    }
+    const summary = this.summary({
+      ...facts,
+      seconds,
+      ...(int8Cost ? { frozenInt8Cost: int8Cost } : {}),
+    });
     await writeSummary(join(this.dir, "summary.json"), summary);
     const topLosses = evaluation && this.config.output.topLosses > 0
       ? await topLossGallery(
@@ -206,11 +244,20 @@ export class RunOutputs {
   /**
    * Saves the trained classifier into `model/` with its labels and
    * preprocessing (unless `output.saveModel` is false), and as
-   * `model/model.onnx` (unless `output.onnx` is false).
+   * `model/model.onnx` (unless `output.onnx` is false), then the
+   * quantized variants of `output.quantize`, measured on the validation set
+   * (`shipping.ts`).
    */
   async saveModel(model: tf.LayersModel): Promise<void> {
     if (!this.config.output.saveModel) return;
     await this.saveModelTo(model, "model");
+    this.shipping = await shipVariants(this.config, model, {
+      dir: this.dir,
+      validation: this.context.data.validation,
+      train: this.context.data.train,
+      backend: this.context.backend,
+      log: this.log,
+    });
   }
 
   /** Saves the classifier (and its ONNX twin, with `output.onnx`) into `<run>/<folder>/`. */

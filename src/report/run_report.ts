@@ -54,5 +54,7 @@ export function runReportInput(
       tta: summary.tta ?? null,
     },
     topLosses,
+    shipping: summary.shipping ?? null,
+    frozenInt8Cost: summary.frozenInt8Cost ?? null,
   };
 }

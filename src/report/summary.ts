@@ -16,6 +16,7 @@ import type { BestCheckpointRecord } from "../train/best_checkpoint.ts";
 import type { LearningRateRecord } from "../train/stages.ts";
 import type { MetricsRow } from "../train/fit.ts";
 import { writeFileAtomic } from "../util/fs.ts";
+import type { FrozenInt8Cost, ShippingRecord } from "./shipping.ts";
 import { type ConfigChange, configChangesFromDefaults } from "./config_diff.ts";
 import {
   type CountedImages,
@@ -126,6 +127,17 @@ export interface RunSummary {
    * when off or there is no evaluation.
    */
   tta?: TtaResult | null;
+  /**
+   * The quantized model variants (`output.quantize`) with their measured
+   * size, agreement with float32, max |Δp| and accuracy; null when none.
+   */
+  shipping?: ShippingRecord | null;
+  /**
+   * `engine.frozenInt8`: the validation predictions on int8 features
+   * against the same classifier in float32 (agreement, max |Δp|, both
+   * accuracies); absent when off.
+   */
+  frozenInt8Cost?: FrozenInt8Cost | null;
   /** Wall seconds per step (all 0 while running). */
   seconds: StepSeconds;
 }
@@ -168,6 +180,10 @@ export interface RunFacts {
   evaluation?: Evaluation | null;
   /** Test-time augmentation's comparison, when `train.tta` is on. */
   tta?: TtaResult | null;
+  /** The quantized variants, once written. */
+  shipping?: ShippingRecord | null;
+  /** The cost of `engine.frozenInt8`, once measured. */
+  frozenInt8Cost?: FrozenInt8Cost | null;
   /** Every finished epoch. */
   rows: readonly MetricsRow[];
   /** The run folder. */
@@ -237,6 +253,8 @@ export function summarize(
     evaluationLoss: evaluation &&
       { loss: evaluation.loss, count: evaluation.count },
     tta: facts.tta ?? null,
+    ...(facts.shipping ? { shipping: facts.shipping } : {}),
+    ...(facts.frozenInt8Cost ? { frozenInt8Cost: facts.frozenInt8Cost } : {}),
     seconds: facts.seconds ?? {
       fetch: 0,
       unzip: 0,

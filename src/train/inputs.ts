@@ -13,7 +13,11 @@ import { join } from "node:path";
 import * as tf from "../deps/tf.ts";
 import type { Config } from "../config/types.ts";
 import { mobileNetV2Preprocess } from "../data/batches.ts";
-import type { ImageSet } from "../data/image_set.ts";
+import { type ImageSet, imageSetDigest } from "../data/image_set.ts";
+import { exportOnnxInt8 } from "../engine/onnx_quantize.ts";
+import { tryLoadOnnxRuntime } from "../engine/onnx_runtime.ts";
+import { onnxBytesForward } from "../engine/onnx_file_forward.ts";
+import { calibrationBatches } from "./calibration.ts";
 import type { BuiltModel } from "../model/build.ts";
 import {
   flipImages,
@@ -124,7 +128,7 @@ export interface TrainingInputsOptions {
 
 /** Everything a builder reads, and the stack that owns what it makes. */
 interface InputsContext {
-  config: Pick<Config, "data" | "model" | "augment" | "engine">;
+  config: Pick<Config, "data" | "model" | "augment" | "engine" | "output">;
   model: BuiltModel;
   data: { train: ImageSet; validation: ImageSet };
   /** Image batches (augmented for training). */
@@ -189,7 +193,7 @@ const FINE_TUNE_STAGE: Record<
  * `dispose()`, or at once when a later step fails.
  */
 export async function trainingInputs(
-  config: Pick<Config, "data" | "model" | "augment" | "engine">,
+  config: Pick<Config, "data" | "model" | "augment" | "engine" | "output">,
   plan: FeaturePlan,
   model: BuiltModel,
   data: { train: ImageSet; validation: ImageSet },
@@ -220,17 +224,55 @@ export async function trainingInputs(
 
 /** Starts the engine of the frozen base (owned by the stack) and says which. */
 async function frozenBase(ctx: InputsContext) {
-  const { forward, reason } = await selectFrozenEngine(
-    ctx.config.engine.frozen,
-    ctx.opts.backend,
-    ctx.model.features,
-    { fused: ctx.config.engine.fused },
-  );
+  const { forward, reason } = ctx.config.engine.frozenInt8
+    ? await int8FrozenBase(ctx)
+    : await selectFrozenEngine(
+      ctx.config.engine.frozen,
+      ctx.opts.backend,
+      ctx.model.features,
+      { fused: ctx.config.engine.fused },
+    );
   ctx.stack.defer(() => forward.dispose());
   ctx.opts.log(`frozen engine: ${forward.id} (${reason})`);
   return {
     forward,
     frozenEngine: { engine: forward.engine, id: forward.id, reason },
+  };
+}
+
+/**
+ * `engine.frozenInt8`: the frozen base as a static int8 QDQ model in ONNX
+ * Runtime, calibrated on training images. Its id names the calibration
+ * (count, seed, training images' digest), so cached features of other
+ * calibrations are never reused.
+ */
+async function int8FrozenBase(ctx: InputsContext) {
+  const loaded = await tryLoadOnnxRuntime();
+  if (!loaded.ok) {
+    throw new Error(
+      `engine.frozenInt8 runs the frozen base in ONNX Runtime, which cannot load: ${loaded.reason}`,
+    );
+  }
+  const count = ctx.config.output.onnxInt8CalibrationImages;
+  const seed = ctx.config.data.seed;
+  const int8 = await exportOnnxInt8(
+    ctx.model.features,
+    calibrationBatches(ctx.data.train, count, seed),
+    { ort: loaded.ort, calibration: ctx.config.output.onnxInt8Calibration },
+  );
+  const { images } = int8.calibration;
+  const label = `int8-${int8.calibration.method}-${images}-seed${seed}-${
+    imageSetDigest(ctx.data.train).slice(0, 12)
+  }`;
+  const forward = await onnxBytesForward(
+    int8.bytes,
+    ctx.model.features.outputs.map((o) => o.shape.slice(1) as number[]),
+    label,
+  );
+  return {
+    forward,
+    reason:
+      `engine.frozenInt8: static int8 QDQ model, activations calibrated ${int8.calibration.method} on ${images} training images`,
   };
 }
 

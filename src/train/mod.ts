@@ -11,7 +11,8 @@
  * `schedule_callback.ts` through `optimizer_rate.ts`) and ReduceLROnPlateau
  * (`reduce_lr_on_plateau.ts`), and fastai's LR finder (`lr_find.ts`, its
  * training loop `lr_sweep.ts`); fine-tuning steps on ONNX Runtime's training
- * graph (`ort_fine_tune.ts`, `engine.train`).
+ * graph (`ort_fine_tune.ts`, `engine.train`); int8 calibration images
+ * (`calibration.ts`).
  *
  * @module
  */
@@ -44,6 +45,7 @@ export {
   type MonitorMode,
   type WeightsModel,
 } from "./early_stopping.ts";
+export { calibrationBatches } from "./calibration.ts";
 export {
   classCounts,
   type ClassWeightConfig,
