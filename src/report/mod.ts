@@ -5,8 +5,11 @@
  * confusion matrix as SVG (`training_chart.ts`, `confusion_chart.ts`),
  * `report.html` (`html_report.ts` from `report_input.ts`, for a run made by
  * `run_report.ts`, with `top_losses.ts` and `config_diff.ts`), class-activation
- * heatmap overlays (`cam_overlay.ts`) and their files (`explain_files.ts`), and progress on
- * the terminal (`progbar.ts`, `progress.ts`).
+ * heatmap overlays (`cam_overlay.ts`) and their files (`explain_files.ts`), the
+ * demo page (`demo_page.ts`) and the server for it (`run_server.ts`),
+ * `MODEL_CARD.md` (`model_card.ts`), Teachable Machine's `metadata.json`
+ * (`tm_metadata.ts`), and progress on the terminal (`progbar.ts`,
+ * `progress.ts`).
  *
  * @module
  */
@@ -25,6 +28,12 @@ export {
   type ConfusionMatrixOptions,
   renderConfusionMatrix,
 } from "./confusion_chart.ts";
+export {
+  DEMO_CSP,
+  type DemoPage,
+  renderDemoHtml,
+  writeDemoPage,
+} from "./demo_page.ts";
 export { explainOutputPaths, writeExplanationPng } from "./explain_files.ts";
 export { renderReportHtml, writeReportHtml } from "./html_report.ts";
 export {
@@ -33,6 +42,11 @@ export {
   parseMetricsCsv,
   readMetricsCsv,
 } from "./metrics.ts";
+export {
+  type ModelCardFile,
+  renderModelCard,
+  wilsonInterval,
+} from "./model_card.ts";
 export {
   Progbar,
   type ProgbarOptions,
@@ -57,6 +71,13 @@ export { createRunDir } from "./run_dir.ts";
 export { type RunContext, RunOutputs } from "./run_outputs.ts";
 export { runReportInput } from "./run_report.ts";
 export {
+  checkRunFolder,
+  MIME_TYPES,
+  type RunServer,
+  serveRun,
+  type ServeRunOptions,
+} from "./run_server.ts";
+export {
   type RunFacts,
   type RunSummary,
   type StepSeconds,
@@ -71,6 +92,10 @@ export {
   topLosses,
   topLossGallery,
 } from "./top_losses.ts";
+export {
+  type TeachableMachineMetadata,
+  teachableMachineMetadata,
+} from "./tm_metadata.ts";
 export {
   type ChartRow,
   renderTrainingChart,
