@@ -219,7 +219,7 @@ const OutputSchema = z.strictObject({
     "Also save the whole classifier as model/model.onnx (base + head + softmax, or sigmoid for the logit head), for ONNX Runtime in Python, Node or the browser.",
   ),
   demo: z.boolean().default(true).describe(
-    "Write demo/index.html with the model: a page that classifies chosen, dropped or webcam images in the browser (TF.js, files copied into demo/vendor/, about 2.4 MB; no network), opened with `deno task serve RUN`. Needs output.saveModel.",
+    "Write demo/index.html with the model: a page that classifies chosen, dropped or webcam images in the browser (TF.js, files copied into demo/vendor/, about 2.5 MB; no network), opened with `deno task serve RUN`. Needs output.saveModel.",
   ),
 });
 

@@ -195,7 +195,7 @@ export interface OutputConfig {
   heatmaps: boolean;
   /** Also save the whole classifier as model/model.onnx (base + head + softmax, or sigmoid for the logit head), for ONNX Runtime in Python, Node or the browser. Default: `true`. */
   onnx: boolean;
-  /** Write demo/index.html with the model: a page that classifies chosen, dropped or webcam images in the browser (TF.js, files copied into demo/vendor/, about 2.4 MB; no network), opened with `deno task serve RUN`. Needs output.saveModel. Default: `true`. */
+  /** Write demo/index.html with the model: a page that classifies chosen, dropped or webcam images in the browser (TF.js, files copied into demo/vendor/, about 2.5 MB; no network), opened with `deno task serve RUN`. Needs output.saveModel. Default: `true`. */
   demo: boolean;
 }
 
@@ -386,6 +386,6 @@ export interface OutputConfigInput {
   heatmaps?: boolean;
   /** Also save the whole classifier as model/model.onnx (base + head + softmax, or sigmoid for the logit head), for ONNX Runtime in Python, Node or the browser. Default: `true`. */
   onnx?: boolean;
-  /** Write demo/index.html with the model: a page that classifies chosen, dropped or webcam images in the browser (TF.js, files copied into demo/vendor/, about 2.4 MB; no network), opened with `deno task serve RUN`. Needs output.saveModel. Default: `true`. */
+  /** Write demo/index.html with the model: a page that classifies chosen, dropped or webcam images in the browser (TF.js, files copied into demo/vendor/, about 2.5 MB; no network), opened with `deno task serve RUN`. Needs output.saveModel. Default: `true`. */
   demo?: boolean;
 }

@@ -2,7 +2,9 @@
  * TensorFlow.js for the browser, as files: the UMD builds (`dist/*.min.js`)
  * of tfjs-core, tfjs-layers and the CPU, WebGL, WebGPU and WASM backends,
  * and the WASM backend's `.wasm` binaries, at the versions training uses.
- * A run's demo page copies them into `demo/vendor/` (no CDN).
+ * A run's demo page copies them into `demo/vendor/` (no CDN), with
+ * libjpeg-turbo's WebAssembly build (`@cwasm/jpeg-turbo`, the one training
+ * decodes JPEGs with), so that the page decodes JPEGs as TF does.
  *
  * Only each package's `package.json` is imported: that puts the package in
  * the module graph and `deno.lock` (so `import.meta.resolve` gives its files
@@ -25,6 +27,9 @@ import webglPackage from "npm:@tensorflow/tfjs-backend-webgl@4.22.0/package.json
   type: "json",
 };
 import webgpuPackage from "npm:@tensorflow/tfjs-backend-webgpu@4.22.0/package.json" with {
+  type: "json",
+};
+import jpegTurboPackage from "npm:@cwasm/jpeg-turbo@0.1.3/package.json" with {
   type: "json",
 };
 import wasmPackage from "npm:@tensorflow/tfjs-backend-wasm@4.22.0/package.json" with {
@@ -70,6 +75,16 @@ export const BROWSER_TFJS_FILES: readonly BrowserFile[] = [
   file(wasmPackage, "dist/tfjs-backend-wasm.wasm", "wasm"),
   file(wasmPackage, "dist/tfjs-backend-wasm-simd.wasm", "wasm"),
 ];
+
+/**
+ * libjpeg-turbo 2.0 for WebAssembly (`@cwasm/jpeg-turbo`), instantiated by
+ * the page itself with TF's decoding flags (see `src/data/_jpeg_turbo.ts`).
+ */
+export const BROWSER_JPEG_TURBO_FILE: BrowserFile = file(
+  jpegTurboPackage,
+  "jpeg-turbo.wasm",
+  "wasm",
+);
 
 /**
  * Where `f` lies on disk (Deno's npm cache or `node_modules`). Throws,

@@ -9,8 +9,9 @@
  *   backend), fetches from the run folder, and `blob:` images (the chosen
  *   files' thumbnails): no CDN, no inline script, nothing from the network.
  * - `demo/app.js`: the page's script (`src/report/_demo/app.js`).
- * - `demo/vendor/`: TF.js 4.22.0's browser builds and WASM binaries,
- *   copied from the pinned npm packages (`src/deps/browser_tfjs.ts`).
+ * - `demo/vendor/`: TF.js 4.22.0's browser builds and WASM binaries, and
+ *   libjpeg-turbo's WebAssembly build (JPEGs are decoded as TF decodes
+ *   them), copied from the pinned npm packages (`src/deps/browser_tfjs.ts`).
  *
  * Browsers do not let a page opened from `file://` fetch its model, so the
  * page is meant to be served: `deno task serve RUN` (`run_server.ts`).
@@ -20,6 +21,7 @@
 
 import { join } from "node:path";
 import {
+  BROWSER_JPEG_TURBO_FILE,
   BROWSER_TFJS_FILES,
   BROWSER_TFJS_VERSION,
   browserFilePath,
@@ -137,7 +139,7 @@ export async function writeDemoPage(
       : data.length;
   };
   const scripts: string[] = [];
-  for (const f of BROWSER_TFJS_FILES) {
+  for (const f of [...BROWSER_TFJS_FILES, BROWSER_JPEG_TURBO_FILE]) {
     const name = `vendor/${f.path.split("/").pop()}`;
     await write(name, await Deno.readFile(browserFilePath(f)));
     if (f.kind === "script") scripts.push(name);

@@ -164,6 +164,7 @@ export const RUN_FILES = [
   "demo/app.js",
   "demo/index.html",
   "demo/style.css",
+  "demo/vendor/jpeg-turbo.wasm",
   "demo/vendor/tf-backend-cpu.min.js",
   "demo/vendor/tf-backend-wasm.min.js",
   "demo/vendor/tf-backend-webgl.min.js",

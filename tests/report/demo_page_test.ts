@@ -25,16 +25,18 @@ import { join } from "node:path";
 import * as tf from "../../src/deps/tf.ts";
 import { runTraining } from "../../src/run.ts";
 import { resizeToRgb } from "../../src/data/resize.ts";
+import { decodePixels } from "../../src/data/codecs.ts";
 import { loadModel } from "../../src/model/model_io.ts";
 import { predictFiles, type Prediction } from "../../src/evaluate/predict.ts";
 import {
+  BROWSER_JPEG_TURBO_FILE,
   BROWSER_TFJS_FILES,
   browserFilePath,
 } from "../../src/deps/browser_tfjs.ts";
 import { DEMO_CSP, renderDemoHtml } from "../../src/report/demo_page.ts";
 import * as app from "../../src/report/_demo/app.js";
 import { photo } from "../../fixtures/photos.ts";
-import { encodeRgbaPng } from "../../fixtures/make_fixtures.ts";
+import { encodeJpeg, encodeRgbaPng } from "../../fixtures/make_fixtures.ts";
 import { quiet, trainEnv } from "../_helpers/train.ts";
 import {
   findChromium,
@@ -91,6 +93,52 @@ Deno.test("demo app: resize equals src/data/resize.ts bit for bit", () => {
   }
 });
 
+Deno.test("demo app: its JPEG decoder is training's (TF's) on every JPEG of fixtures/tf_decode", async () => {
+  const module = await WebAssembly.compile(
+    await Deno.readFile(browserFilePath(BROWSER_JPEG_TURBO_FILE)),
+  );
+  const decoder = app.jpegDecoder(module);
+  const dir = join(import.meta.dirname!, "../../fixtures/tf_decode/corpus");
+  const names: string[] = [];
+  for await (const e of Deno.readDir(dir)) {
+    if (e.name.endsWith(".jpg")) names.push(e.name);
+  }
+  assert.ok(names.length >= 30, `${names.length} JPEGs`);
+  let decoded = 0, refused = 0;
+  for (const name of names.sort()) {
+    const bytes = await Deno.readFile(join(dir, name));
+    let want: { width: number; height: number; data: ArrayLike<number> } | null;
+    try {
+      const px = await decodePixels(bytes);
+      assert.equal(px.channels, 3, name);
+      want = { width: px.width, height: px.height, data: px.data };
+    } catch {
+      want = null;
+    }
+    if (want === null) {
+      assert.throws(() => decoder.decode(bytes), Error, name);
+      refused++;
+      continue;
+    }
+    const got = decoder.decode(bytes);
+    assert.equal(got.channels, 3);
+    assert.deepEqual(
+      { width: got.width, height: got.height },
+      { width: want.width, height: want.height },
+      name,
+    );
+    assert.ok(
+      got.data.every((v: number, i: number) => v === want.data[i]),
+      `${name}: pixels differ from training's decode`,
+    );
+    decoded++;
+  }
+  assert.ok(
+    refused >= 3 && decoded >= 25,
+    `${decoded} decoded, ${refused} refused`,
+  );
+});
+
 Deno.test("demo app: probabilities, top classes and preprocessing.json checks", () => {
   assert.deepEqual(app.classProbabilities([0.2, 0.5, 0.3], 3), [0.2, 0.5, 0.3]);
   // The logit head's single sigmoid output, as src/train/head_output.ts.
@@ -115,6 +163,7 @@ Deno.test("demo app: probabilities, top classes and preprocessing.json checks", 
     width: 40,
     interpolation: "nearest",
     preprocess: "mobilenet_v2",
+    exifOrientation: "ignore",
   });
   assert.throws(
     () =>
@@ -242,6 +291,7 @@ async function waitFor<T>(
 
 interface PageResult {
   file: string;
+  decoder?: string;
   probabilities?: number[];
   error?: string;
   shown: string[];
@@ -279,6 +329,7 @@ async function classifyInPage(
     const results = await page.evaluate<PageResult[]>(
       `[...document.querySelectorAll("#results .result")].reverse().map((e) => ({
         file: e.dataset.file,
+        decoder: e.dataset.decoder,
         probabilities: e.dataset.probabilities ? JSON.parse(e.dataset.probabilities) : undefined,
         error: e.dataset.error,
         shown: [...e.querySelectorAll("ol.top li")].map((li) =>
@@ -318,7 +369,7 @@ Deno.test({
     { log: () => {}, progress: quiet, isTty: false },
   );
   r.model.dispose();
-  for (const f of BROWSER_TFJS_FILES) {
+  for (const f of [...BROWSER_TFJS_FILES, BROWSER_JPEG_TURBO_FILE]) {
     const name = f.path.split("/").pop()!;
     assert.deepEqual(
       await Deno.readFile(join(r.dir, "demo", "vendor", name)),
@@ -336,6 +387,15 @@ Deno.test({
     await Deno.writeFile(
       file,
       await encodeRgbaPng(photo(11 + i, { width: w, height: h }), w, h),
+    );
+    files.push(file);
+  }
+  // JPEGs: decoded in the page by libjpeg-turbo with TF's flags, as training.
+  for (const [i, [w, h]] of [[75, 50], [33, 40]].entries()) {
+    const file = join(images, `photo${3 + i}.jpg`);
+    await Deno.writeFile(
+      file,
+      encodeJpeg(photo(21 + i, { width: w, height: h }), w, h, 80),
     );
     files.push(file);
   }
@@ -361,7 +421,11 @@ Deno.test({
       let maxDiff = 0;
       results.forEach((got, i) => {
         assert.equal(got.error, undefined, got.error);
-        assert.equal(got.file, `photo${i}.png`);
+        assert.equal(got.file, files[i].split("/").pop());
+        assert.equal(
+          got.decoder,
+          files[i].endsWith(".jpg") ? "libjpeg-turbo" : "browser",
+        );
         const p = saved.classNames.map((c) => want[i].probabilities[c]);
         assert.equal(got.probabilities!.length, p.length);
         got.probabilities!.forEach((v, c) => {

@@ -12,6 +12,9 @@
 // WebGL → WASM → CPU (`?backend=NAME` forces one), each probed first, so a
 // missing GPU never shows up as a console error.
 //
+// JPEGs are decoded by libjpeg-turbo with TF's flags (vendor/jpeg-turbo.wasm,
+// the build training uses), other formats by the browser.
+//
 // The pure functions are exported so that Deno can test them against the
 // training code; `main()` runs only in a page.
 
@@ -129,7 +132,7 @@ export function resizeToRgb(
  * `[height, width]`, the interpolation and the input scaling.
  *
  * @param {any} p preprocessing.json's content
- * @returns {{height: number, width: number, interpolation: string, preprocess: string}}
+ * @returns {{height: number, width: number, interpolation: string, preprocess: string, exifOrientation: string}}
  */
 export function readPreprocessing(p) {
   const size = p && p.imageSize;
@@ -160,6 +163,7 @@ export function readPreprocessing(p) {
     width: size[1],
     interpolation: p.interpolation,
     preprocess: p.preprocess,
+    exifOrientation: p.exifOrientation ?? "ignore",
   };
 }
 
@@ -195,6 +199,211 @@ export function topClasses(probabilities, classNames, k = TOP_K) {
     .map((p, i) => ({ label: classNames[i], probability: p, index: i }))
     .sort((a, b) => b.probability - a.probability || a.index - b.index)
     .slice(0, k);
+}
+
+// ---------------------------------------------------------------------------
+// JPEG decoding as training does it (src/data/_jpeg_turbo.ts and
+// _image_header.ts): libjpeg-turbo 2.0 (vendor/jpeg-turbo.wasm, the same
+// build) with TF's fast integer IDCT and fancy upsampling, CMYK/YCCK turned
+// into RGB as TF's jpeg_mem.cc does. The browser's own JPEG decoder uses
+// another IDCT, a level off here and there.
+
+const TJFLAG_FASTDCT = 2048;
+const TJPF_RGB = 0;
+const TJPF_CMYK = 11;
+const ERR_LENGTH = 200;
+
+/**
+ * What a JPEG's markers say before its first scan (the frame size and
+ * components, the SOF marker, an Adobe APP14 marker), or null when it is
+ * not a JPEG or has no frame header.
+ *
+ * @param {Uint8Array} b
+ * @returns {{width: number, height: number, components: number, sof: number, adobe: boolean} | null}
+ */
+export function readJpegInfo(b) {
+  if (!(b.length >= 4 && b[0] === 0xff && b[1] === 0xd8)) return null;
+  const u16 = (i) => (b[i] << 8) | b[i + 1];
+  let i = 2;
+  let adobe = false;
+  let frame = null;
+  while (i + 4 <= b.length) {
+    if (b[i] !== 0xff) {
+      i++;
+      continue;
+    }
+    const m = b[i + 1];
+    if (m === 0xff) {
+      i++;
+      continue;
+    }
+    if (m === 0xd8 || m === 0x01 || (m >= 0xd0 && m <= 0xd7)) {
+      i += 2;
+      continue;
+    }
+    if (m === 0xda || m === 0xd9) break;
+    const len = u16(i + 2);
+    if (len < 2) return null;
+    const data = i + 4;
+    const isSof = m >= 0xc0 && m <= 0xcf && m !== 0xc4 && m !== 0xc8 &&
+      m !== 0xcc;
+    if (isSof && frame === null && data + 6 <= b.length) {
+      frame = {
+        sof: m,
+        height: u16(data + 1),
+        width: u16(data + 3),
+        components: b[data + 5],
+      };
+    } else if (
+      m === 0xee && len - 2 >= 12 &&
+      String.fromCharCode(...b.subarray(data, data + 5)) === "Adobe"
+    ) {
+      adobe = true;
+    }
+    i += 2 + len;
+  }
+  return frame ? { ...frame, adobe } : null;
+}
+
+class LongJmp extends Error {}
+
+const turboImports = {
+  env: {
+    setjmp: () => 0,
+    longjmp: () => {
+      throw new LongJmp("libjpeg error");
+    },
+  },
+  wasi_snapshot_preview1: {
+    environ_sizes_get: () => 0,
+    environ_get: () => 0,
+    proc_exit: () => {
+      throw new Error("libjpeg-turbo called proc_exit");
+    },
+    fd_close: () => 0,
+    fd_seek: () => 0,
+    fd_write: () => 0,
+  },
+};
+
+function findErrStr(memory) {
+  const needle = [..."No error"].map((c) => c.charCodeAt(0));
+  outer: for (let i = 0; i + ERR_LENGTH <= memory.length; i++) {
+    for (let j = 0; j < needle.length; j++) {
+      if (memory[i + j] !== needle[j]) continue outer;
+    }
+    for (let j = needle.length; j < ERR_LENGTH; j++) {
+      if (memory[i + j] !== 0) continue outer;
+    }
+    return i;
+  }
+  return -1;
+}
+
+/**
+ * A JPEG decoder on a compiled libjpeg-turbo module: `decode(bytes)` gives
+ * `{width, height, channels: 3, data}` RGB, or throws libjpeg's message for
+ * a file TF refuses too.
+ *
+ * @param {WebAssembly.Module} module
+ */
+export function jpegDecoder(module) {
+  let current = null;
+  let errStr = null;
+  const instance = () => {
+    if (current) return current;
+    current = new WebAssembly.Instance(module, turboImports).exports;
+    errStr ??= findErrStr(new Uint8Array(current.memory.buffer));
+    return current;
+  };
+  const message = (ex) => {
+    if (errStr === null || errStr < 0) return "";
+    const mem = new Uint8Array(ex.memory.buffer, errStr, ERR_LENGTH);
+    const end = mem.indexOf(0);
+    return new TextDecoder().decode(
+      mem.subarray(0, end < 0 ? ERR_LENGTH : end),
+    );
+  };
+  /** @param {Uint8Array} bytes */
+  const decode = (bytes) => {
+    const info = readJpegInfo(bytes);
+    if (!info) throw new Error("corrupt or unsupported JPEG: no frame header");
+    if (info.sof >= 0xc9 && info.sof <= 0xcf) {
+      throw new Error("arithmetic-coded JPEG: not supported (as in training)");
+    }
+    if (info.sof === 0xc3 || info.sof === 0xc7) {
+      throw new Error("lossless JPEG (SOF3) is not supported (nor by TF)");
+    }
+    const { width, height } = info;
+    if (!(width > 0 && height > 0)) {
+      throw new Error(`the frame header gives no size (${width}x${height})`);
+    }
+    const cmyk = info.components === 4;
+    const channels = cmyk ? 4 : 3;
+    const ex = instance();
+    const size = width * height * channels;
+    const src = ex.malloc(bytes.length);
+    const dst = ex.malloc(size);
+    const handle = ex.tjInitDecompress();
+    try {
+      if (!src || !dst || !handle) {
+        throw new Error(`out of memory for a ${width}x${height} image`);
+      }
+      new Uint8Array(ex.memory.buffer, src, bytes.length).set(bytes);
+      if (errStr !== null && errStr >= 0) {
+        new Uint8Array(ex.memory.buffer)[errStr] = 0;
+      }
+      const rc = ex.tjDecompress2(
+        handle,
+        src,
+        bytes.length,
+        dst,
+        width,
+        width * channels,
+        height,
+        cmyk ? TJPF_CMYK : TJPF_RGB,
+        TJFLAG_FASTDCT,
+      );
+      if (rc !== 0) {
+        const msg = message(ex);
+        if (!msg) throw new Error("libjpeg-turbo refused the file");
+        if (msg.startsWith("tj")) throw new Error(msg);
+        if (msg === "Premature end of JPEG file") {
+          throw new Error("truncated: premature end of JPEG file");
+        }
+      }
+      const raw = new Uint8Array(ex.memory.buffer, dst, size);
+      if (!cmyk) return { width, height, channels: 3, data: raw.slice() };
+      const data = new Uint8Array(width * height * 3);
+      for (let p = 0, q = 0; p < size; p += 4, q += 3) {
+        const c = raw[p], m = raw[p + 1], y = raw[p + 2], k = raw[p + 3];
+        if (info.adobe) {
+          data[q] = (k * c / 255) | 0;
+          data[q + 1] = (k * m / 255) | 0;
+          data[q + 2] = (k * y / 255) | 0;
+        } else {
+          data[q] = ((255 - k) * (255 - c) / 255) | 0;
+          data[q + 1] = ((255 - k) * (255 - m) / 255) | 0;
+          data[q + 2] = ((255 - k) * (255 - y) / 255) | 0;
+        }
+      }
+      return { width, height, channels: 3, data };
+    } catch (e) {
+      if (e instanceof LongJmp) {
+        const msg = message(ex);
+        current = null; // its stack is left unwound: a fresh instance next time
+        throw new Error(msg || "libjpeg failed");
+      }
+      throw e;
+    } finally {
+      if (current === ex) {
+        if (handle) ex.tjDestroy(handle);
+        if (src) ex.free(src);
+        if (dst) ex.free(dst);
+      }
+    }
+  };
+  return { decode };
 }
 
 // ---------------------------------------------------------------------------
@@ -272,14 +481,28 @@ async function chooseBackend() {
   throw new Error(`no TF.js backend started (${skipped.join("; ")})`);
 }
 
-/** RGBA pixels of an image file, as the browser decodes it (no colour management). */
-async function decodeFile(file) {
-  const bitmap = await createImageBitmap(file, {
+/**
+ * Decoded pixels of an image file: JPEGs by libjpeg-turbo as training
+ * decodes them (unless training applied EXIF orientation: then by the
+ * browser, which applies it too); other formats by the browser, without
+ * colour management.
+ */
+async function decodeFile(file, jpeg, prep) {
+  const bytes = new Uint8Array(await file.arrayBuffer());
+  const isJpeg = bytes[0] === 0xff && bytes[1] === 0xd8 && bytes[2] === 0xff;
+  if (isJpeg && jpeg && prep.exifOrientation !== "apply") {
+    return { ...jpeg.decode(bytes), decoder: "libjpeg-turbo" };
+  }
+  const bitmap = await createImageBitmap(new Blob([bytes]), {
     colorSpaceConversion: "none",
     premultiplyAlpha: "none",
+    imageOrientation: "from-image",
   });
   try {
-    return rgbaOf(bitmap, bitmap.width, bitmap.height);
+    return {
+      ...rgbaOf(bitmap, bitmap.width, bitmap.height),
+      decoder: "browser",
+    };
   } finally {
     bitmap.close();
   }
@@ -289,21 +512,27 @@ function rgbaOf(source, width, height) {
   const canvas = new OffscreenCanvas(width, height);
   const ctx = canvas.getContext("2d", { willReadFrequently: true });
   ctx.drawImage(source, 0, 0);
-  return { data: ctx.getImageData(0, 0, width, height).data, width, height };
+  return {
+    data: ctx.getImageData(0, 0, width, height).data,
+    width,
+    height,
+    channels: 4,
+  };
 }
 
 class Classifier {
-  constructor(model, classNames, prep) {
+  constructor(model, classNames, prep, jpeg) {
     this.model = model;
     this.classNames = classNames;
     this.prep = prep;
+    this.jpeg = jpeg;
   }
 
-  /** Class probabilities of decoded RGBA pixels. */
-  async classify({ data, width, height }) {
+  /** Class probabilities of decoded pixels (RGB or RGBA). */
+  async classify({ data, width, height, channels }) {
     const tf = globalThis.tf;
     const { height: h, width: w, interpolation, preprocess } = this.prep;
-    const rgb = resizeToRgb(data, width, height, 4, h, w, interpolation);
+    const rgb = resizeToRgb(data, width, height, channels, h, w, interpolation);
     const y = tf.tidy(() => {
       const x = tf.tensor4d(rgb, [1, h, w, 3], "float32");
       const input = preprocess === "mobilenet_v2"
@@ -351,7 +580,9 @@ async function classifyFiles(classifier, files) {
     thumb.src = URL.createObjectURL(file);
     item.append(thumb, h("div", { class: "name" }, file.name));
     try {
-      const p = await classifier.classify(await decodeFile(file));
+      const pixels = await decodeFile(file, classifier.jpeg, classifier.prep);
+      const p = await classifier.classify(pixels);
+      item.dataset.decoder = pixels.decoder;
       item.dataset.probabilities = JSON.stringify(p);
       item.append(probabilityList(p, classifier.classNames));
     } catch (e) {
@@ -431,8 +662,13 @@ async function main() {
     ]);
     const prep = readPreprocessing(preprocessing);
     const backend = await chooseBackend();
-    const model = await tf.loadLayersModel(new URL("model.json", base).href);
-    const classifier = new Classifier(model, classNames, prep);
+    const [model, jpeg] = await Promise.all([
+      tf.loadLayersModel(new URL("model.json", base).href),
+      WebAssembly.compileStreaming(fetch("vendor/jpeg-turbo.wasm")).then(
+        jpegDecoder,
+      ),
+    ]);
+    const classifier = new Classifier(model, classNames, prep, jpeg);
     document.getElementById("classes").textContent = classNames.join(", ");
     document.getElementById("size").textContent =
       `${prep.width}×${prep.height} px, ${prep.interpolation} resize, ${
