@@ -107,7 +107,11 @@ function dataSection(s: RunSummary, config: Config): string {
     }`,
     `- Validation: ${
       config.data.validationDir
-        ? `the ${code(config.data.validationDir)} folder`
+        ? `the ${
+          code(config.data.validationDir)
+        } folder (or, in a dataset without it, a seeded ${
+          percent(config.data.validationSplit)
+        } of each class)`
         : `a seeded ${
           percent(config.data.validationSplit)
         } of each class held out (seed ${config.data.seed})`
@@ -353,7 +357,11 @@ function limitsSection(s: RunSummary): string {
   }
   if (s.data.skipped.length > 0) {
     out.push(
-      `- ${s.data.skipped.length} unreadable files were skipped (listed above); images like them are not covered.`,
+      `- ${s.data.skipped.length} unreadable file${
+        s.data.skipped.length === 1 ? " was" : "s were"
+      } skipped (listed above); images like ${
+        s.data.skipped.length === 1 ? "it" : "them"
+      } are not covered.`,
     );
   }
   out.push(

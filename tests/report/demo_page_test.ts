@@ -358,6 +358,54 @@ function checkLog(page: Page, origin: string) {
   assert.deepEqual(outside, [], "requests outside the served run");
 }
 
+/**
+ * The webcam path with Chromium's fake camera (a generated test pattern):
+ * frames are classified continuously into probability rows over the
+ * classes, and Stop ends the stream.
+ */
+async function checkWebcam(url: string, classNames: string[], origin: string) {
+  const browser = await launchChromium(chromium!, {
+    args: [
+      "--use-fake-device-for-media-stream",
+      "--use-fake-ui-for-media-stream",
+    ],
+  });
+  try {
+    const page = await browser.openPage();
+    await page.goto(url + "?backend=wasm");
+    await waitFor(
+      page,
+      `document.getElementById("status").dataset.state === "ready"`,
+      "the model to load",
+    );
+    await page.evaluate(`document.getElementById("webcam").click()`);
+    await waitFor(
+      page,
+      `Number(document.getElementById("live").dataset.frames ?? 0) >= 3`,
+      "three classified webcam frames",
+    );
+    const live = await page.evaluate<{ p: number[]; labels: string[] }>(
+      `(() => { const live = document.getElementById("live");
+        return { p: JSON.parse(live.dataset.probabilities),
+          labels: [...live.querySelectorAll("li .label")].map((e) => e.textContent) }; })()`,
+    );
+    assert.equal(live.p.length, classNames.length);
+    assert.ok(Math.abs(live.p.reduce((a, b) => a + b, 0) - 1) < 1e-5);
+    assert.deepEqual([...live.labels].sort(), [...classNames].sort());
+    await page.evaluate(`document.getElementById("webcam").click()`);
+    const after = await waitFor<string>(
+      page,
+      `(() => { const v = document.getElementById("video");
+        return v.srcObject === null ? document.getElementById("webcam").textContent : ""; })()`,
+      "the webcam to stop",
+    );
+    assert.equal(after, "Start webcam");
+    checkLog(page, origin);
+  } finally {
+    await browser.close();
+  }
+}
+
 Deno.test({
   name: "demo page e2e: Chromium's probabilities equal predict's within 1e-4",
   ignore: !chromium,
@@ -447,6 +495,7 @@ Deno.test({
       );
     }
     assert.equal(backends[1], "wasm");
+    await checkWebcam(serve.demoUrl, saved.classNames, origin);
   } finally {
     await serve.close();
   }

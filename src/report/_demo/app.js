@@ -644,6 +644,8 @@ function setUpWebcam(classifier) {
         const p = await classifier.classify(
           rgbaOf(video, video.videoWidth, video.videoHeight),
         );
+        live.dataset.probabilities = JSON.stringify(p);
+        live.dataset.frames = String(Number(live.dataset.frames ?? 0) + 1);
         live.replaceChildren(probabilityList(p, classifier.classNames));
       }
       await new Promise((r) => requestAnimationFrame(r));
