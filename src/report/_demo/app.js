@@ -641,12 +641,19 @@ function setUpWebcam(classifier) {
     button.textContent = "Stop webcam";
     while (stream) {
       if (video.videoWidth > 0) {
-        const p = await classifier.classify(
-          rgbaOf(video, video.videoWidth, video.videoHeight),
-        );
-        live.dataset.probabilities = JSON.stringify(p);
-        live.dataset.frames = String(Number(live.dataset.frames ?? 0) + 1);
-        live.replaceChildren(probabilityList(p, classifier.classNames));
+        try {
+          const p = await classifier.classify(
+            rgbaOf(video, video.videoWidth, video.videoHeight),
+          );
+          live.dataset.probabilities = JSON.stringify(p);
+          live.dataset.frames = String(Number(live.dataset.frames ?? 0) + 1);
+          live.replaceChildren(probabilityList(p, classifier.classNames));
+        } catch (e) {
+          live.textContent = `cannot classify the frame: ${
+            e && e.message || e
+          }`;
+          stop();
+        }
       }
       await new Promise((r) => requestAnimationFrame(r));
     }
