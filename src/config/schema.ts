@@ -373,6 +373,9 @@ const OutputSchema = z.strictObject({
   onnxInt8CalibrationImages: positiveInt.default(256).describe(
     "Training images (a seeded shuffle of the training split, without augmentation) whose activation ranges calibrate model.int8.onnx.",
   ),
+  demo: z.boolean().default(true).describe(
+    "Write demo/index.html with the model: a page that classifies chosen, dropped or webcam images in the browser (TF.js, files copied into demo/vendor/, about 2.5 MB; no network), opened with `deno task serve RUN`. Needs output.saveModel.",
+  ),
 });
 
 /** Combinations of the training-recipe keys that cannot work. */

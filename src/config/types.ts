@@ -311,6 +311,8 @@ export interface OutputConfig {
   onnxInt8Calibration: "minmax" | "percentile";
   /** Training images (a seeded shuffle of the training split, without augmentation) whose activation ranges calibrate model.int8.onnx. Default: `256`. */
   onnxInt8CalibrationImages: number;
+  /** Write demo/index.html with the model: a page that classifies chosen, dropped or webcam images in the browser (TF.js, files copied into demo/vendor/, about 2.5 MB; no network), opened with `deno task serve RUN`. Needs output.saveModel. Default: `true`. */
+  demo: boolean;
 }
 
 /** A config as a file may hold it: every key with a default may be left out. */
@@ -624,4 +626,6 @@ export interface OutputConfigInput {
   onnxInt8Calibration?: "minmax" | "percentile";
   /** Training images (a seeded shuffle of the training split, without augmentation) whose activation ranges calibrate model.int8.onnx. Default: `256`. */
   onnxInt8CalibrationImages?: number;
+  /** Write demo/index.html with the model: a page that classifies chosen, dropped or webcam images in the browser (TF.js, files copied into demo/vendor/, about 2.5 MB; no network), opened with `deno task serve RUN`. Needs output.saveModel. Default: `true`. */
+  demo?: boolean;
 }

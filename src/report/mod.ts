@@ -8,7 +8,10 @@
  * `run_report.ts`, with `top_losses.ts` and `config_diff.ts`), class-activation
  * heatmap overlays (`cam_overlay.ts`) and their files (`explain_files.ts`), the LR
  * finder's figure, folder and progress (`lr_find_chart.ts`, `lr_find_outputs.ts`,
- * `lr_find_progress.ts`), and progress on the terminal (`progbar.ts`, `progress.ts`).
+ * `lr_find_progress.ts`), the demo page (`demo_page.ts`) and the server for it
+ * (`run_server.ts`), `MODEL_CARD.md` (`model_card.ts`), Teachable Machine's
+ * `metadata.json` (`tm_metadata.ts`), and progress on the terminal (`progbar.ts`,
+ * `progress.ts`).
  *
  * @module
  */
@@ -27,6 +30,12 @@ export {
   type ConfusionMatrixOptions,
   renderConfusionMatrix,
 } from "./confusion_chart.ts";
+export {
+  DEMO_CSP,
+  type DemoPage,
+  renderDemoHtml,
+  writeDemoPage,
+} from "./demo_page.ts";
 export { explainOutputPaths, writeExplanationPng } from "./explain_files.ts";
 export { renderReportHtml, writeReportHtml } from "./html_report.ts";
 export {
@@ -60,6 +69,11 @@ export {
   readMetricsCsv,
 } from "./metrics.ts";
 export {
+  type ModelCardFile,
+  renderModelCard,
+  wilsonInterval,
+} from "./model_card.ts";
+export {
   Progbar,
   type ProgbarOptions,
   type ProgressWriter,
@@ -92,6 +106,13 @@ export {
   weightQuantizations,
 } from "./shipping.ts";
 export {
+  checkRunFolder,
+  MIME_TYPES,
+  type RunServer,
+  serveRun,
+  type ServeRunOptions,
+} from "./run_server.ts";
+export {
   type RunFacts,
   type RunSummary,
   type StepSeconds,
@@ -106,6 +127,10 @@ export {
   topLosses,
   topLossGallery,
 } from "./top_losses.ts";
+export {
+  type TeachableMachineMetadata,
+  teachableMachineMetadata,
+} from "./tm_metadata.ts";
 export {
   type ChartRow,
   renderTrainingChart,

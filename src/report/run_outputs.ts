@@ -3,8 +3,9 @@
  * only once there is something to train, so a run that fails while fetching
  * or decoding leaves nothing behind), `config.json`, then `metrics.csv`,
  * `charts.svg` and `report.html` after every epoch (the page can be watched
- * while a long run goes on), `confusion.svg`, `model/`, `best_model/`,
- * `summary.json` and the final `report.html` at the end.
+ * while a long run goes on), `confusion.svg`, `model/` (with Teachable
+ * Machine's `metadata.json`), `best_model/`, `demo/`, `summary.json`,
+ * `MODEL_CARD.md` and the final `report.html` at the end.
  *
  * @module
  */
@@ -40,6 +41,9 @@ import {
   type ShippingRecord,
   shipVariants,
 } from "./shipping.ts";
+import { writeDemoPage } from "./demo_page.ts";
+import { type ModelCardFile, renderModelCard } from "./model_card.ts";
+import { teachableMachineMetadata } from "./tm_metadata.ts";
 
 /** What the run knows once its data and model are ready. */
 export interface RunContext {
@@ -206,6 +210,7 @@ export class RunOutputs {
       ...(int8Cost ? { frozenInt8Cost: int8Cost } : {}),
     });
     await writeSummary(join(this.dir, "summary.json"), summary);
+    await this.writeModelCard(summary);
     const topLosses = evaluation && this.config.output.topLosses > 0
       ? await topLossGallery(
         this.context.data.validation,
@@ -258,6 +263,49 @@ export class RunOutputs {
       backend: this.context.backend,
       log: this.log,
     });
+    if (this.config.output.demo) await this.writeDemo();
+  }
+
+  /**
+   * Writes `demo/` (`output.demo`) for `model/`. A page that cannot be
+   * written (TF.js' browser files missing from the npm cache) is said in
+   * one line and does not fail the run.
+   */
+  private async writeDemo(): Promise<void> {
+    try {
+      const page = await writeDemoPage(this.dir, this.config.name);
+      this.log(
+        `demo page: ${page.index} (open it with: deno task serve ${this.dir})`,
+      );
+    } catch (e) {
+      this.log(`demo page not written: ${(e as Error).message}`);
+    }
+  }
+
+  /** Writes `MODEL_CARD.md` from the final record and the saved model's files. */
+  private async writeModelCard(summary: RunSummary): Promise<void> {
+    const files: ModelCardFile[] = [];
+    for (const folder of ["model", "best_model"]) {
+      try {
+        const names: string[] = [];
+        for await (const e of Deno.readDir(join(this.dir, folder))) {
+          if (e.isFile) names.push(e.name);
+        }
+        for (const name of names.sort()) {
+          const { size } = await Deno.stat(join(this.dir, folder, name));
+          files.push({ path: `${folder}/${name}`, bytes: size });
+        }
+      } catch (e) {
+        if (!(e instanceof Deno.errors.NotFound)) throw e;
+      }
+    }
+    await writeFileAtomic(
+      join(this.dir, "MODEL_CARD.md"),
+      renderModelCard(summary, this.config, {
+        files,
+        generatedAt: new Date().toISOString(),
+      }),
+    );
   }
 
   /** Saves the classifier (and its ONNX twin, with `output.onnx`) into `<run>/<folder>/`. */
@@ -283,6 +331,20 @@ export class RunOutputs {
       await writeFileAtomic(
         join(this.dir, folder, "model.onnx"),
         exportOnnx(model),
+      );
+    }
+    const tm = teachableMachineMetadata({
+      modelName: this.config.name,
+      classNames: this.context.data.classNames,
+      imageSize: this.config.data.imageSize,
+      interpolation: this.config.data.interpolation,
+      preprocess: "mobilenet_v2",
+      timeStamp: new Date().toISOString(),
+    });
+    if (tm) {
+      await writeFileAtomic(
+        join(this.dir, folder, "metadata.json"),
+        JSON.stringify(tm, null, 2) + "\n",
       );
     }
   }

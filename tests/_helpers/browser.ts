@@ -283,12 +283,17 @@ async function readPortFile(
  */
 export async function launchChromium(
   binary: string,
-  opts: { timeoutMs?: number } = {},
+  opts: {
+    timeoutMs?: number;
+    /** Flags added to {@link CHROMIUM_FLAGS}, e.g. a fake webcam. */
+    args?: readonly string[];
+  } = {},
 ): Promise<Browser> {
   const profile = await Deno.makeTempDir({ prefix: "report_chromium_" });
   const child = new Deno.Command(binary, {
     args: [
       ...CHROMIUM_FLAGS,
+      ...(opts.args ?? []),
       "--remote-debugging-port=0",
       `--user-data-dir=${profile}`,
       "about:blank",
