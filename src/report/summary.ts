@@ -15,6 +15,7 @@ import type { EarlyStoppingRecord } from "../train/early_stopping.ts";
 import type { BestCheckpointRecord } from "../train/best_checkpoint.ts";
 import type { MetricsRow } from "../train/fit.ts";
 import { writeFileAtomic } from "../util/fs.ts";
+import { baseDisplayName } from "../model/bases.ts";
 import { type ConfigChange, configChangesFromDefaults } from "./config_diff.ts";
 import {
   type CountedImages,
@@ -42,7 +43,7 @@ export interface RunSummary {
   name: string;
   /** The run folder. */
   dir: string;
-  /** The model in one line, e.g. "MobileNetV2 α 1.0, 160×160, frozen base, weights imagenet". */
+  /** The model in one line, e.g. "MobileNetV2 α 1, 160×160, frozen base, weights imagenet" (the base as `baseDisplayName` names it). */
   model: string;
   /** Config keys that differ from the defaults. */
   configChanges: ConfigChange[];
@@ -167,7 +168,7 @@ export function summarize(
   return {
     name: config.name,
     dir: facts.dir,
-    model: `MobileNetV2 α ${config.model.alpha}, ${h}×${w}, ${
+    model: `${baseDisplayName(config.model)}, ${h}×${w}, ${
       config.model.trainable ? "trainable" : "frozen"
     } base${
       config.fineTune.enabled
