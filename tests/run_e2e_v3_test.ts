@@ -20,6 +20,7 @@ import { mobileNetV3 } from "../src/model/mobilenet_v3.ts";
 import { kerasLayerNames } from "../src/model/mobilenet_v3.ts";
 import { loadModel } from "../src/model/model_io.ts";
 import { createOnnxEngine } from "../src/engine/onnx_runtime.ts";
+import { predictFiles } from "../src/evaluate/predict.ts";
 import { prepareData } from "../src/data/prepare.ts";
 import { makeBatch } from "../src/data/batches.ts";
 import { saveKerasWeights } from "../fixtures/keras_h5_writer.ts";
@@ -92,7 +93,7 @@ async function run(overrides: ConfigInput) {
   return { ...result, logs, config };
 }
 
-/** The fixture's validation images as raw 0–255 float32 pixels. */
+/** The fixture's validation images as raw 0–255 float32 pixels, and their files. */
 async function rawValidation(config: Config) {
   const data = await prepareData({
     ...config.data,
@@ -103,7 +104,7 @@ async function rawValidation(config: Config) {
   const idx = Array.from({ length: data.validation.count }, (_, i) => i);
   const { xs, ys } = makeBatch(data.validation, idx);
   ys.dispose();
-  return xs;
+  return { xs, paths: data.validation.paths };
 }
 
 const small = {
@@ -156,7 +157,7 @@ Deno.test("train e2e v3 (cpu): MobileNetV3Small frozen on cached ONNX Runtime fe
 
     // The saved model: loadModel, plain tf.loadLayersModel over HTTP (as a
     // browser), ONNX Runtime on model.onnx — all on raw pixels.
-    const xs = await rawValidation(r.config);
+    const { xs, paths } = await rawValidation(r.config);
     const files: Record<string, Uint8Array> = {};
     for (const name of ["model.json", "weights.bin"]) {
       files[`/${name}`] = await Deno.readFile(join(r.dir, "model", name));
@@ -176,6 +177,20 @@ Deno.test("train e2e v3 (cpu): MobileNetV3Small frozen on cached ONNX Runtime fe
       assert.ok(classes.has("Rescaling") && classes.has("Multiply"));
       assert.equal(maxAbsDiff(inProcess, await predict(saved.model, xs)), 0);
       assert.equal(maxAbsDiff(inProcess, await predict(plain, xs)), 0);
+      // `deno task predict`'s step reads preprocessing.json: raw pixels in.
+      const predictions = await predictFiles(saved, paths);
+      const k = FIXTURE_CLASSES.length;
+      const fromFiles = Float32Array.from(
+        predictions.flatMap((p) => {
+          assert.ok("probabilities" in p, JSON.stringify(p));
+          return FIXTURE_CLASSES.map((c) => p.probabilities[c]);
+        }),
+      );
+      assert.equal(fromFiles.length, paths.length * k);
+      assert.ok(
+        maxAbsDiff(fromFiles, inProcess) <= 1e-6,
+        `predictFiles: ${maxAbsDiff(fromFiles, inProcess)}`,
+      );
       saved.model.dispose();
       plain.dispose();
       const engine = await createOnnxEngine(
