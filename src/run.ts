@@ -46,6 +46,8 @@ import type { MetricsRow } from "./train/fit.ts";
 import { RunOutputs } from "./report/run_outputs.ts";
 import type { RunSummary, StepSeconds } from "./report/summary.ts";
 import { StepTimer } from "./util/timer.ts";
+import { baseDisplayName, basePreprocess } from "./model/bases.ts";
+import { preprocessFor } from "./data/batches.ts";
 import { checkWritableDir } from "./util/fs_errors.ts";
 
 /** Options of {@link runTraining} beyond the config. */
@@ -166,7 +168,7 @@ export async function runTraining(
     const facts = { backend, data, inputs, stop, evaluation, tta };
     const summary = await out.close(facts, stepSeconds(timer, data), {
       cam: evaluation && config.output.heatmaps && config.output.topLosses > 0
-        ? await galleryCam(model.model, ctx.warn)
+        ? await galleryCam(model.model, ctx.warn, config)
         : null,
       model: model.model,
     });
@@ -249,9 +251,13 @@ export async function prepareCaches(
 async function galleryCam(
   model: tf.LayersModel,
   warn: (m: string) => void,
+  config: Config,
 ) {
   try {
-    return { graph: await camGraphOf(model) };
+    return {
+      graph: await camGraphOf(model),
+      preprocess: preprocessFor(basePreprocess(config.model.architecture)),
+    };
   } catch (err) {
     warn(`output.heatmaps: no heatmaps (${(err as Error).message})`);
     return null;
@@ -302,11 +308,11 @@ function logModel(
     }), ${data.train.count} training and ${data.validation.count} validation images`,
   );
   log(
-    `model: MobileNetV2 alpha ${config.model.alpha} @ ${rows}x${cols}, weights ${
-      model.weightsPath ?? "random"
-    }, base ${config.model.trainable ? "trainable" : "frozen"}, ${
-      model.model.countParams().toLocaleString("en-US")
-    } parameters`,
+    `model: ${
+      baseDisplayName(config.model).replace("α", "alpha")
+    } @ ${rows}x${cols}, weights ${model.weightsPath ?? "random"}, base ${
+      config.model.trainable ? "trainable" : "frozen"
+    }, ${model.model.countParams().toLocaleString("en-US")} parameters`,
   );
 }
 

@@ -25,6 +25,33 @@ export const mobileNetV2Preprocess: Preprocess = (
 ): tf.Tensor4D =>
   tf.tidy(() => tf.sub(tf.div(images, 127.5), 1) as tf.Tensor4D);
 
+/**
+ * The input preprocessings of the bases, by the name `preprocessing.json`
+ * records: `"mobilenet_v2"` ({@link mobileNetV2Preprocess}) or `"identity"`
+ * (raw 0–255 pixels: the model rescales inside, as Keras' MobileNetV3 and
+ * EfficientNets do).
+ */
+export type PreprocessName = "mobilenet_v2" | "identity";
+
+/**
+ * Raw 0–255 pixels, unchanged (a new tensor handle, so callers may dispose
+ * input and output apart, as with the other preprocessings).
+ */
+export const identityPreprocess: Preprocess = (
+  images: tf.Tensor4D,
+): tf.Tensor4D => tf.clone(images);
+
+/** The {@link Preprocess} of a {@link PreprocessName}; throws for another name. */
+export function preprocessFor(name: PreprocessName): Preprocess {
+  if (name === "mobilenet_v2") return mobileNetV2Preprocess;
+  if (name === "identity") return identityPreprocess;
+  throw new Error(
+    `unknown preprocessing ${
+      JSON.stringify(name)
+    } (expected "mobilenet_v2" or "identity")`,
+  );
+}
+
 /** One batch: images and one-hot labels. */
 export type Batch = {
   /** float32 `[b, h, w, 3]`, preprocessed. */

@@ -13,9 +13,12 @@ export {
   type Batch,
   batchCount,
   epochOrder,
+  identityPreprocess,
   makeBatch,
   mobileNetV2Preprocess,
   type Preprocess,
+  preprocessFor,
+  type PreprocessName,
 } from "./batches.ts";
 export {
   DecodeFailure,

@@ -2,7 +2,8 @@
  * Converting one TF.js layer application into one unfused frozen-graph node
  * (`frozen_graph.ts`): reads the layer's config and copies its
  * weights out; a frozen BatchNormalization becomes a per-channel affine
- * (folding it into its convolution or Dense is `frozen_graph_fold.ts`).
+ * (folding it into its convolution or Dense is `frozen_graph_fold.ts`), and
+ * so does a Rescaling (`x * scale + offset`, the same value on every channel).
  * Throws, naming the layer and its class, for what the IR cannot express.
  *
  * @module
@@ -31,6 +32,9 @@ export const SUPPORTED_LAYER_CLASSES: readonly string[] = [
   "GlobalMaxPooling2D",
   "Dense",
   "Dropout",
+  "Rescaling",
+  "Multiply",
+  "Reshape",
 ];
 
 /** Reads a layer weight by its short name (`kernel`, `gamma`, …) as a copy. */
@@ -195,16 +199,64 @@ export function convertLayer(
     }
     case "Add":
       return { ...base, op: "add" };
+    case "Multiply": {
+      if (inputs.length !== 2) {
+        throw unsupported(
+          layer,
+          `multiplies ${inputs.length} tensors (two are supported)`,
+        );
+      }
+      const [a, b] = inputs.map(shapeOf);
+      const fits = a.length === b.length &&
+        a.every((d, i) => i === 0 || d === b[i] || b[i] === 1);
+      if (!fits) {
+        throw unsupported(
+          layer,
+          `shapes [${a}] and [${b}] are not supported (the second must equal the first or have size 1 where it differs)`,
+        );
+      }
+      return { ...base, op: "mul" };
+    }
+    case "Rescaling": {
+      // x * scale + offset, as a per-channel affine over the last axis.
+      const scale = config.scale as number;
+      const offset = config.offset as number;
+      if (typeof scale !== "number" || typeof offset !== "number") {
+        throw unsupported(layer, "needs a scalar scale and offset");
+      }
+      const channels = inShape[inShape.length - 1];
+      if (channels == null) {
+        throw unsupported(layer, "needs a known channel count");
+      }
+      return {
+        ...base,
+        op: "affine",
+        scale: new Float32Array(channels).fill(scale),
+        shift: new Float32Array(channels).fill(offset),
+      };
+    }
+    case "Reshape": {
+      const target = config.targetShape as number[];
+      const c = inShape[1];
+      if (
+        !(inShape.length === 2 && target.length === 3 && target[0] === 1 &&
+          target[1] === 1 && target[2] === c)
+      ) {
+        throw unsupported(
+          layer,
+          `reshape [${inShape}] → [${target}] is not supported (only [n, C] → [1, 1, C])`,
+        );
+      }
+      return { ...base, op: "expandSpatial" };
+    }
     case "GlobalAveragePooling2D":
     case "GlobalMaxPooling2D":
       checkChannelsLast(layer, config);
-      if (config.keepDims) {
-        throw unsupported(layer, "keepDims is not supported");
-      }
       return {
         ...base,
         op: "globalPool",
         mode: cls === "GlobalAveragePooling2D" ? "avg" : "max",
+        ...(config.keepDims ? { keepDims: true } : {}),
       };
     case "Dense": {
       if (inShape.length !== 2) {

@@ -1,8 +1,10 @@
 /**
  * Folding of a frozen graph (`frozen_graph.ts`), in place: drops
  * identities, folds ZeroPadding2D into the following convolution's pads and a
- * per-channel affine (frozen BatchNormalization) into the preceding
- * convolution or Dense, and fuses a following activation into it.
+ * per-channel affine (frozen BatchNormalization, Rescaling) into the
+ * preceding convolution or Dense, fuses a following activation into it, and
+ * turns a global pooling followed by `Reshape([1, 1, C])` into one
+ * `keepDims` pooling.
  *
  * @module
  */
@@ -63,6 +65,13 @@ export function foldGraph(graph: FrozenGraph): void {
 function tryFold(graph: FrozenGraph, a: FrozenNode, b: FrozenNode): boolean {
   const removeA = () => graph.nodes.splice(graph.nodes.indexOf(a), 1);
   const removeB = () => graph.nodes.splice(graph.nodes.indexOf(b), 1);
+  if (a.op === "globalPool" && !a.keepDims && b.op === "expandSpatial") {
+    a.keepDims = true;
+    a.output = b.output;
+    a.layers = [...a.layers, ...b.layers];
+    removeB();
+    return true;
+  }
   if (a.op === "pad" && b.op === "conv") {
     b.pads = {
       top: b.pads.top + a.pads.top,

@@ -218,6 +218,11 @@ export function buildTrainGraph(
         }
         break;
       case "globalPool":
+        if (node.keepDims) {
+          throw new Error(
+            `graph "${graph.name}": node "${node.name}": keepDims pooling has no training lowering yet`,
+          );
+        }
         if (node.mode !== "avg") {
           throw new Error(
             `graph "${graph.name}": node "${node.name}": max pooling has no training lowering`,

@@ -12,7 +12,9 @@
  *   the plain layers model with `engine.fused: false`.
  * - `"auto"`: TF.js on a hardware WebGPU adapter, ONNX Runtime otherwise;
  *   when ONNX Runtime cannot load (no `--allow-ffi`, no binary for the
- *   platform) it falls back to TF.js and says why in one line.
+ *   platform), or the model has a layer the frozen graph cannot lower, it
+ *   falls back to TF.js and says why in one line (`"onnxruntime"` fails
+ *   instead, naming the layer).
  *
  * @module
  */
@@ -199,8 +201,23 @@ export async function selectFrozenEngine(
       `auto: ONNX Runtime unavailable (${loaded.reason}); TF.js ${backend.backend} instead`,
     );
   }
+  let forward: FrozenForward;
+  try {
+    forward = await onnxForward(model);
+  } catch (err) {
+    // A layer the frozen graph cannot lower: never run it half-lowered.
+    const why = (err as Error).message;
+    if (request === "onnxruntime") {
+      throw new Error(
+        `engine.frozen is "onnxruntime" but model "${model.name}" cannot run on it: ${why}. Set engine.frozen to "auto" or "tfjs".`,
+      );
+    }
+    return await tfjs(
+      `auto: model "${model.name}" cannot run on ONNX Runtime (${why}); TF.js ${backend.backend} instead`,
+    );
+  }
   return {
-    forward: await onnxForward(model),
+    forward,
     reason: request === "auto"
       ? `auto: no hardware GPU, ONNX Runtime (CPU) is fastest`
       : "engine.frozen is onnxruntime",

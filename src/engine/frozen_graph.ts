@@ -23,9 +23,14 @@
  * Supported layer classes: InputLayer, Conv2D, DepthwiseConv2D,
  * BatchNormalization, ReLU (no max or max 6), Activation (linear, relu,
  * relu6, softmax, sigmoid), ZeroPadding2D, Add, GlobalAveragePooling2D,
- * GlobalMaxPooling2D, Dense (rank-2 input), Dropout, and nested
- * `LayersModel`s made of those; anything else throws an error naming the
- * layer and its class. Image tensors must be channels-last.
+ * GlobalMaxPooling2D (keepDims too), Dense (rank-2 input), Dropout,
+ * Rescaling (a per-channel affine), Multiply (two inputs, the second
+ * broadcast over its size-1 axes), Reshape (`[n, C]` → `[n, 1, 1, C]`
+ * only), and nested `LayersModel`s made of those — all MobileNetV2 and
+ * MobileNetV3 need (V3's hard_silu and squeeze-and-excitation are composed
+ * of Rescaling, ReLU(6) and Multiply: `mobilenet_v3.ts`); anything else
+ * throws an error naming the layer and its class. Image tensors must be
+ * channels-last.
  *
  * ## Files
  *

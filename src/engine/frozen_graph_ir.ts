@@ -113,12 +113,38 @@ export interface AddNode extends NodeBase {
   op: "add";
 }
 
-/** Global average or max pooling: `[n, H, W, C]` → `[n, C]`. */
+/**
+ * Global average or max pooling: `[n, H, W, C]` → `[n, C]`, or `[n, 1, 1,
+ * C]` with `keepDims` (Keras' `GlobalAveragePooling2D(keepdims=True)`, the
+ * pooling of a squeeze-and-excitation gate).
+ */
 export interface GlobalPoolNode extends NodeBase {
   /** The node kind. */
   op: "globalPool";
   /** Average or maximum over the spatial axes. */
   mode: "avg" | "max";
+  /** Keep the spatial axes as size 1. Default false. */
+  keepDims?: boolean;
+}
+
+/**
+ * Element-wise product of two tensors of one rank, with broadcasting over
+ * size-1 axes (MobileNetV3's hard_silu `x · gate` and its
+ * squeeze-and-excitation `x · [n, 1, 1, C]` gate).
+ */
+export interface MulNode extends NodeBase {
+  /** The node kind. */
+  op: "mul";
+}
+
+/**
+ * `[n, C]` → `[n, 1, 1, C]`: the only reshape the IR has (a
+ * GlobalAveragePooling2D followed by `Reshape([1, 1, C])`, which folding
+ * turns into a `keepDims` pooling).
+ */
+export interface ExpandSpatialNode extends NodeBase {
+  /** The node kind. */
+  op: "expandSpatial";
 }
 
 /** Dense on `[n, inFeatures]`, BatchNormalization and activation folded in. */
@@ -151,6 +177,8 @@ export type FrozenNode =
   | ActivationNode
   | AddNode
   | GlobalPoolNode
+  | MulNode
+  | ExpandSpatialNode
   | DenseNode
   | IdentityNode;
 

@@ -30,7 +30,9 @@
  *   backend.
  * - pad → `tf.pad`; affine → `x * scale + shift`; activation → `tf.relu`,
  *   `tf.relu6`, `tf.softmax` (last axis), `tf.sigmoid`; add → `tf.add` /
- *   `tf.addN`; globalPool → `tf.mean` / `tf.max` over `[1, 2]`;
+ *   `tf.addN`; globalPool → `tf.mean` / `tf.max` over `[1, 2]` (keeping
+ *   them with `keepDims`); mul → `tf.mul` (broadcasting); expandSpatial →
+ *   `tf.reshape` to `[n, 1, 1, C]`;
  *   dense → `tf.fused.matMul` with the bias and `linear` / `relu` / `relu6`
  *   / `sigmoid` fused (softmax, which TF.js cannot fuse, follows as
  *   `tf.softmax`); identity → `tf.clone`.
@@ -337,15 +339,27 @@ function compile(
         ...base,
         run: (ins) => ins.length === 2 ? tf.add(ins[0], ins[1]) : tf.addN(ins),
       };
-    case "globalPool":
+    case "globalPool": {
       if (node.mode !== "avg" && node.mode !== "max") {
         throw fail(`unknown pooling mode "${node.mode}"`);
       }
+      const keep = node.keepDims ?? false;
       return {
         ...base,
         run: node.mode === "avg"
-          ? ([x]) => tf.mean(x, [1, 2])
-          : ([x]) => tf.max(x, [1, 2]),
+          ? ([x]) => tf.mean(x, [1, 2], keep)
+          : ([x]) => tf.max(x, [1, 2], keep),
+      };
+    }
+    case "mul":
+      if (node.inputs.length !== 2) {
+        throw fail(`needs two inputs, got ${node.inputs.length}`);
+      }
+      return { ...base, run: ([a, b]) => tf.mul(a, b) };
+    case "expandSpatial":
+      return {
+        ...base,
+        run: ([x]) => tf.reshape(x, [x.shape[0], 1, 1, x.shape[1]!]),
       };
     case "dense": {
       const kernel = upload(node.kernel, [node.inFeatures, node.units]);
@@ -378,7 +392,7 @@ function compile(
       return { ...base, run: ([x]) => tf.clone(x) };
     default:
       throw fail(
-        `unknown op (supported: conv, pad, affine, activation, add, globalPool, dense, identity)`,
+        `unknown op (supported: conv, pad, affine, activation, add, globalPool, mul, expandSpatial, dense, identity)`,
       );
   }
 }

@@ -13,7 +13,9 @@
  * `pads`, then `Relu` or `Clip(0, 6)` (min/max as inputs, opset ≥ 11) — ONNX
  * Runtime fuses these into its FusedConv; pad → `Pad`; affine → `Mul` +
  * `Add`; add → `Add` (two inputs) or `Sum`; globalPool →
- * `GlobalAveragePool`/`GlobalMaxPool` + `Flatten`; dense → `Gemm` (+
+ * `GlobalAveragePool`/`GlobalMaxPool` + `Flatten` (no `Flatten` with
+ * `keepDims`); mul → `Mul` (broadcasting); expandSpatial → `Unsqueeze` of
+ * axes 2, 3 (`[n, C]` → NCHW `[n, C, 1, 1]`); dense → `Gemm` (+
  * `Relu`/`Clip`/`Softmax`/`Sigmoid`); identity → `Identity`. Tensor names
  * are the IR's (internal NCHW tensors get a `:nchw` suffix), so graph inputs
  * and outputs keep the Keras layer names.
@@ -332,19 +334,42 @@ export function frozenGraphToOnnxModel(
         break;
       case "globalPool": {
         needRank(node, 4);
-        const pooled = `${node.name}:pooled`;
+        const pooled = node.keepDims ? y : `${node.name}:pooled`;
         nodes.push({
           op: node.mode === "avg" ? "GlobalAveragePool" : "GlobalMaxPool",
           name: node.name,
           inputs: [x[0]],
           outputs: [pooled],
         });
+        if (!node.keepDims) {
+          nodes.push({
+            op: "Flatten",
+            name: `${node.name}:flatten`,
+            inputs: [pooled],
+            outputs: [y],
+            attrs: { axis: 1 },
+          });
+        }
+        break;
+      }
+      case "mul":
+        // Both operands share the layout (NCHW for rank 4), so ONNX's
+        // numpy broadcasting over size-1 axes is TF.js'.
+        nodes.push({ op: "Mul", name: node.name, inputs: x, outputs: [y] });
+        break;
+      case "expandSpatial": {
+        needRank(node, 2);
+        const axes = init({
+          name: "expandSpatial:axes",
+          dims: [2],
+          type: "int64",
+          data: [2, 3],
+        });
         nodes.push({
-          op: "Flatten",
-          name: `${node.name}:flatten`,
-          inputs: [pooled],
+          op: "Unsqueeze",
+          name: node.name,
+          inputs: [x[0], axes],
           outputs: [y],
-          attrs: { axis: 1 },
         });
         break;
       }

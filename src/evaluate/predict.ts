@@ -20,7 +20,7 @@ import { join } from "node:path";
 import * as tf from "../deps/tf.ts";
 import { decodeAndResize } from "../data/resize.ts";
 import { isImageFile, listClassFolder } from "../data/dataset.ts";
-import { mobileNetV2Preprocess } from "../data/batches.ts";
+import { preprocessFor } from "../data/batches.ts";
 import type { SavedModel } from "../model/model_io.ts";
 import type { ImageSet } from "../data/image_set.ts";
 import { decodeImages } from "../data/decode.ts";
@@ -166,7 +166,7 @@ export async function predictFiles(
       const all = new Uint8Array(ok.length * h * w * 3);
       ok.forEach((o, i) => all.set(o.pixels, i * h * w * 3));
       const x = tf.tidy(() =>
-        mobileNetV2Preprocess(
+        preprocessFor(saved.preprocessing.preprocess)(
           tf.tensor4d(all, [ok.length, h, w, 3], "float32"),
         )
       );
@@ -351,14 +351,15 @@ export async function evaluateFolder(
     cacheDir: opts.cacheDir,
     onBadImage: "warn",
   });
+  const preprocess = preprocessFor(saved.preprocessing.preprocess);
   const evaluateView = (view: TtaView) => {
     const source = imageSource(set, {
       batchSize: opts.batchSize ?? 32,
       shuffle: false,
       seed: 0,
       preprocess: view === "none"
-        ? mobileNetV2Preprocess
-        : (x) => tf.tidy(() => applyView(mobileNetV2Preprocess(x), view)),
+        ? preprocess
+        : (x) => tf.tidy(() => applyView(preprocess(x), view)),
     });
     // With an engine (ONNX Runtime), the batches arrive as probabilities.
     return opts.forward

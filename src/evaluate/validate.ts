@@ -19,7 +19,8 @@ import {
 import type { StopReason } from "../train/fit.ts";
 import type { TrainingInputs } from "../train/inputs.ts";
 import { imageSource } from "../train/sources.ts";
-import { mobileNetV2Preprocess } from "../data/batches.ts";
+import { preprocessFor } from "../data/batches.ts";
+import { basePreprocess } from "../model/bases.ts";
 import type { ImageSet } from "../data/image_set.ts";
 import * as tf from "../deps/tf.ts";
 import { classProbabilities } from "../train/head_output.ts";
@@ -38,6 +39,8 @@ export async function evaluateValidation(
   config: Pick<Config, "fineTune"> & {
     train?: Pick<Config["train"], "tta">;
     data?: Pick<Config["data"], "batchSize">;
+    /** The base (its preprocessing); default MobileNetV2's. */
+    model?: Pick<Config["model"], "architecture">;
   },
   model: BuiltModel,
   inputs: TrainingInputs,
@@ -51,6 +54,9 @@ export async function evaluateValidation(
   const mode = config.train?.tta ?? "none";
   if (plain === null || mode === "none") return plain;
   const set = data.validation as ImageSet;
+  const preprocess = preprocessFor(
+    basePreprocess(config.model?.architecture ?? "mobilenet_v2"),
+  );
   const onHead = inputs.trainModel === model.fitHead &&
     !config.fineTune.enabled && inputs.validationView !== undefined;
   const { evaluation, tta } = await ttaEvaluation(
@@ -84,8 +90,7 @@ export async function evaluateValidation(
         batchSize: config.data?.batchSize ?? 32,
         shuffle: false,
         seed: 0,
-        preprocess: (x) =>
-          tf.tidy(() => applyView(mobileNetV2Preprocess(x), view)),
+        preprocess: (x) => tf.tidy(() => applyView(preprocess(x), view)),
       });
       return (await evaluateModel(
         model.model,

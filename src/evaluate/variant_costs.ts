@@ -22,7 +22,7 @@
 
 import * as tf from "../deps/tf.ts";
 import type { ImageSet } from "../data/image_set.ts";
-import { mobileNetV2Preprocess } from "../data/batches.ts";
+import { mobileNetV2Preprocess, type Preprocess } from "../data/batches.ts";
 import type { FrozenForward } from "../engine/frozen_engine.ts";
 import { imageSource } from "../train/sources.ts";
 import { classProbabilities } from "../train/head_output.ts";
@@ -56,7 +56,7 @@ export function rawForwardOf(forward: FrozenForward): RawForward {
 export async function setProbabilities(
   set: ImageSet,
   forward: RawForward,
-  opts: { batchSize?: number; limit?: number } = {},
+  opts: { batchSize?: number; limit?: number; preprocess?: Preprocess } = {},
 ): Promise<number[][]> {
   const k = set.classNames.length;
   const limit = Math.min(opts.limit ?? set.count, set.count);
@@ -65,7 +65,7 @@ export async function setProbabilities(
     batchSize: opts.batchSize ?? 32,
     shuffle: false,
     seed: 0,
-    preprocess: mobileNetV2Preprocess,
+    preprocess: opts.preprocess ?? mobileNetV2Preprocess,
   });
   for await (const batch of source.batches(0)) {
     batch.ys.dispose();

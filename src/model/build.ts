@@ -16,6 +16,12 @@ import {
 } from "./classifier.ts";
 import type * as tf from "../deps/tf.ts";
 import type { FetchProgress } from "../data/fetch.ts";
+import {
+  BUILT_ARCHITECTURES,
+  isBuiltArchitecture,
+  kerasLayerIndex,
+} from "./bases.ts";
+import { kerasLayerNames } from "./mobilenet_v3.ts";
 
 /** What {@link buildModel} returns. */
 export interface BuiltModel extends Classifier {
@@ -44,15 +50,18 @@ export interface BuildModelOptions {
 /**
  * Fails, naming `model.architecture`, when this version cannot build the
  * base the config names yet (the config accepts every keras.applications
- * base of issue 19; only MobileNetV2's builder is in). Runs call it before
+ * base of issue 19; the builders in are `BUILT_ARCHITECTURES` of
+ * `bases.ts`: MobileNetV2, MobileNetV3 Small and Large). Runs call it before
  * any download.
  */
 export function checkArchitectureBuilt(
   model: Pick<Config["model"], "architecture">,
 ): void {
-  if (model.architecture !== "mobilenet_v2") {
+  if (!isBuiltArchitecture(model.architecture)) {
     throw new Error(
-      `model.architecture "${model.architecture}": this version builds only "mobilenet_v2"; the other keras.applications bases are accepted by the config but their builders are not in yet (issue 19)`,
+      `model.architecture "${model.architecture}": this version builds only ${
+        BUILT_ARCHITECTURES.map((a) => `"${a}"`).join(", ")
+      }; the other keras.applications bases are accepted by the config but their builders are not in yet (issue 19)`,
     );
   }
 }
@@ -68,7 +77,9 @@ export async function buildModel(
   checkHeadOutput(config.model.head.output, opts.classNames);
   const [rows, cols] = config.data.imageSize;
   const weightsPath = await resolveWeightsSource(config.model.weights, {
+    architecture: config.model.architecture,
     alpha: config.model.alpha,
+    minimalistic: config.model.minimalistic,
     rows,
     cols,
     includeTop: false,
@@ -80,7 +91,9 @@ export async function buildModel(
   });
   const clf = await buildClassifier({
     imageSize: [rows, cols],
+    architecture: config.model.architecture,
     alpha: config.model.alpha,
+    minimalistic: config.model.minimalistic,
     weights: weightsPath,
     trainable: config.model.trainable,
     dropout: config.model.head.dropout,
@@ -128,25 +141,37 @@ export function disposeModel(clf: Pick<Classifier, "model" | "head">): void {
   clf.model.dispose();
 }
 
-/** Resolves `fineTune.fromLayer` (index or name) to an index into the base's layers. */
+/**
+ * Resolves `fineTune.fromLayer` — an index into Keras' `model.layers` of the
+ * base, or a Keras layer name — to the index into our base's layers where
+ * fine-tuning starts. MobileNetV2's layers are Keras' one for one; where a
+ * Keras layer is composed of several of ours (MobileNetV3's hard_silu and
+ * squeeze-and-excitation pooling), it is the first of them, so the frozen
+ * part is exactly the Keras layers before it.
+ */
 export function resolveFromLayer(
   base: tf.LayersModel,
   fromLayer: number | string,
 ): number {
+  const names = kerasLayerNames(base);
   if (typeof fromLayer === "number") {
-    if (fromLayer >= base.layers.length) {
+    if (fromLayer >= names.length) {
       throw new RangeError(
-        `fineTune.fromLayer: ${fromLayer} is past the base's last layer (it has ${base.layers.length} layers, 0..${
-          base.layers.length - 1
-        })`,
+        `fineTune.fromLayer: ${fromLayer} is past the base's last layer (it has ${names.length} layers, 0..${
+          names.length - 1
+        }), counting Keras' model.layers`,
       );
     }
-    return fromLayer;
+    return kerasLayerIndex(base, fromLayer);
   }
-  const index = base.layers.findIndex((l) => l.name === fromLayer);
+  const index = kerasLayerIndex(base, fromLayer);
   if (index < 0) {
+    const examples = names.filter((n) => /(expand|conv_1|Conv_1)$/.test(n))
+      .slice(-2);
     throw new RangeError(
-      `fineTune.fromLayer: no layer named "${fromLayer}" in the base (e.g. block_13_expand, Conv_1)`,
+      `fineTune.fromLayer: no layer named "${fromLayer}" in the base (Keras' layer names, e.g. ${
+        examples.join(", ")
+      })`,
     );
   }
   return index;

@@ -1,6 +1,7 @@
 /**
- * The transfer-learning classifier: input → MobileNetV2 base (no top) →
- * GlobalAveragePooling2D → Dropout → a Dense head. Options are plain values
+ * The transfer-learning classifier: input → base (no top; MobileNetV2 by
+ * default, any `architecture` of `bases.ts`) → GlobalAveragePooling2D →
+ * Dropout → a Dense head. Options are plain values
  * (the caller maps its config onto them and resolves `"imagenet"`/URLs to a
  * local file with `resolveWeightsSource`).
  *
@@ -34,7 +35,8 @@
 import * as tf from "../deps/tf.ts";
 import { setBatchNormInference } from "./batch_norm.ts";
 import { loadKerasWeights } from "../weights/keras_weights.ts";
-import { mobileNetV2 } from "./mobilenet_v2.ts";
+import { baseNetwork } from "./bases.ts";
+import type { Architecture } from "../config/architecture.ts";
 
 /** The head's output: softmax probabilities, or one logit for 2 classes. */
 export type HeadOutput = "softmax" | "logit";
@@ -45,8 +47,12 @@ export interface ClassifierOptions {
   imageSize: [number, number];
   /** Input channels. Default 3. */
   channels?: number;
-  /** MobileNetV2 width multiplier (config `model.alpha`). Default 1.0. */
+  /** The base (config `model.architecture`, a built one). Default `"mobilenet_v2"`. */
+  architecture?: Architecture;
+  /** Width multiplier (config `model.alpha`). Default 1.0. */
   alpha?: number;
+  /** MobileNetV3's minimalistic variant (config `model.minimalistic`). Default false. */
+  minimalistic?: boolean;
   /**
    * Keras `.h5` weights of the base without top, as a local path or bytes, or
    * null for random initialisation. Default null.
@@ -92,7 +98,7 @@ export interface Classifier {
    * Save and predict with this one.
    */
   model: tf.LayersModel;
-  /** The MobileNetV2 base without top (154 layers, as Keras). */
+  /** The base without top (MobileNetV2: 154 layers, as Keras). */
   base: tf.LayersModel;
   /** Image → pooled base features `[n, featureSize]` (the base + GlobalAveragePooling2D). */
   features: tf.LayersModel;
@@ -108,7 +114,7 @@ export interface Classifier {
   fitHead: tf.LayersModel;
   /** The head's output kind. */
   output: HeadOutput;
-  /** Length of a pooled feature vector (1280 for alpha ≤ 1). */
+  /** Length of a pooled feature vector (MobileNetV2: 1280 for alpha ≤ 1). */
   featureSize: number;
 }
 
@@ -151,10 +157,11 @@ export async function buildClassifier(
   if (!(dropout >= 0 && dropout < 1)) {
     throw new RangeError(`dropout must be in [0, 1), got ${dropout}`);
   }
-  const base = mobileNetV2({
+  const base = baseNetwork({
+    architecture: options.architecture ?? "mobilenet_v2",
     inputShape: [imageSize[0], imageSize[1], channels],
     alpha,
-    includeTop: false,
+    minimalistic: options.minimalistic,
     seed: weights == null ? seed : undefined,
   });
   if (weights != null) {

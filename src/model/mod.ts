@@ -1,6 +1,7 @@
 /**
  * Model stage: MobileNetV2 and MobileNetV3 as Keras builds them
- * (`mobilenet_v2.ts`, `mobilenet_v3.ts`) with
+ * (`mobilenet_v2.ts`, `mobilenet_v3.ts`), picked by `model.architecture`
+ * (`bases.ts`), with
  * BatchNormalization that stays frozen (`batch_norm.ts`), the classifier on
  * top (`classifier.ts`), the build step of a run (`build.ts`), and saving and
  * loading a trained classifier (`model_io.ts`), and its quantized copies
@@ -14,6 +15,16 @@ export {
   type BatchNormalizationArgs,
   setBatchNormInference,
 } from "./batch_norm.ts";
+export {
+  baseDisplayName,
+  baseNetwork,
+  type BaseNetworkOptions,
+  basePreprocess,
+  BUILT_ARCHITECTURES,
+  type BuiltArchitecture,
+  isBuiltArchitecture,
+  kerasLayerIndex,
+} from "./bases.ts";
 export {
   buildModel,
   type BuildModelOptions,

@@ -12,6 +12,7 @@ import { join } from "node:path";
 import * as tf from "../deps/tf.ts";
 import { writeFileAtomic } from "../util/fs.ts";
 import type { Interpolation } from "../data/resize.ts";
+import type { PreprocessName } from "../data/batches.ts";
 
 /** How images must be prepared for a saved model. */
 export interface Preprocessing {
@@ -19,8 +20,11 @@ export interface Preprocessing {
   imageSize: [number, number];
   /** Resize interpolation used in training. */
   interpolation: Interpolation;
-  /** Input scaling: `"mobilenet_v2"` = x / 127.5 − 1. */
-  preprocess: "mobilenet_v2";
+  /**
+   * Input scaling: `"mobilenet_v2"` = x / 127.5 − 1; `"identity"` = raw
+   * 0–255 pixels (the model rescales inside: MobileNetV3).
+   */
+  preprocess: PreprocessName;
   /**
    * `data.exifOrientation` in training: "apply" when JPEGs were turned as
    * their EXIF orientation says; absent or "ignore": as stored (TF's way).
@@ -142,5 +146,13 @@ export async function loadModel(path: string): Promise<SavedModel> {
   const preprocessing = JSON.parse(
     await Deno.readTextFile(join(dir, "preprocessing.json")),
   ) as Preprocessing;
+  if (!["mobilenet_v2", "identity"].includes(preprocessing.preprocess)) {
+    model.dispose();
+    throw new Error(
+      `${join(dir, "preprocessing.json")}: "preprocess" is ${
+        JSON.stringify(preprocessing.preprocess)
+      }; expected "mobilenet_v2" (x / 127.5 - 1) or "identity" (raw 0-255 pixels)`,
+    );
+  }
   return { model, classNames, preprocessing, dir };
 }

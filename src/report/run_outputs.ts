@@ -14,6 +14,8 @@ import { join } from "node:path";
 import type * as tf from "../deps/tf.ts";
 import type { Config } from "../config/types.ts";
 import { saveModel } from "../model/model_io.ts";
+import { basePreprocess } from "../model/bases.ts";
+import { KERAS_APPLICATION_NAMES } from "../config/architecture.ts";
 import { exportOnnx } from "../engine/onnx_export.ts";
 import { renderConfusionMatrix } from "./confusion_chart.ts";
 import type { MetricsRow } from "../train/fit.ts";
@@ -228,7 +230,9 @@ export class RunOutputs {
     await writeFileAtomic(
       join(this.dir, "charts.svg"),
       renderTrainingChart(this.rows, {
-        title: `${this.config.name}: MobileNetV2 transfer learning`,
+        title: `${this.config.name}: ${
+          KERAS_APPLICATION_NAMES[this.config.model.architecture]
+        } transfer learning`,
       }),
     );
   }
@@ -318,7 +322,7 @@ export class RunOutputs {
       preprocessing: {
         imageSize: this.config.data.imageSize,
         interpolation: this.config.data.interpolation,
-        preprocess: "mobilenet_v2",
+        preprocess: basePreprocess(this.config.model.architecture),
         // Decoding other than TF's, recorded only when chosen (so that
         // models trained the default way keep their preprocessing.json).
         ...(this.config.data.exifOrientation === "apply"
@@ -338,7 +342,7 @@ export class RunOutputs {
       classNames: this.context.data.classNames,
       imageSize: this.config.data.imageSize,
       interpolation: this.config.data.interpolation,
-      preprocess: "mobilenet_v2",
+      preprocess: basePreprocess(this.config.model.architecture),
       timeStamp: new Date().toISOString(),
     });
     if (tm) {

@@ -17,6 +17,8 @@
  * @module
  */
 
+import { type Preprocess, preprocessFor } from "../data/batches.ts";
+import { basePreprocess } from "../model/bases.ts";
 import { join } from "node:path";
 import type * as tf from "../deps/tf.ts";
 import type { Config } from "../config/types.ts";
@@ -146,7 +148,9 @@ async function shipTfjs(
     try {
       return {
         id: forward.id,
-        probs: await setProbabilities(validation, rawForwardOf(forward)),
+        probs: await setProbabilities(validation, rawForwardOf(forward), {
+          preprocess: preprocessOfConfig(config),
+        }),
       };
     } finally {
       await forward.dispose();
@@ -234,6 +238,7 @@ async function shipOnnx(
       return await setProbabilities(
         validation,
         async (input, shape) => (await engine.run(input, shape))[0].data,
+        { preprocess: preprocessOfConfig(config) },
       );
     } finally {
       await engine.dispose();
@@ -287,6 +292,7 @@ async function shipOnnx(
         ctx.train.count > 0 ? ctx.train : validation,
         config.output.onnxInt8CalibrationImages,
         config.data.seed,
+        preprocessOfConfig(config),
       ),
       { ort: loaded.ort, calibration: config.output.onnxInt8Calibration },
     );
@@ -356,7 +362,9 @@ export async function frozenInt8Cost(
   );
   let float: number[][];
   try {
-    float = await setProbabilities(validation, rawForwardOf(forward));
+    float = await setProbabilities(validation, rawForwardOf(forward), {
+      preprocess: preprocessOfConfig(config),
+    });
   } finally {
     await forward.dispose();
   }
@@ -370,4 +378,9 @@ export async function frozenInt8Cost(
     floatAccuracy: floatSelf.accuracy,
     floatEngine: forward.id,
   };
+}
+
+/** The input scaling of the configured base (as in training). */
+function preprocessOfConfig(config: Config): Preprocess {
+  return preprocessFor(basePreprocess(config.model.architecture));
 }

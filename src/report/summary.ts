@@ -16,6 +16,7 @@ import type { BestCheckpointRecord } from "../train/best_checkpoint.ts";
 import type { LearningRateRecord } from "../train/stages.ts";
 import type { MetricsRow } from "../train/fit.ts";
 import { writeFileAtomic } from "../util/fs.ts";
+import { baseDisplayName } from "../model/bases.ts";
 import type { FrozenInt8Cost, ShippingRecord } from "./shipping.ts";
 import { type ConfigChange, configChangesFromDefaults } from "./config_diff.ts";
 import {
@@ -44,7 +45,7 @@ export interface RunSummary {
   name: string;
   /** The run folder. */
   dir: string;
-  /** The model in one line, e.g. "MobileNetV2 α 1.0, 160×160, frozen base, weights imagenet". */
+  /** The model in one line, e.g. "MobileNetV2 α 1, 160×160, frozen base, weights imagenet" (the base as `baseDisplayName` names it). */
   model: string;
   /** Config keys that differ from the defaults. */
   configChanges: ConfigChange[];
@@ -207,7 +208,7 @@ export function summarize(
   return {
     name: config.name,
     dir: facts.dir,
-    model: `MobileNetV2 α ${config.model.alpha}, ${h}×${w}, ${
+    model: `${baseDisplayName(config.model)}, ${h}×${w}, ${
       config.model.trainable ? "trainable" : "frozen"
     } base${
       config.fineTune.enabled

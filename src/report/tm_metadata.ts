@@ -43,7 +43,10 @@ export interface TeachableMachineMetadata {
 
 /**
  * The metadata of a model trained on `classNames` at `imageSize`, or null
- * when the size is not square (Teachable Machine has no such models).
+ * when the size is not square (Teachable Machine has no such models) or the
+ * base does not take x / 127.5 − 1 inputs (Teachable Machine's library always
+ * scales its input that way, so a base that rescales inside would be fed
+ * wrong pixels).
  */
 export function teachableMachineMetadata(opts: {
   modelName: string;
@@ -54,7 +57,7 @@ export function teachableMachineMetadata(opts: {
   timeStamp: string;
 }): TeachableMachineMetadata | null {
   const [h, w] = opts.imageSize;
-  if (h !== w) return null;
+  if (h !== w || opts.preprocess !== "mobilenet_v2") return null;
   return {
     tfjsVersion: BROWSER_TFJS_VERSION,
     packageName: "deno-transfer",

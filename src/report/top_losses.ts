@@ -11,7 +11,7 @@ import * as tf from "../deps/tf.ts";
 import { imageThumbnail } from "./_thumbnails.ts";
 import { camOverlay } from "./cam_overlay.ts";
 import { type CamGraph, classActivationMap } from "../evaluate/cam.ts";
-import { mobileNetV2Preprocess } from "../data/batches.ts";
+import { mobileNetV2Preprocess, type Preprocess } from "../data/batches.ts";
 
 /** Default number of top losses shown. */
 export const DEFAULT_TOP_LOSSES = 16;
@@ -154,11 +154,13 @@ export interface TopLossEntry {
 /**
  * What {@link topLossGallery} needs to draw heatmaps: the classifier's CAM
  * graph (`camGraphOf`), run as a layers model on the chosen images only
- * (preprocessed as MobileNetV2's `preprocess_input`).
+ * (preprocessed as the base takes them).
  */
 export interface GalleryCam {
   /** The CAM graph of the classifier that made the probabilities. */
   graph: CamGraph;
+  /** The base's input preprocessing. Default MobileNetV2's `preprocess_input`. */
+  preprocess?: Preprocess;
 }
 
 /**
@@ -213,7 +215,12 @@ export async function topLossGallery(
   const indices = Array.from({ length: set.count }, (_, i) => i);
   const top = topLosses(set.labels, probabilities, indices, opts);
   const maps = opts.cam && top.length > 0
-    ? await camMapsOf(set, top.map((t) => t.index), opts.cam.graph)
+    ? await camMapsOf(
+      set,
+      top.map((t) => t.index),
+      opts.cam.graph,
+      opts.cam.preprocess ?? mobileNetV2Preprocess,
+    )
     : null;
   const heatmaps = async (t: TopLoss<number>, j: number) => {
     if (!maps || !opts.cam) return null;
@@ -262,12 +269,13 @@ async function camMapsOf(
   set: GalleryImages,
   indices: readonly number[],
   graph: CamGraph,
+  preprocess: Preprocess,
 ): Promise<Float32Array> {
   const frame = set.height * set.width * 3;
   const all = new Uint8Array(indices.length * frame);
   indices.forEach((i, j) => all.set(galleryPixels(set, i), j * frame));
   const out = tf.tidy(() => {
-    const x = mobileNetV2Preprocess(
+    const x = preprocess(
       tf.tensor4d(all, [indices.length, set.height, set.width, 3], "float32"),
     );
     const y = graph.model.predict(x) as tf.Tensor[];

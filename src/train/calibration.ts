@@ -1,14 +1,15 @@
 /**
  * Calibration images for static int8 ONNX models (`engine/onnx_quantize.ts`):
  * the first images of a seeded shuffle of a split, preprocessed as in
- * training (x / 127.5 − 1), without augmentation.
+ * training (the base's scaling: x / 127.5 − 1 for MobileNetV2, raw pixels for
+ * bases that rescale inside), without augmentation.
  *
  * @module
  */
 
 import type * as tf from "../deps/tf.ts";
 import type { ImageSet } from "../data/image_set.ts";
-import { mobileNetV2Preprocess } from "../data/batches.ts";
+import { mobileNetV2Preprocess, type Preprocess } from "../data/batches.ts";
 import type { CalibrationBatch } from "../engine/onnx_quantize.ts";
 import { imageSource } from "./sources.ts";
 
@@ -17,12 +18,13 @@ export async function* calibrationBatches(
   set: ImageSet,
   limit: number,
   seed: number,
+  preprocess: Preprocess = mobileNetV2Preprocess,
 ): AsyncGenerator<CalibrationBatch> {
   const source = imageSource(set, {
     batchSize: 8,
     shuffle: true,
     seed,
-    preprocess: mobileNetV2Preprocess,
+    preprocess,
   });
   let taken = 0;
   for await (const batch of source.batches(0)) {

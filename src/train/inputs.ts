@@ -12,7 +12,8 @@
 import { join } from "node:path";
 import * as tf from "../deps/tf.ts";
 import type { Config } from "../config/types.ts";
-import { mobileNetV2Preprocess } from "../data/batches.ts";
+import { type Preprocess, preprocessFor } from "../data/batches.ts";
+import { basePreprocess } from "../model/bases.ts";
 import { type ImageSet, imageSetDigest } from "../data/image_set.ts";
 import { exportOnnxInt8 } from "../engine/onnx_quantize.ts";
 import { tryLoadOnnxRuntime } from "../engine/onnx_runtime.ts";
@@ -201,16 +202,17 @@ export async function trainingInputs(
 ): Promise<TrainingInputs> {
   await using stack = new AsyncDisposableStack();
   const order = orderOf(config);
+  const preprocess = preprocessOf(config);
   const images = {
     train: imageSource(data.train, {
       ...order,
-      preprocess: mobileNetV2Preprocess,
+      preprocess,
       augment: makeAugmenter(config.augment, config.data.seed),
     }),
     validation: imageSource(data.validation, {
       ...order,
       shuffle: false,
-      preprocess: mobileNetV2Preprocess,
+      preprocess,
     }),
   };
   const ctx: InputsContext = { config, model, data, images, opts, stack };
@@ -257,7 +259,7 @@ async function int8FrozenBase(ctx: InputsContext) {
   const seed = ctx.config.data.seed;
   const int8 = await exportOnnxInt8(
     ctx.model.features,
-    calibrationBatches(ctx.data.train, count, seed),
+    calibrationBatches(ctx.data.train, count, seed, preprocessOf(ctx.config)),
     { ort: loaded.ort, calibration: ctx.config.output.onnxInt8Calibration },
   );
   const { images } = int8.calibration;
@@ -334,6 +336,7 @@ async function cachedSources(
     if (r.shards) merges[label] = r.shards;
     return r;
   };
+  const preprocess = preprocessOf(config);
   const validationView = async (
     view: string,
     transform: (x: tf.Tensor4D) => tf.Tensor4D,
@@ -344,7 +347,7 @@ async function cachedSources(
         ? { ...identity, flip: "h" }
         : { ...identity, tta: view },
       batchSize: config.data.batchSize,
-      preprocess: (x) => tf.tidy(() => transform(mobileNetV2Preprocess(x))),
+      preprocess: (x) => tf.tidy(() => transform(preprocess(x))),
       onProgress: progressLine(config, opts, `features: validation (${view})`),
       signal: opts.signal,
       warn: (m) => opts.log(`warning: ${m}`),
@@ -363,8 +366,8 @@ async function cachedSources(
         identity: flip === "none" ? identity : { ...identity, flip },
         batchSize: config.data.batchSize,
         preprocess: flip === "none"
-          ? mobileNetV2Preprocess
-          : (x) => tf.tidy(() => flipImages(mobileNetV2Preprocess(x), flip)),
+          ? preprocess
+          : (x) => tf.tidy(() => flipImages(preprocess(x), flip)),
         onProgress: progressLine(config, opts, `features: ${label}`),
         signal: opts.signal,
         warn: (m) => opts.log(`warning: ${m}`),
@@ -460,7 +463,7 @@ async function prefixInputs(
       dir,
       identity,
       batchSize: config.data.batchSize,
-      preprocess: mobileNetV2Preprocess,
+      preprocess: preprocessOf(config),
       onProgress: progressLine(config, opts, `prefix: ${split}`),
       warn: (m) => opts.log(`warning: ${m}`),
       signal: opts.signal,
@@ -485,22 +488,33 @@ async function prefixInputs(
   };
 }
 
+/** The batches' preprocessing for the config's base (`model/bases.ts`). */
+function preprocessOf(config: Pick<Config, "model">): Preprocess {
+  return preprocessFor(basePreprocess(config.model.architecture));
+}
+
 /**
  * What the frozen base's outputs depend on besides the images and the engine:
- * the weights' content, alpha, image size, interpolation and preprocessing
- * (part of the feature and prefix cache keys).
+ * the weights' content, the architecture (with minimalistic), alpha, image
+ * size, interpolation and preprocessing (part of the feature and prefix
+ * cache keys). MobileNetV2's keys leave the architecture out, as before
+ * there were others, so that its existing caches stay valid; every other
+ * base's key names it, so no two bases ever share a cache entry (random
+ * weights of one seed included).
  */
 async function baseIdentity(
   config: Pick<Config, "data" | "model">,
   model: BuiltModel,
   opts: TrainingInputsOptions,
 ) {
+  const { architecture, minimalistic } = config.model;
   return {
     weights: await weightsIdentity(model, opts),
+    ...(architecture === "mobilenet_v2" ? {} : { architecture, minimalistic }),
     alpha: config.model.alpha,
     imageSize: config.data.imageSize,
     interpolation: config.data.interpolation,
-    preprocess: "mobilenet_v2",
+    preprocess: basePreprocess(architecture),
   };
 }
 

@@ -18,6 +18,6 @@ export {
   FsError,
   fsError,
 } from "./fs_errors.ts";
-export { createSha256, sha256File, sha256Hex } from "./hash.ts";
+export { createSha256, md5File, sha256File, sha256Hex } from "./hash.ts";
 export { createRng, deriveSeed, mulberry32, shuffleInPlace } from "./rng.ts";
 export { StepTimer } from "./timer.ts";

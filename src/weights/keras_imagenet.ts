@@ -1,6 +1,7 @@
 /**
  * Keras' published ImageNet weights for MobileNetV2 (file names, input-size
- * fallback, download) and {@link resolveWeightsSource}, which turns a
+ * fallback, download; the other bases' files are in `keras_zoo_imagenet.ts`)
+ * and {@link resolveWeightsSource}, which turns a
  * `model.weights` config value into a local file that `loadKerasWeights`
  * reads: a legacy `.h5`, a Keras 3 `.weights.h5` or a `.keras` archive (the
  * format is told from the file's contents, not its name).
@@ -18,18 +19,20 @@ import {
 } from "../data/fetch.ts";
 import { sha256File } from "../util/hash.ts";
 import { KerasWeightsError } from "./keras_h5.ts";
-import { MOBILENET_V2_ALPHAS } from "../config/architecture.ts";
+import {
+  type Architecture,
+  MOBILENET_V2_ALPHAS,
+} from "../config/architecture.ts";
+import { pythonFloatString } from "./_python_float.ts";
+import { type ZooImagenetFile, zooImagenetFile } from "./keras_zoo_imagenet.ts";
+import { md5File } from "../util/hash.ts";
+import { removeQuietly } from "../util/fs.ts";
 
 /** Folder of Keras' published MobileNetV2 weights. */
 export const KERAS_MOBILENET_V2_WEIGHTS_BASE =
   "https://storage.googleapis.com/tensorflow/keras-applications/mobilenet_v2/";
 /** Input sizes Keras publishes ImageNet weights for (alphas 1.3 and 1.4: 224 only). */
 export const IMAGENET_ROWS: readonly number[] = [96, 128, 160, 192, 224];
-
-/** A number as Python's `str(float(x))` writes it (`1` → `"1.0"`, `0.5` → `"0.5"`). */
-export function pythonFloatString(x: number): string {
-  return Number.isInteger(x) ? x.toFixed(1) : String(x);
-}
 
 /**
  * The input size whose ImageNet weights Keras loads for a model of
@@ -97,8 +100,28 @@ export function imagenetWeightsUrl(
 
 /** Options of {@link resolveWeightsSource}. */
 export interface ResolveWeightsOptions {
-  /** MobileNetV2 alpha (for `"imagenet"`). */
+  /** The base (for `"imagenet"`). Default `"mobilenet_v2"`. */
+  architecture?: Architecture;
+  /** Width multiplier (for `"imagenet"`). */
   alpha: number;
+  /** MobileNetV3's minimalistic variant (for `"imagenet"`). Default false. */
+  minimalistic?: boolean;
+  /**
+   * Keras' published file of a base other than MobileNetV2 (URL and MD5);
+   * default `zooImagenetFile` of `keras_zoo_imagenet.ts` (replaceable in
+   * tests, whose servers cannot serve Keras' real files).
+   */
+  imagenetFile?: (
+    architecture: Exclude<Architecture, "mobilenet_v2">,
+    options: {
+      alpha: number;
+      minimalistic: boolean;
+      includeTop: boolean;
+      rows: number | null;
+      cols: number | null;
+      warn?: (message: string) => void;
+    },
+  ) => ZooImagenetFile;
   /** Input rows (for `"imagenet"`). */
   rows: number | null;
   /** Input cols; default rows. */
@@ -121,8 +144,9 @@ export interface ResolveWeightsOptions {
 
 /**
  * Turns a `model.weights` value into a local weights file: `null` → `null`;
- * `"imagenet"` → Keras' `.h5` for (alpha, size, top) downloaded once into
- * `cacheDir`; an `http(s)://` URL → downloaded once into `cacheDir`; a
+ * `"imagenet"` → Keras' `.h5` for (architecture, alpha, minimalistic, size,
+ * top) downloaded once into `cacheDir` (other bases than MobileNetV2: checked
+ * against Keras' MD5 on every use, see `keras_zoo_imagenet.ts`); an `http(s)://` URL → downloaded once into `cacheDir`; a
  * `file://` URL or a path → that file, which must exist. The file may be a
  * legacy `.h5`, a Keras 3 `.weights.h5` or a `.keras` archive:
  * `loadKerasWeights` tells them apart by their contents.
@@ -146,6 +170,18 @@ export async function resolveWeightsSource(
       onProgress: options.onProgress,
       signal: options.signal,
     })).path;
+  const architecture = options.architecture ?? "mobilenet_v2";
+  if (weights === "imagenet" && architecture !== "mobilenet_v2") {
+    const file = (options.imagenetFile ?? zooImagenetFile)(architecture, {
+      alpha: options.alpha,
+      minimalistic: options.minimalistic ?? false,
+      includeTop: options.includeTop ?? false,
+      rows: options.rows,
+      cols: options.cols ?? options.rows,
+      warn: options.warn,
+    });
+    return await downloadVerifiedMd5(file, download);
+  }
   if (weights === "imagenet") {
     const url = imagenetWeightsUrl(
       options.alpha,
@@ -180,4 +216,28 @@ export async function resolveWeightsSource(
     }
   }
   return path;
+}
+
+/**
+ * Downloads Keras' published `file` once (through `download`, the cache) and
+ * checks it against the MD5 Keras' source gives, as Keras' `get_file` does:
+ * a cached file that does not match is removed and downloaded again; a
+ * fresh download that does not match is removed and fails, naming the URL
+ * and both digests.
+ */
+async function downloadVerifiedMd5(
+  file: ZooImagenetFile,
+  download: (url: string) => Promise<string>,
+): Promise<string> {
+  for (let attempt = 0;; attempt++) {
+    const path = await download(file.url);
+    const md5 = await md5File(path);
+    if (md5 === file.md5.toLowerCase()) return path;
+    await removeQuietly(path);
+    if (attempt > 0) {
+      throw new KerasWeightsError(
+        `model.weights "imagenet": ${file.url} has MD5 ${md5}, but Keras publishes ${file.fileName} with MD5 ${file.md5} (the file was removed from the cache); download it again, or set model.weights to a local copy`,
+      );
+    }
+  }
 }

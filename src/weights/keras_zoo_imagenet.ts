@@ -4,9 +4,8 @@
  * `efficientnet.py`, `efficientnet_v2.py`): URL, file name and the MD5
  * `file_hash` Keras' `get_file` checks, for the files with and without the
  * top. MobileNetV3's files exist at 224 px only; any other size loads them
- * with Keras' warning. Only the table and Keras' size rule are here; the
- * download and cache (MobileNetV2's `resolveWeightsSource`) are not yet
- * wired for these bases.
+ * with Keras' warning. `resolveWeightsSource` (`keras_imagenet.ts`)
+ * downloads them into the cache and checks each against its MD5.
  *
  * @example
  * ```ts
@@ -24,7 +23,7 @@
  */
 
 import type { Architecture } from "../config/architecture.ts";
-import { pythonFloatString } from "./keras_imagenet.ts";
+import { pythonFloatString } from "./_python_float.ts";
 
 /** Keras' `BASE_WEIGHT_PATH` of MobileNetV3. */
 export const KERAS_MOBILENET_V3_WEIGHTS_BASE =

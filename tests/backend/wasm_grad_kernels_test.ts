@@ -1,7 +1,8 @@
 /**
  * The WASM convolution gradient kernels (src/backend/wasm_grad_kernels.ts)
  * against the CPU backend's own kernels, on every convolution shape of
- * MobileNetV2 at alphas 0.35 and 1.0 and sizes 96, 160 and 224, plus odd
+ * MobileNetV2 at alphas 0.35 and 1.0 and sizes 96, 160 and 224 and of
+ * MobileNetV3 Small and Large at 96 (5×5 depthwise), plus odd
  * strides, paddings and channel multipliers, and end to end through `fit`.
  *
  * Tolerance: a kernel output `w` matches the CPU's `c` when
@@ -18,6 +19,7 @@ import {
   registerWasmGradientKernels,
 } from "../../src/backend/wasm_grad_kernels.ts";
 import { mobileNetV2 } from "../../src/model/mobilenet_v2.ts";
+import { mobileNetV3 } from "../../src/model/mobilenet_v3.ts";
 import { setBatchNormInference } from "../../src/model/batch_norm.ts";
 import { mulberry32 } from "../../src/util/rng.ts";
 
@@ -176,6 +178,15 @@ function mobileNetConvs(
     includeTop: false,
     seed: 1,
   });
+  return modelConvs(model, `MobileNetV2 ${alpha}@${size}`, batch);
+}
+
+/** Every distinct convolution of `model` (disposed here), batch `batch`. */
+function modelConvs(
+  model: tf.LayersModel,
+  label: string,
+  batch: number,
+): ConvCase[] {
   const cases = new Map<string, ConvCase>();
   for (const layer of model.layers) {
     const cls = layer.getClassName();
@@ -186,7 +197,7 @@ function mobileNetConvs(
     };
     const input = (layer.input as tf.SymbolicTensor).shape;
     const c: ConvCase = {
-      label: `MobileNetV2 ${alpha}@${size} ${layer.name}`,
+      label: `${label} ${layer.name}`,
       depthwise: cls === "DepthwiseConv2D",
       inShape: [batch, input[1]!, input[2]!, input[3]!],
       filterShape: layer.getWeights()[0].shape as ConvCase["filterShape"],
@@ -240,6 +251,31 @@ for (const alpha of [0.35, 1.0]) {
       },
     );
   }
+}
+
+for (const variant of ["small", "large"] as const) {
+  Deno.test(
+    `every convolution of MobileNetV3 ${variant} @96 (batch 2; 5×5 depthwise at strides 1 and 2, the SE gate's 1×1 convolutions with bias on 1×1 maps): wasm gradient kernels = cpu`,
+    opts,
+    async () => {
+      await wasmReady();
+      const model = mobileNetV3({ variant, inputShape: [96, 96, 3], seed: 1 });
+      const cases = modelConvs(model, `MobileNetV3 ${variant}@96`, 2);
+      assert.ok(
+        cases.some((c) =>
+          c.depthwise && c.filterShape[0] === 5 && c.strides[0] === 2
+        ),
+      );
+      assert.ok(
+        cases.some((c) =>
+          c.depthwise && c.filterShape[0] === 5 && c.strides[0] === 1
+        ),
+      );
+      assert.ok(cases.some((c) => !c.depthwise && c.inShape[1] === 1));
+      const failures = cases.flatMap((c, i) => checkCase(c, 1000 * i + 7));
+      assert.deepEqual(failures, []);
+    },
+  );
 }
 
 Deno.test(
@@ -412,13 +448,21 @@ Deno.test(
  * BatchNormalization in inference mode as for fine-tuning (Keras'
  * `base(x, training=False)`); seeded.
  */
-function smallClassifier(): { model: tf.LayersModel; base: tf.LayersModel } {
-  const base = mobileNetV2({
-    alpha: 0.35,
-    inputShape: [E2E_SIZE, E2E_SIZE, 3],
-    includeTop: false,
-    seed: 3,
-  });
+function smallClassifier(
+  v3 = false,
+): { model: tf.LayersModel; base: tf.LayersModel } {
+  const base = v3
+    ? mobileNetV3({
+      variant: "small",
+      inputShape: [E2E_SIZE, E2E_SIZE, 3],
+      seed: 3,
+    })
+    : mobileNetV2({
+      alpha: 0.35,
+      inputShape: [E2E_SIZE, E2E_SIZE, 3],
+      includeTop: false,
+      seed: 3,
+    });
   setBatchNormInference(base, true);
   const input = tf.input({ shape: [E2E_SIZE, E2E_SIZE, 3] });
   let y = base.apply(input) as tf.SymbolicTensor;
@@ -543,5 +587,66 @@ Deno.test(
     }
     // The steps trained: the first one lowered the loss well beyond the tolerance.
     assert.ok(cpu.losses[1] < cpu.losses[0] - 0.1, `losses ${cpu.losses}`);
+  },
+);
+
+Deno.test(
+  "end to end: a fine-tuning step of a whole MobileNetV3 Small (raw 0–255 pixels; Rescaling, hard_silu, SE, 5×5 depthwise) on wasm gives the cpu's gradients and loss",
+  opts,
+  async () => {
+    await wasmReady();
+    const pixels = (n: number, seed: number) =>
+      values(n * E2E_SIZE * E2E_SIZE * 3, seed).map((v) => (v + 1) * 127.5);
+    const images = pixels(4, 12);
+    const labels = [0, 1, 2, 1];
+    tf.setBackend("cpu");
+    const start = smallClassifier(true);
+    const calibration = tf.tensor4d(pixels(16, 98), [
+      16,
+      E2E_SIZE,
+      E2E_SIZE,
+      3,
+    ]);
+    calibrateBatchNorm(start.base, calibration);
+    const initial = start.model.getWeights().map((w) => ({
+      shape: w.shape,
+      data: w.dataSync() as Float32Array,
+    }));
+    calibration.dispose();
+    start.model.dispose();
+    const run = (backend: string) => {
+      tf.setBackend(backend);
+      const { model } = smallClassifier(true);
+      model.setWeights(initial.map((w) => tf.tensor(w.data, w.shape)));
+      const x = tf.tensor4d(images, [4, E2E_SIZE, E2E_SIZE, 3]);
+      const y = tf.oneHot(tf.tensor1d(labels, "int32"), 3);
+      const { value, grads } = tf.variableGrads(() =>
+        tf.losses.logLoss(y, model.apply(x, { training: true }) as tf.Tensor)
+      );
+      const gradValues = Object.entries(grads).map(([name, g]) =>
+        [name, g.dataSync() as Float32Array] as const
+      );
+      const loss = value.dataSync()[0];
+      tf.dispose([x, y, value, ...Object.values(grads)]);
+      model.dispose();
+      return { loss, gradValues };
+    };
+    const cpu = run("cpu");
+    const wasm = run("wasm");
+    assert.equal(wasm.gradValues.length, cpu.gradValues.length);
+    assert.ok(
+      cpu.gradValues.filter(([n]) => /depthwise_kernel(_\d+)?$/.test(n))
+        .length === 11,
+    );
+    for (let i = 0; i < cpu.gradValues.length; i++) {
+      const [name, ref] = cpu.gradValues[i];
+      const err = relativeError(wasm.gradValues[i][1], ref);
+      assert.ok(
+        err <= E2E_GRAD_TOLERANCE,
+        `gradient of ${name}: relative error ${err}`,
+      );
+    }
+    const rel = Math.abs(wasm.loss - cpu.loss) / cpu.loss;
+    assert.ok(rel <= E2E_LOSS_TOLERANCE, `loss ${wasm.loss} vs ${cpu.loss}`);
   },
 );

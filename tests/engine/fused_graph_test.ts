@@ -6,7 +6,8 @@
  * BatchNormalization statistics, a small model whose ZeroPadding2D folds
  * into asymmetric pads that are not "same" (explicit pads on every backend),
  * the whole classifier, cuts at a layer index (multi-output graphs, and the
- * part above the cut as a multi-input graph), and the full-size MobileNetV2
+ * part above the cut as a multi-input graph), MobileNetV3 Small and Large
+ * (Rescaling, hard_silu, squeeze-and-excitation), and the full-size MobileNetV2
  * 1.0 @160 (batch 1 on cpu and webgpu, 2 on wasm). Tolerance: for every
  * output, max |fused − layers| ≤ 1e-4 · max |layers|. On cpu also: which
  * kernels run (one fused kernel per convolution), no leaked tensors, errors.
@@ -19,6 +20,8 @@ import * as tf from "../../src/deps/tf.ts";
 import { selectBackend } from "../../src/backend/backend.ts";
 import { probeWebGpu } from "../../src/backend/webgpu_probe.ts";
 import { mobileNetV2 } from "../../src/model/mobilenet_v2.ts";
+import { kerasLayerNames, mobileNetV3 } from "../../src/model/mobilenet_v3.ts";
+import { kerasLayerIndex } from "../../src/model/bases.ts";
 import { buildClassifier } from "../../src/model/classifier.ts";
 import type { FrozenGraph } from "../../src/engine/frozen_graph_ir.ts";
 import { crossingTensors } from "../../src/engine/frozen_graph_cut.ts";
@@ -357,6 +360,36 @@ async function parity(t: Deno.TestContext, fullBatch: number) {
       } finally {
         x.dispose();
         m.dispose();
+      }
+    },
+  );
+
+  await t.step(
+    "MobileNetV3 Small and Large @64 on raw 0–255 pixels: whole base and the cut at a Keras index in the last third",
+    async () => {
+      for (const variant of ["small", "large"] as const) {
+        const m = mobileNetV3({ variant, inputShape: [64, 64, 3] });
+        randomizeWeights(m, 31);
+        const x = tf.randomUniform([2, 64, 64, 3], 0, 255, "float32", 7);
+        try {
+          const g = await extractFrozenGraphAsync(m);
+          assert.ok(g.nodes.some((n) => n.op === "globalPool" && n.keepDims));
+          assert.ok(g.nodes.some((n) => n.op === "mul"));
+          await compare(m, g, x, `MobileNetV3 ${variant} @64`, ["auto"]);
+          const from = kerasLayerIndex(
+            m,
+            Math.floor(kerasLayerNames(m).length * 0.7),
+          );
+          const cut = crossingTensors(m, from);
+          const below = tf.model({ inputs: m.inputs, outputs: cut.tensors });
+          const gc = extractFrozenGraph(m, { outputs: cut.tensors });
+          await compare(below, gc, x, `MobileNetV3 ${variant} below ${from}`, [
+            "auto",
+          ]);
+        } finally {
+          x.dispose();
+          m.dispose();
+        }
       }
     },
   );

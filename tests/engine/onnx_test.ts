@@ -16,6 +16,8 @@ import { fileURLToPath } from "node:url";
 import * as tf from "../../src/deps/tf.ts";
 import { silenceNodeBanner } from "../../src/backend/set_backend.ts";
 import { mobileNetV2 } from "../../src/model/mobilenet_v2.ts";
+import { kerasLayerNames, mobileNetV3 } from "../../src/model/mobilenet_v3.ts";
+import { kerasLayerIndex } from "../../src/model/bases.ts";
 import { buildClassifier } from "../../src/model/classifier.ts";
 import type { FrozenGraph } from "../../src/engine/frozen_graph_ir.ts";
 import { crossingTensors } from "../../src/engine/frozen_graph_cut.ts";
@@ -514,4 +516,82 @@ console.log(JSON.stringify({ ok: r.ok, reason: r.reason ?? null }));`;
   assert.equal(r.ok, false);
   assert.match(r.reason, /needs --allow-ffi/);
   assert.ok(!r.reason.includes("\n"));
+});
+
+Deno.test("MobileNetV3 Small and Large @64 on raw 0–255 pixels: Rescaling, hard_silu (Rescaling + ReLU6 + Multiply), SE (keepDims pooling, broadcasting Multiply); ONNX Runtime = TF.js, whole base and cut at a Keras index in the last third", async () => {
+  for (const variant of ["small", "large"] as const) {
+    const m = mobileNetV3({ variant, inputShape: [64, 64, 3] });
+    randomizeWeights(m, 31);
+    const x = tf.randomUniform([2, 64, 64, 3], 0, 255, "float32", 7);
+    try {
+      const g = extractFrozenGraph(m);
+      const ops = opCounts(g);
+      // Every SE pooling + Reshape folded into one keepDims pooling; every
+      // SE gate's `+ 3` Rescaling folded into its conv, ReLU6 fused.
+      const se = m.layers.filter((l) => l.name.endsWith("_avg_pool")).length;
+      assert.ok(se > 0);
+      assert.equal(ops.expandSpatial, undefined);
+      assert.equal(
+        g.nodes.filter((n) => n.op === "globalPool" && n.keepDims).length,
+        se,
+      );
+      assert.equal(
+        layerCount(m, "Multiply"),
+        ops.mul,
+        "one Mul per Multiply layer",
+      );
+      assert.ok(
+        g.nodes.filter((n) => n.op === "conv" && n.activation === "relu6")
+          .length >= se,
+      );
+      const [want] = await reference(m, x);
+      const [got] = await runOnnx(exportOnnx(m), x);
+      assertClose(got, want, `MobileNetV3 ${variant} @64`);
+
+      const names = kerasLayerNames(m);
+      const from = Math.floor(names.length * 0.7);
+      const cut = crossingTensors(m, kerasLayerIndex(m, from));
+      const frozen = extractFrozenGraph(m, { outputs: cut.tensors });
+      const below = await runOnnx(frozenGraphToOnnx(frozen), x);
+      const upper = upperPart(m, kerasLayerIndex(m, from));
+      const feeds = below.map((o) => tf.tensor(o.data, o.shape));
+      const [above] = await reference(
+        upper,
+        feeds.length === 1 ? feeds[0] : feeds,
+      );
+      tf.dispose(feeds);
+      assertClose(
+        above,
+        want,
+        `MobileNetV3 ${variant} cut at Keras layer ${from} (${names[from]}: ${
+          cut.names.join(", ")
+        })`,
+      );
+    } finally {
+      x.dispose();
+      m.dispose();
+    }
+  }
+});
+
+Deno.test("the frozen graph refuses what it cannot lower: a Multiply of three, a Reshape other than [n, C] → [1, 1, C]", () => {
+  const input = tf.input({ shape: [4, 4, 2] });
+  const tri = tf.layers.multiply({ name: "mul3" }).apply([
+    input,
+    input,
+    input,
+  ]) as tf.SymbolicTensor;
+  const m1 = tf.model({ inputs: input, outputs: tri });
+  assert.throws(
+    () => extractFrozenGraph(m1),
+    /layer "mul3" \(class Multiply\): multiplies 3 tensors/,
+  );
+  const flat = tf.layers.reshape({ targetShape: [32], name: "flat" }).apply(
+    input,
+  ) as tf.SymbolicTensor;
+  const m2 = tf.model({ inputs: input, outputs: flat });
+  assert.throws(
+    () => extractFrozenGraph(m2),
+    /layer "flat" \(class Reshape\): reshape \[,4,4,2\] → \[32\] is not supported/,
+  );
 });

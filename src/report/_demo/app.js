@@ -153,9 +153,9 @@ export function readPreprocessing(p) {
       }`,
     );
   }
-  if (!["mobilenet_v2", "none"].includes(p.preprocess)) {
+  if (!["mobilenet_v2", "identity", "none"].includes(p.preprocess)) {
     throw new Error(
-      `preprocessing.json: preprocess "${p.preprocess}" is unknown to this page ("mobilenet_v2" or "none")`,
+      `preprocessing.json: preprocess "${p.preprocess}" is unknown to this page ("mobilenet_v2", "identity" or "none")`,
     );
   }
   return {
