@@ -310,6 +310,64 @@ function filesSection(files: readonly ModelCardFile[]): string {
   ].join("\n");
 }
 
+/**
+ * The quantized variants' measured costs (`summary.shipping`), as
+ * `report.html` shows them; nothing when the run made none.
+ */
+function shippingSection(s: RunSummary): string[] {
+  const ship = s.shipping;
+  if (!ship) return [];
+  const rows = [
+    ...ship.tfjs.map((v) => ["TF.js", v] as const),
+    ...(ship.onnx ?? []).map((v) => ["ONNX", v] as const),
+  ];
+  if (rows.length === 0) return [];
+  const pct = (x: number) => `${(100 * x).toFixed(1)} %`;
+  return [
+    "## Quantized variants",
+    "",
+    `Each variant against the float32 model of its format, on the ${ship.images} validation images (run by ${
+      code(ship.engine)
+    }); measured by the run, not assumed.`,
+    "",
+    table(
+      [
+        "format",
+        "variant",
+        "file",
+        "size",
+        "× float32",
+        "top-1 agreement",
+        "max abs Δp",
+        "accuracy",
+        "written",
+      ],
+      rows.map(([format, v]) => [
+        format,
+        v.variant,
+        code(v.path),
+        size(v.bytes),
+        v.sizeRatio.toFixed(3),
+        pct(v.agreement),
+        v.maxAbsDiff.toExponential(2),
+        pct(v.accuracy),
+        v.written ? "yes" : `no${v.note ? ` (${md(v.note)})` : ""}`,
+      ]),
+    ),
+    ...(ship.calibration
+      ? [
+        "",
+        `int8 calibration: ${ship.calibration.method}${
+          ship.calibration.percentile != null
+            ? ` (${ship.calibration.percentile} %)`
+            : ""
+        } on ${ship.calibration.images} training images.`,
+      ]
+      : []),
+    "",
+  ];
+}
+
 function useSection(s: RunSummary): string {
   return [
     "## Intended use",
@@ -399,6 +457,7 @@ export function renderModelCard(
     "",
     filesSection(opts.files ?? []),
     "",
+    ...shippingSection(summary),
     limitsSection(summary),
     "",
   ].join("\n");

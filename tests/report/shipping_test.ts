@@ -43,6 +43,31 @@ function rowsOf(p: Float32Array, k: number): number[][] {
     (_, i) => Array.from(p.subarray(i * k, (i + 1) * k)),
   );
 }
+/** MODEL_CARD.md lists every measured variant with the summary's numbers. */
+async function assertModelCardVariants(
+  dir: string,
+  variants: readonly {
+    variant: string;
+    path: string;
+    agreement: number;
+    accuracy: number;
+    written: boolean;
+  }[],
+): Promise<void> {
+  const card = await Deno.readTextFile(join(dir, "MODEL_CARD.md"));
+  const at = card.indexOf("## Quantized variants");
+  assert.ok(at >= 0, "MODEL_CARD.md has a Quantized variants section");
+  const section = card.slice(at, card.indexOf("\n## ", at + 1));
+  for (const v of variants) {
+    const row = section.split("\n").find((l) => l.includes(`\`${v.path}\``));
+    assert.ok(row, `model card row for ${v.path}`);
+    const cells = row.split("|").map((c) => c.trim());
+    assert.equal(cells[2], v.variant);
+    assert.equal(cells[6], `${(100 * v.agreement).toFixed(1)} %`);
+    assert.equal(cells[8], `${(100 * v.accuracy).toFixed(1)} %`);
+    assert.ok(cells[9].startsWith(v.written ? "yes" : "no"), row);
+  }
+}
 const argmax = (r: number[]) => r.indexOf(Math.max(...r));
 /** Top probability minus the second: how far an image is from flipping. */
 function margin(r: number[]): number {
@@ -143,6 +168,7 @@ Deno.test("output.quantize: every variant written, loadable, and measured agains
       assert.ok(html.includes(`<code>${v.path}</code>`), v.path);
     }
     assert.ok(r.logs.some((l) => /^quantized uint8: model\/uint8\//.test(l)));
+    await assertModelCardVariants(r.dir, shipping.tfjs);
   } finally {
     r.model.dispose();
   }
@@ -161,6 +187,7 @@ Deno.test("output.quantize off (default): no variant folders, no shipping record
     }
     assert.deepEqual(entries.sort(), [
       "labels.json",
+      "metadata.json",
       "model.json",
       "model.onnx",
       "preprocessing.json",
@@ -193,6 +220,7 @@ Deno.test("output.onnxQuantize: model.fp16.onnx and model.int8.onnx written, run
     assert.deepEqual(shipping.tfjs, []);
     const onnx = shipping.onnx!;
     assert.deepEqual(onnx.map((v) => v.variant), ["fp32", "fp16", "int8"]);
+    await assertModelCardVariants(r.dir, onnx);
     assert.deepEqual(shipping.calibration, {
       method: "minmax",
       images: Math.min(16, summary.images.train),
