@@ -13,8 +13,8 @@ import { runTask } from "./_run_task.ts";
 const HELP =
   `Usage: deno task train [--config FILE] [--set dotted.key=value ...]
 
-Runs fetch → unzip → decode → build MobileNetV2 → train → write outputs into
-<output.dir>/<name>-<UTC timestamp>/ (metrics.csv, charts.svg, confusion.svg,
+Runs fetch → unzip → decode → build the base (model.architecture) → train →
+write outputs into <output.dir>/<name>-<UTC timestamp>/ (metrics.csv, charts.svg, confusion.svg,
 summary.json, config.json, model/).
 
   -c, --config FILE    config file (default: train.config.json)

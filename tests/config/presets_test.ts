@@ -34,3 +34,34 @@ Deno.test("presets: configs/tutorial.json follows TensorFlow's transfer-learning
   assert.equal(t.fineTune.learningRate, 1e-5);
   assert.equal(t.train.learningRate, 1e-4);
 });
+
+Deno.test("presets: configs/mobilenet_v3_large.json is the reference job on MobileNetV3Large at 224 px (its ImageNet weights' size), fromLayer at Keras' expanded_conv_12_expand", async () => {
+  const seed = await loadConfig(path("configs/seed.json"));
+  const v3 = await loadConfig(path("configs/mobilenet_v3_large.json"));
+  assert.equal(v3.model.architecture, "mobilenet_v3_large");
+  assert.equal(v3.model.alpha, 1.0);
+  assert.equal(v3.model.minimalistic, false);
+  assert.equal(v3.model.weights, "imagenet");
+  assert.deepEqual(v3.data.imageSize, [224, 224]);
+  const { mobileNetV3, kerasLayerNames } = await import(
+    "../../src/model/mobilenet_v3.ts"
+  );
+  const base = mobileNetV3({ variant: "large", inputShape: [224, 224, 3] });
+  const names = kerasLayerNames(base);
+  base.dispose();
+  assert.equal(
+    names[v3.fineTune.fromLayer as number],
+    "expanded_conv_12_expand",
+  );
+  assert.ok((v3.fineTune.fromLayer as number) > (2 / 3) * names.length);
+  // Everything else is the reference job.
+  const strip = (c: typeof seed) => ({
+    ...c,
+    $schema: null,
+    name: null,
+    data: { ...c.data, imageSize: null },
+    model: { ...c.model, architecture: null },
+    fineTune: { ...c.fineTune, fromLayer: null },
+  });
+  assert.deepEqual(strip(v3), strip(seed));
+});
