@@ -126,7 +126,12 @@ Deno.test("train e2e v3 (cpu): MobileNetV3Small frozen on cached ONNX Runtime fe
     train: { epochs: 6 },
   });
   try {
-    assert.deepEqual(await listFiles(r.dir), RUN_FILES);
+    // Teachable Machine's metadata.json is written only for x/127.5-1
+    // bases (TM's loader rescales pixels that way); V3 carries its own.
+    assert.deepEqual(
+      await listFiles(r.dir),
+      RUN_FILES.filter((f) => f !== "model/metadata.json"),
+    );
     assert.ok(
       r.logs.includes(
         `model: MobileNetV3Small alpha 1 @ ${SIZE}x${SIZE}, weights ${smallWeights}, base frozen, 939,120 parameters`
