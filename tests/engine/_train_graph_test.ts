@@ -264,7 +264,7 @@ async function assertGrads(
   }
 }
 
-Deno.test("conv gradients (3×3 stride 2, asymmetric pads, unused row, depthwise ×2, 1×1) = tf.grads on cpu", async () => {
+Deno.test("conv gradients (3×3 stride 2, asymmetric pads, unused row, depthwise ×2, 3×3 stride 1 with asymmetric pads, 1×1) = tf.grads on cpu", async () => {
   const n = 3, h = 8, w = 8, c0 = 4, c1 = 5, m = 2, c2 = c1 * m, c3 = 6, k = 3;
   // 3×3 stride 2 on 8×8, pads t0 b0 l0 r1: out 3×4; the last input row is
   // unused, so ConvTranspose needs output_padding 1 in height.
@@ -340,9 +340,24 @@ Deno.test("conv gradients (3×3 stride 2, asymmetric pads, unused row, depthwise
       layers: ["r"],
       activation: "relu",
     },
+    // Stride 1 with kernel > 1: dX is a Conv by the flipped kernel (pads
+    // 2 − p); width pads 0 and 2 make the complementary pads 2 and 0.
+    conv({
+      name: "fs",
+      inputs: ["r"],
+      output: "fs",
+      kernelSize: [3, 3],
+      strides: [1, 1],
+      pads: { top: 1, bottom: 1, left: 0, right: 2 },
+      inChannels: c2,
+      outChannels: c2,
+      kernel: rand(9 * c2 * c2),
+      bias: null,
+      activation: "linear",
+    }),
     conv({
       name: "pw",
-      inputs: ["r"],
+      inputs: ["fs"],
       output: "pw",
       kernelSize: [1, 1],
       strides: [1, 1],
@@ -386,6 +401,7 @@ Deno.test("conv gradients (3×3 stride 2, asymmetric pads, unused row, depthwise
       dw: [null, oh, ow, c2],
       bn: [null, oh, ow, c2],
       r: [null, oh, ow, c2],
+      fs: [null, oh, ow, c2],
       pw: [null, oh, ow, c3],
       gap: [null, c3],
       d: [null, k],
@@ -415,6 +431,12 @@ Deno.test("conv gradients (3×3 stride 2, asymmetric pads, unused row, depthwise
       "valid",
     );
     a = tf.relu(tf.add(tf.mul(a, p("bn/scale")), p("bn/shift")));
+    a = tf.conv2d(
+      tf.pad(a, [[0, 0], [1, 1], [0, 2], [0, 0]]),
+      p("fs/kernel") as tf.Tensor4D,
+      1,
+      "valid",
+    );
     a = tf.add(
       tf.conv2d(a, p("pw/kernel") as tf.Tensor4D, 1, "valid"),
       p("pw/bias"),
