@@ -32,6 +32,7 @@ import { planFeatures } from "./train/plan.ts";
 import { trainingInputs } from "./train/inputs.ts";
 import type { LrFindOptions } from "./train/lr_find.ts";
 import { lrSweep, type LrSweepResult } from "./train/lr_sweep.ts";
+import { classCounts, classWeights } from "./train/class_weight.ts";
 import {
   lrFindProgress,
   lrFindSummaryLines,
@@ -93,6 +94,13 @@ export async function runLrFind(
   await checkWritableDir(config.output.dir, "output.dir");
   const backend = await startBackend(swept, log);
   const data = await prepareData({ ...swept.data, ...ctx });
+  // The sweep trains on the run's loss; a wrong class name fails before any
+  // building, as in `deno task train`.
+  const weights = classWeights(
+    config.train.classWeight,
+    data.classNames,
+    classCounts(data.train.labels, data.classNames.length),
+  );
   const model = await buildModel(swept, {
     ...ctx,
     classNames: data.classNames,
@@ -123,6 +131,10 @@ export async function runLrFind(
           optimizer: config.train.optimizer,
           optimizerRule: config.train.optimizerRule,
           output: config.model.head.output,
+          loss: {
+            classWeights: weights,
+            labelSmoothing: config.train.labelSmoothing,
+          },
           signal: opts.signal,
           onIteration: (r, n) => progress.onIteration(r, n),
         });

@@ -11,7 +11,9 @@
  * run's (`train.optimizer` with its update rule, `train.optimizerRule`),
  * not fastai's Adam (β₂ 0.99, ε 1e-5, decoupled weight decay 0.01); an
  * epoch's last, smaller batch is trained like the others (fastai's training
- * loader drops it); the loss is the head's (`head_output.ts`).
+ * loader drops it). The loss is the one training would use: the head's
+ * (`head_output.ts`) with `train.classWeight` and `train.labelSmoothing`
+ * applied as in a run (`training_loss.ts`).
  *
  * @module
  */
@@ -30,6 +32,7 @@ import {
   suggestLrs,
 } from "./lr_find.ts";
 import { makeOptimizer } from "./stages.ts";
+import { trainingLoss, type TrainingLossOptions } from "./training_loss.ts";
 
 /** Options of {@link lrSweep}. */
 export interface LrSweepOptions {
@@ -41,6 +44,11 @@ export interface LrSweepOptions {
   optimizerRule?: "keras" | "tfjs";
   /** The head output the model and labels are in (loss per `head_output.ts`). */
   output?: HeadOutput;
+  /**
+   * Class weights and label smoothing of the training loss (as
+   * `train.classWeight` / `train.labelSmoothing` give them); none by default.
+   */
+  loss?: TrainingLossOptions;
   /** Called after every iteration (progress display). */
   onIteration?: (record: LrFindRecord, iterations: number) => void;
   /** Stop after the current batch (the records so far are kept). */
@@ -125,7 +133,12 @@ export async function lrSweep(
     finder.lr,
     opts.optimizerRule ?? "keras",
   );
-  model.compile({ optimizer, ...compileArgs(opts.output ?? "softmax") });
+  const output = opts.output ?? "softmax";
+  model.compile({
+    optimizer,
+    ...compileArgs(output),
+    loss: trainingLoss(output, opts.loss),
+  });
   try {
     for (let epoch = 0; !finder.done; epoch++) {
       for await (const { xs, ys } of train.batches(epoch)) {

@@ -196,3 +196,48 @@ Deno.test("lrSweep: an empty training split is an error", async () => {
     /training split has no images/,
   );
 });
+
+Deno.test("lrSweep: the first batch's loss is the run's training loss (label smoothing, class weights)", async () => {
+  // The first batch as the sweep sees it (epoch 0 of the same seeded source).
+  let first: { xs: tf.Tensor; ys: tf.Tensor } | null = null;
+  for await (const b of source().batches(0)) {
+    if (first == null) first = b as { xs: tf.Tensor; ys: tf.Tensor };
+    else tf.dispose([b.xs, b.ys]);
+  }
+  if (first == null) throw new Error("no batch");
+  const m0 = head();
+  const p = (m0.predict(first.xs) as tf.Tensor).arraySync() as number[][];
+  const y = first.ys.arraySync() as number[][];
+  tf.dispose([first.xs, first.ys]);
+  m0.dispose();
+  /** Keras' smoothed, weighted categorical cross-entropy, batch mean. */
+  const expected = (ls: number, w: number[]) =>
+    p.reduce((sum, row, i) => {
+      const t = y[i].map((v) => v * (1 - ls) + ls / 2);
+      const l = -t.reduce((a, ti, j) => a + ti * Math.log(row[j]), 0);
+      return sum + l * (w[0] * y[i][0] + w[1] * y[i][1]);
+    }, 0) / p.length;
+  const cases = [
+    { loss: undefined, ls: 0, w: [1, 1] },
+    { loss: { labelSmoothing: 0.3 }, ls: 0.3, w: [1, 1] },
+    { loss: { classWeights: [1, 4] }, ls: 0, w: [1, 4] },
+  ];
+  const got: number[] = [];
+  for (const c of cases) {
+    const m = head();
+    const r = await lrSweep(m, source(), {
+      optimizer: "sgd",
+      loss: c.loss,
+      ...stopAfter(1),
+    });
+    m.dispose();
+    got.push(r.records[0].loss);
+    const want = expected(c.ls, c.w);
+    assert.ok(
+      Math.abs(r.records[0].loss - want) <= 1e-5 * want,
+      `${JSON.stringify(c.loss)}: ${r.records[0].loss} vs ${want}`,
+    );
+  }
+  assert.notEqual(got[1], got[0], "smoothing changes the loss");
+  assert.notEqual(got[2], got[0], "weights change the loss");
+});
