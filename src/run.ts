@@ -35,7 +35,7 @@ import {
 import { type FeaturePlan, planFeatures } from "./train/plan.ts";
 import { trainingInputs } from "./train/inputs.ts";
 import { checkTrainingKernels, trainStages } from "./train/stages.ts";
-import { classCounts, classWeights } from "./train/class_weight.ts";
+import { splitClassWeights } from "./train/class_weight.ts";
 import { evaluateValidation } from "./evaluate/validate.ts";
 import { camGraphOf } from "./evaluate/cam.ts";
 import { applyView, ttaViews } from "./evaluate/tta.ts";
@@ -109,10 +109,10 @@ export async function runTraining(
   const data = await prepareData({ ...config.data, ...ctx });
   const { classNames } = data;
   // Checked before any building: a wrong class name fails at once.
-  const weights = classWeights(
+  const weights = splitClassWeights(
     config.train.classWeight,
     classNames,
-    classCounts(data.train.labels, classNames.length),
+    data.train.labels,
   );
   if (weights) {
     log(

@@ -32,7 +32,7 @@ import { planFeatures } from "./train/plan.ts";
 import { trainingInputs } from "./train/inputs.ts";
 import type { LrFindOptions } from "./train/lr_find.ts";
 import { lrSweep, type LrSweepResult } from "./train/lr_sweep.ts";
-import { classCounts, classWeights } from "./train/class_weight.ts";
+import { splitClassWeights } from "./train/class_weight.ts";
 import {
   lrFindProgress,
   lrFindSummaryLines,
@@ -96,10 +96,10 @@ export async function runLrFind(
   const data = await prepareData({ ...swept.data, ...ctx });
   // The sweep trains on the run's loss; a wrong class name fails before any
   // building, as in `deno task train`.
-  const weights = classWeights(
+  const weights = splitClassWeights(
     config.train.classWeight,
     data.classNames,
-    classCounts(data.train.labels, data.classNames.length),
+    data.train.labels,
   );
   const model = await buildModel(swept, {
     ...ctx,

@@ -496,6 +496,10 @@ function convGrads(
   const dyT = tape.emit("Transpose", [dy], [co, null, oh, ow], {
     perm: [1, 0, 2, 3],
   });
+  // Every filter gradient below reads X with batch and channels swapped.
+  const xT = tape.emit("Transpose", [x], [ci, null, h, wd], {
+    perm: [1, 0, 2, 3],
+  });
   let full: string;
   if (
     group === 1 && kh === 1 && kw === 1 && sh === 1 && sw === 1 &&
@@ -508,34 +512,17 @@ function convGrads(
       co,
       null,
     ]);
-    const xT = tape.emit("Transpose", [x], [ci, null, h, wd], {
-      perm: [1, 0, 2, 3],
-    });
     const x2 = tape.emit("Reshape", [xT, tape.constInt([ci, -1])], [ci, null]);
     const sum = tape.emit("Gemm", [dy2, x2], [co, ci], { transB: 1 });
-    return [
-      dx,
-      tape.emit("Reshape", [sum, tape.constInt([co, ci, 1, 1])], ws),
-      ...(bs != null
-        ? [tape.emit("ReduceSum", [dy, tape.constInt([0, 2, 3])], [co], {
-          keepdims: 0,
-        })]
-        : []),
-    ];
+    full = tape.emit("Reshape", [sum, tape.constInt([co, ci, 1, 1])], ws);
   } else if (group === 1) {
     // [ci, n, h, w] ⊛ [co, n, oh, ow] → [ci, co, fullH, fullW].
-    const xT = tape.emit("Transpose", [x], [ci, null, h, wd], {
-      perm: [1, 0, 2, 3],
-    });
     const c = tape.emit("Conv", [xT, dyT], [ci, co, fullH, fullW], attrs);
     full = tape.emit("Transpose", [c], [co, ci, fullH, fullW], {
       perm: [1, 0, 2, 3],
     });
   } else if (cig === 1 && group === ci) {
     // [1, ci·n, h, w] ⊛ [co, n, oh, ow] in ci groups → [1, co, fullH, fullW].
-    const xT = tape.emit("Transpose", [x], [ci, null, h, wd], {
-      perm: [1, 0, 2, 3],
-    });
     const x1 = tape.emit("Reshape", [xT, tape.constInt([1, -1, h, wd])], [
       1,
       null,

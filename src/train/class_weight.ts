@@ -76,3 +76,20 @@ export function classWeights(
   }
   return classNames.map((c) => Object.hasOwn(config, c) ? config[c] : 1);
 }
+
+/**
+ * {@link classWeights} of a training split: its class indices `labels`
+ * counted per class of `classNames` (what `deno task train` and `lr-find`
+ * resolve before building anything).
+ */
+export function splitClassWeights(
+  config: ClassWeightConfig,
+  classNames: readonly string[],
+  labels: ArrayLike<number>,
+): number[] | null {
+  return classWeights(
+    config,
+    classNames,
+    classCounts(labels, classNames.length),
+  );
+}

@@ -50,6 +50,7 @@ export {
   classCounts,
   type ClassWeightConfig,
   classWeights,
+  splitClassWeights,
 } from "./class_weight.ts";
 export {
   cachedFeatures,
