@@ -38,11 +38,31 @@ export class Tape {
   #entries: TapeEntry[] = [];
   #count = 0;
   #consts = new Map<string, string>();
+  #noGrad = new Set<string>();
 
   /** Declares a graph input (or any externally provided tensor). */
   input(name: string, shape: Shape): string {
     this.shapes.set(name, shape);
     return name;
+  }
+
+  /**
+   * Declares a graph input that no gradient is wanted for (labels, sample
+   * weights, dropout masks): rules skip emitting its gradient.
+   */
+  dataInput(name: string, shape: Shape): string {
+    return this.stopGradient(this.input(name, shape));
+  }
+
+  /** Marks `name` as one whose gradient is never wanted; returns it. */
+  stopGradient(name: string): string {
+    this.#noGrad.add(name);
+    return name;
+  }
+
+  /** Whether the gradient of `name` is never wanted ({@link stopGradient}). */
+  noGrad(name: string): boolean {
+    return this.#noGrad.has(name);
   }
 
   /** A fresh tensor name. */
@@ -224,9 +244,11 @@ export const GRAD_RULES: Record<string, GradRule> = {
   },
   Mul(tape, node, [a, b], y, dy) {
     const [x0, x1] = node.inputs;
-    const da = tape.emit("Mul", [dy, x1], y);
-    const db = tape.emit("Mul", [dy, x0], y);
-    return [unbroadcast(tape, da, y, a), unbroadcast(tape, db, y, b)];
+    const grad = (other: string, self: string, shape: Shape) =>
+      tape.noGrad(self)
+        ? null
+        : unbroadcast(tape, tape.emit("Mul", [dy, other], y), y, shape);
+    return [grad(x1, x0, a), grad(x0, x1, b)];
   },
   MatMul(tape, node, [a, b], _y, dy) {
     // 2-D only: dA = dY·Bᵀ, dB = Aᵀ·dY.

@@ -4,7 +4,10 @@
  * Runtime runs. Weights are graph inputs (fed each step), so the optimizer
  * update stays outside (TypeScript); the outputs are the loss, one
  * gradient per weight, in {@link TrainGraph.weights} order, and the logits
- * (for the batch's accuracy).
+ * (for the batch's accuracy). Besides the data and the labels it takes
+ * per-sample loss weights (Keras' class weights: the loss is the batch mean
+ * of `w · l`) and one mask per trained Dropout, drawn by the caller; a
+ * Dropout without a mask is the identity, as in inference.
  *
  * Run by `train_session.ts` (`engine.train`). Lowers the
  * IR's `conv` (full and depthwise), `dense`, `affine` (BatchNormalization with frozen statistics: γ/β as
@@ -36,6 +39,38 @@ export interface TrainWeight {
   value: Float32Array;
 }
 
+/** A Dropout layer that trains with a mask (see {@link TrainGraph.masks}). */
+export interface TrainDropout {
+  /** The IR node, named as the Dropout layer. */
+  node: string;
+  /** Keras' / TF.js' rate: an element is kept with probability 1 − rate. */
+  rate: number;
+  /** TF.js' `noiseShape` (channels-last, `null` = the input's size), or null for the input's shape. */
+  noiseShape?: readonly (number | null)[] | null;
+}
+
+/** Options of {@link buildTrainGraph}. */
+export interface TrainGraphOptions {
+  /** The Dropout nodes to mask; every other Dropout is the identity (inference). */
+  dropout?: readonly TrainDropout[];
+}
+
+/** A dropout mask input of the training graph. */
+export interface TrainMask {
+  /** Graph input name (`mask:<node>`). */
+  input: string;
+  /** The Dropout node. */
+  node: string;
+  /** Its rate. */
+  rate: number;
+  /**
+   * The mask's shape inside the graph (NCHW for images; the batch is
+   * `null`). Each element is 0 or 1/(1 − rate), as TF.js' and Keras'
+   * dropout scale the kept ones; broadcast over the dimensions of size 1.
+   */
+  shape: (number | null)[];
+}
+
 /** What {@link buildTrainGraph} returns. */
 export interface TrainGraph {
   /** ONNX model bytes. */
@@ -44,6 +79,13 @@ export interface TrainGraph {
   inputs: string[];
   /** Labels input name, the same shape as the logits. */
   labels: string;
+  /**
+   * Per-sample loss weights input `[n]` (Keras' class weights; ones for
+   * none): the loss is the batch mean of `w · l` (`sum_over_batch_size`).
+   */
+  sampleWeights: string;
+  /** Dropout mask inputs, in graph order. */
+  masks: TrainMask[];
   /** Weights, in the order of the gradient outputs. */
   weights: TrainWeight[];
   /** Output names: `loss`, then one gradient per weight, then `logits`. */
@@ -59,6 +101,7 @@ export interface TrainGraph {
 export function buildTrainGraph(
   graph: FrozenGraph,
   loss: TrainLoss,
+  opts: TrainGraphOptions = {},
 ): TrainGraph {
   if (graph.outputs.length !== 1) {
     throw new Error(
@@ -95,6 +138,8 @@ export function buildTrainGraph(
         );
     }
   };
+  const dropout = new Map((opts.dropout ?? []).map((d) => [d.node, d]));
+  const masks: TrainMask[] = [];
   const names = new Map<string, string>();
   for (const { name, shape } of graph.inputs) {
     tape.input(name, shape);
@@ -230,9 +275,19 @@ export function buildTrainGraph(
         }
         y = reduce(tape, "ReduceMean", x, [2, 3], false);
         break;
-      case "identity":
-        y = x;
+      case "identity": {
+        const d = dropout.get(node.name);
+        if (d == null) {
+          y = x;
+          break;
+        }
+        const s = tape.shape(x);
+        const shape = maskShape(graph.name, node.name, s, d.noiseShape);
+        const input = tape.dataInput(`mask:${node.name}`, shape);
+        masks.push({ input, node: node.name, rate: d.rate, shape });
+        y = tape.op("Mul", [x, input], s);
         break;
+      }
       default:
         throw new Error(
           `graph "${graph.name}": node "${(node as FrozenNode).name}" (${
@@ -243,14 +298,24 @@ export function buildTrainGraph(
     names.set(node.output, y);
   }
   const logits = get(graph.outputs[0].name);
-  const labels = tape.input("labels", tape.shape(logits));
+  const missing = [...dropout.keys()].filter((n) =>
+    !masks.some((m) => m.node === n)
+  );
+  if (missing.length > 0) {
+    throw new Error(
+      `graph "${graph.name}": no Dropout node named ${missing.join(", ")}`,
+    );
+  }
+  const labels = tape.dataInput("labels", tape.shape(logits));
+  const sampleWeights = tape.dataInput("sample_weights", [null]);
   let lossName: string;
   if (loss === "softmaxCrossEntropy") {
     const s = tape.shape(logits);
     const logp = tape.op("LogSoftmax", [logits], s, { axis: -1 });
     const picked = tape.op("Mul", [labels, logp], s);
     const perExample = reduce(tape, "ReduceSum", picked, [s.length - 1], false);
-    const mean = reduce(tape, "ReduceMean", perExample, [0], false);
+    const weighted = tape.op("Mul", [perExample, sampleWeights], [s[0]]);
+    const mean = reduce(tape, "ReduceMean", weighted, [0], false);
     lossName = tape.op("Neg", [mean], []);
   } else {
     // softplus(z) − z·y = max(z, 0) − z·y + log(1 + e^−|z|).
@@ -258,7 +323,11 @@ export function buildTrainGraph(
     const sp = tape.op("Softplus", [logits], s);
     const zy = tape.op("Mul", [logits, labels], s);
     const per = tape.op("Sub", [sp, zy], s);
-    lossName = reduce(tape, "ReduceMean", per, s.map((_, i) => i), false);
+    const w = tape.stopGradient(
+      tape.emit("Reshape", [sampleWeights, tape.constInt([-1, 1])], [s[0], 1]),
+    );
+    const weighted = tape.op("Mul", [per, w], s);
+    lossName = reduce(tape, "ReduceMean", weighted, s.map((_, i) => i), false);
   }
   const grads = tape.backward(lossName, weights.map((w) => w.name));
   // Graph outputs need their own names: Identity nodes.
@@ -281,6 +350,8 @@ export function buildTrainGraph(
     inputs: [
       ...graph.inputs.map((i) => ({ name: i.name, dims: dims(i.shape) })),
       { name: labels, dims: dims(tape.shape(logits)) },
+      { name: sampleWeights, dims: ["batch"] },
+      ...masks.map((m) => ({ name: m.input, dims: dims(m.shape) })),
       ...weights.map((w) => ({ name: w.name, dims: w.shape })),
     ],
     outputs: [
@@ -293,7 +364,32 @@ export function buildTrainGraph(
     onnx,
     inputs: graph.inputs.map((i) => i.name),
     labels,
+    sampleWeights,
+    masks,
     weights,
     outputs,
   };
+}
+
+/**
+ * The mask shape of a Dropout on a tensor of graph shape `s` (NCHW for
+ * images): `s` itself, or TF.js' channels-last `noiseShape` with its
+ * `null`s filled from `s`, in the graph's layout.
+ */
+function maskShape(
+  graph: string,
+  node: string,
+  s: (number | null)[],
+  noiseShape: readonly (number | null)[] | null | undefined,
+): (number | null)[] {
+  if (noiseShape == null) return s;
+  if (noiseShape.length !== s.length) {
+    throw new Error(
+      `graph "${graph}": node "${node}": noiseShape [${noiseShape}] does not match its input's rank ${s.length}`,
+    );
+  }
+  const ns = s.length === 4
+    ? [noiseShape[0], noiseShape[3], noiseShape[1], noiseShape[2]]
+    : [...noiseShape];
+  return ns.map((d, i) => (i === 0 ? null : d ?? s[i]));
 }

@@ -71,9 +71,12 @@ export {
 } from "./onnx_runtime.ts";
 export {
   createTrainSession,
+  type TrainDropout,
+  type TrainMask,
   type TrainSession,
   type TrainSessionLoss,
   type TrainSessionOptions,
   type TrainSessionWeight,
+  type TrainStepExtras,
   type TrainStepOutput,
 } from "./train_session.ts";

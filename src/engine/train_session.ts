@@ -12,7 +12,12 @@
  * @module
  */
 
-import { buildTrainGraph, type TrainGraph } from "./_train_graph.ts";
+import {
+  buildTrainGraph,
+  type TrainDropout,
+  type TrainGraph,
+  type TrainMask,
+} from "./_train_graph.ts";
 import type { FrozenGraph } from "./frozen_graph_ir.ts";
 import {
   type OnnxRuntime,
@@ -35,6 +40,19 @@ export interface TrainSessionWeight {
   readonly shape: readonly number[];
 }
 
+export type { TrainDropout, TrainMask };
+
+/** Per-step inputs besides the data, labels and weights. */
+export interface TrainStepExtras {
+  /** Per-sample loss weights `[n]` (class weights). Default: ones. */
+  sampleWeights?: Float32Array;
+  /**
+   * One mask per {@link TrainSession.masks} entry, row-major in its shape
+   * with the batch filled in, each element 0 or 1/(1 − rate).
+   */
+  masks?: readonly Float32Array[];
+}
+
 /** What one {@link TrainSession.step} returns. */
 export interface TrainStepOutput {
   /** Mean loss over the batch. */
@@ -51,18 +69,22 @@ export interface TrainSession {
   readonly inputs: readonly string[];
   /** The weights, in the order {@link step} takes and returns them. */
   readonly weights: readonly TrainSessionWeight[];
+  /** The Dropout masks {@link step} takes (empty without trained Dropout). */
+  readonly masks: readonly TrainMask[];
   /** Intra-op threads. */
   readonly threads: number;
   /**
    * One forward + backward pass: `inputs[i]` is the row-major batch of data
    * input i (`[n, ...shape]`, `shapes[i]`), `labels` `[n, k]`, `weights[j]`
-   * the current value of weight j. Nothing passed in is kept or changed.
+   * the current value of weight j, `extras` the sample weights and the
+   * dropout masks. Nothing passed in is kept or changed.
    */
   step(
     inputs: readonly Float32Array[],
     shapes: readonly (readonly number[])[],
     labels: Float32Array,
     weights: readonly Float32Array[],
+    extras?: TrainStepExtras,
   ): Promise<TrainStepOutput>;
   /** Releases the session. */
   dispose(): Promise<void>;
@@ -82,6 +104,8 @@ export interface TrainSessionOptions {
   threads?: number;
   /** An already loaded runtime; default {@link tryLoadOnnxRuntime}'s (throws with its reason if it failed). */
   ort?: OnnxRuntime;
+  /** The Dropout layers that train with masks; default none. */
+  dropout?: readonly TrainDropout[];
 }
 
 /**
@@ -95,7 +119,9 @@ export async function createTrainSession(
   loss: TrainSessionLoss,
   opts: TrainSessionOptions = {},
 ): Promise<TrainSession> {
-  const tg: TrainGraph = buildTrainGraph(graph, loss);
+  const tg: TrainGraph = buildTrainGraph(graph, loss, {
+    dropout: opts.dropout,
+  });
   let ort = opts.ort;
   if (ort == null) {
     const loaded = await tryLoadOnnxRuntime();
@@ -117,8 +143,9 @@ export async function createTrainSession(
   return {
     inputs: tg.inputs,
     weights: tg.weights.map((w) => ({ name: w.name, shape: w.shape })),
+    masks: tg.masks,
     threads,
-    async step(inputs, shapes, labels, weights) {
+    async step(inputs, shapes, labels, weights, extras = {}) {
       if (disposed) throw new Error("training session used after dispose()");
       if (inputs.length !== tg.inputs.length) {
         throw new RangeError(
@@ -126,9 +153,24 @@ export async function createTrainSession(
         );
       }
       const n = shapes[0][0];
+      const sw = extras.sampleWeights ?? new Float32Array(n).fill(1);
+      if (sw.length !== n) {
+        throw new RangeError(`${sw.length} sample weights for ${n} samples`);
+      }
       const feeds: Record<string, OrtTensor> = {
         [tg.labels]: new Tensor("float32", f32(labels), [n, k]),
+        [tg.sampleWeights]: new Tensor("float32", sw, [n]),
       };
+      const masks = extras.masks ?? [];
+      if (masks.length !== tg.masks.length) {
+        throw new RangeError(
+          `${masks.length} dropout masks given, the graph has ${tg.masks.length}`,
+        );
+      }
+      tg.masks.forEach((m, i) => {
+        const dims = m.shape.map((d) => d ?? n);
+        feeds[m.input] = new Tensor("float32", masks[i], dims);
+      });
       tg.inputs.forEach((name, i) => {
         feeds[name] = new Tensor("float32", f32(inputs[i]), shapes[i]);
       });

@@ -139,8 +139,10 @@ export {
   type LrSweepResult,
 } from "./lr_sweep.ts";
 export {
+  drawDropoutMask,
   type OrtFineTuner,
   ortFineTuner,
+  type OrtFineTunerOptions,
   selectTrainEngine,
   type TrainEngineChoice,
   type TrainEngineRequest,

@@ -10,11 +10,22 @@
  * early stopping, the best checkpoint, a stop request and the saved model
  * see exactly what they see on the TF.js path.
  *
+ * The training loss is the run's: Keras' label smoothing (the graph's
+ * labels are the smoothed targets of `training_loss.ts`' `smoothLabels`)
+ * and class weights (each sample's loss weighted by its class' weight, the
+ * batch loss the mean of `w · l`, Keras' `sum_over_batch_size`). Every
+ * Dropout with a rate above 0 (`model.head.dropout`, and any in the
+ * unfrozen layers, which TF.js' `fit` also runs in training mode) trains
+ * with a mask drawn per step from the run's seeded generator
+ * (`util/rng.ts`, seed `data.seed`): an element is kept when a uniform
+ * draw u ≥ rate and scaled by 1/(1 − rate), TF.js' rule, so the masks are
+ * distributed as TF.js' but are not its (unseeded) draws — and a run is
+ * reproducible where the TF.js path is not.
+ *
  * What the graph cannot do, it refuses with the reason (the caller falls
  * back to TF.js under `engine.train: "auto"`): BatchNormalization on batch
  * statistics (`fineTune.batchNorm: "batch-stats"`) — the graph runs frozen
- * statistics; Dropout with a rate above 0 (`model.head.dropout`) — its masks
- * would not be TF.js' random draws; any layer without a training lowering.
+ * statistics; any layer without a training lowering.
  * BatchNormalization in inference mode is the graph's per-channel affine
  * `x·scale + shift` with `scale = γ/√(var + ε)`, `shift = β − mean·scale`;
  * its γ/β gradients are `(dscale − mean·dshift)/√(var + ε)` and `dshift`.
@@ -31,6 +42,9 @@ import {
 } from "../engine/train_session.ts";
 import { ONNXRUNTIME_SPECIFIER } from "../deps/onnx.ts";
 import { tryLoadOnnxRuntime } from "../engine/onnx_runtime.ts";
+import type { TrainDropout } from "../engine/train_session.ts";
+import { smoothLabels } from "./training_loss.ts";
+import { createRng, deriveSeed } from "../util/rng.ts";
 
 /** What `engine.train` may ask for. */
 export type TrainEngineRequest = "auto" | "onnxruntime" | "tfjs";
@@ -72,16 +86,65 @@ function layersOf(model: tf.LayersModel): Map<string, tf.layers.Layer> {
   return out;
 }
 
+/** The Dropout layers of `layers` with a rate above 0: trained with masks. */
+function dropoutsOf(layers: Map<string, tf.layers.Layer>): TrainDropout[] {
+  const out: TrainDropout[] = [];
+  for (const l of layers.values()) {
+    if (l.getClassName() !== "Dropout") continue;
+    const config = l.getConfig();
+    const rate = config.rate as number;
+    if (!(rate > 0)) continue;
+    if (rate >= 1) {
+      throw new Error(
+        `layer "${l.name}" is Dropout at rate ${rate} (< 1 expected)`,
+      );
+    }
+    const noiseShape = (config.noiseShape as (number | null)[] | undefined) ??
+      null;
+    out.push({ node: l.name, rate, noiseShape });
+  }
+  return out;
+}
+
+/**
+ * Draws one dropout mask: `size` elements, each 0 or float32(1/(1 − rate)),
+ * kept when a uniform draw u from `rand` is ≥ `rate` (TF.js'
+ * `floor(u + 1 − rate)`).
+ */
+export function drawDropoutMask(
+  rand: () => number,
+  size: number,
+  rate: number,
+): Float32Array {
+  const keep = Math.fround(1 - rate);
+  const scale = Math.fround(1 / keep);
+  const out = new Float32Array(size);
+  for (let i = 0; i < size; i++) out[i] = rand() >= rate ? scale : 0;
+  return out;
+}
+
+/** Options of {@link ortFineTuner}. */
+export interface OrtFineTunerOptions {
+  /** Intra-op threads. Default: every core. */
+  threads?: number;
+  /** Keras' class weights, one per class index (`train.classWeight`), or null. */
+  classWeights?: readonly number[] | null;
+  /** Keras' label smoothing (`train.labelSmoothing`). Default 0. */
+  labelSmoothing?: number;
+  /** Seed of the dropout masks (the run's `data.seed`). Default 0. */
+  seed?: number;
+  /**
+   * Draws the mask of one Dropout for one step (`size` elements at `rate`);
+   * default {@link drawDropoutMask} on the seeded generator. For tests that
+   * replay the masks on TF.js.
+   */
+  drawMask?: (node: string, size: number, rate: number) => Float32Array;
+}
+
 /** Why `model` cannot train on the graph, or null. */
 function refusal(layers: Map<string, tf.layers.Layer>): string | null {
   for (const l of layers.values()) {
     const cls = l.getClassName();
-    if (cls === "Dropout") {
-      const rate = l.getConfig().rate as number;
-      if (rate > 0) {
-        return `layer "${l.name}" is Dropout at rate ${rate} (model.head.dropout): its masks are TF.js' random draws, which the ONNX graph does not reproduce`;
-      }
-    }
     if (cls === "BatchNormalization") {
       const inference = (l as unknown as { inferenceMode?: boolean })
         .inferenceMode;
@@ -110,16 +173,33 @@ export async function ortFineTuner(
   model: tf.LayersModel,
   optimizer: tf.Optimizer,
   output: HeadOutput,
-  opts: { threads?: number } = {},
+  opts: OrtFineTunerOptions = {},
 ): Promise<OrtFineTuner> {
   const layers = layersOf(model);
   const why = refusal(layers);
   if (why) throw new Error(why);
+  const dropout = dropoutsOf(layers);
+  const ls = opts.labelSmoothing ?? 0;
+  if (!(ls >= 0 && ls <= 1)) {
+    throw new RangeError(`labelSmoothing: expected [0, 1], found ${ls}`);
+  }
+  const classWeights = opts.classWeights ?? null;
   const graph = extractFrozenGraph(model, { fold: false });
+  const k = graph.outputs[0].shape.at(-1) as number;
+  const classes = output === "logit" ? 2 : k;
+  if (classWeights !== null && classWeights.length !== classes) {
+    throw new RangeError(
+      `class weights: ${classWeights.length} weights for ${classes} classes`,
+    );
+  }
+  const rand = createRng(deriveSeed(opts.seed ?? 0, 0x44524f50)); // "DROP"
+  const drawMask = opts.drawMask ??
+    ((_node: string, size: number, rate: number) =>
+      drawDropoutMask(rand, size, rate));
   const session: TrainSession = await createTrainSession(
     graph,
     output === "logit" ? "sigmoidCrossEntropy" : "softmaxCrossEntropy",
-    { threads: opts.threads },
+    { threads: opts.threads, dropout },
   );
   try {
     const bindings: Binding[] = [];
@@ -193,7 +273,24 @@ export async function ortFineTuner(
         );
         const shapes = inputIndex.map((i) => list[i].shape);
         const labels = ys.dataSync() as Float32Array;
-        const out = await session.step(inputs, shapes, labels, values());
+        const n = ys.shape[0];
+        const targets = ls > 0
+          ? tf.tidy(() => smoothLabels(output, ys, ls))
+            .dataSync() as Float32Array
+          : labels;
+        const masks = session.masks.map((m) =>
+          drawMask(
+            m.node,
+            m.shape.reduce<number>((a, d) => a * (d ?? n), 1),
+            m.rate,
+          )
+        );
+        const out = await session.step(inputs, shapes, targets, values(), {
+          sampleWeights: classWeights
+            ? sampleWeightsOf(output, labels, n, classWeights)
+            : undefined,
+          masks,
+        });
         const grads: tf.NamedTensorMap = {};
         const shiftOf = new Map<tf.Variable, Float32Array>();
         bindings.forEach((b, j) => {
@@ -225,6 +322,30 @@ export async function ortFineTuner(
     await session.dispose();
     throw err;
   }
+}
+
+/**
+ * Each sample's class weight: the weight of its label (the logit head's 0/1
+ * label, or the one-hot row's class: Σ_c y_c·w_c, as `training_loss.ts`).
+ */
+function sampleWeightsOf(
+  output: HeadOutput,
+  labels: Float32Array,
+  n: number,
+  weights: readonly number[],
+): Float32Array {
+  const out = new Float32Array(n);
+  const k = labels.length / n;
+  for (let i = 0; i < n; i++) {
+    if (output === "logit") {
+      out[i] = weights[0] + labels[i] * (weights[1] - weights[0]);
+      continue;
+    }
+    let w = 0;
+    for (let c = 0; c < k; c++) w += labels[i * k + c] * weights[c];
+    out[i] = w;
+  }
+  return out;
 }
 
 /**
@@ -289,11 +410,13 @@ export async function selectTrainEngine(
     /** The head's output. */
     output: HeadOutput;
     /**
-     * Config keys that change the training loss (`train.classWeight`,
-     * `train.labelSmoothing`): the ONNX graph's loss is the plain one, so
-     * any of them keeps TF.js. Default: none.
+     * The run's training loss and dropout seed (`train.classWeight`,
+     * `train.labelSmoothing`, `data.seed`); default: the plain loss, seed 0.
      */
-    lossKeys?: readonly string[];
+    tuner?: Pick<
+      OrtFineTunerOptions,
+      "classWeights" | "labelSmoothing" | "seed"
+    >;
   },
 ): Promise<TrainEngineChoice> {
   const tfjs = (reason: string): TrainEngineChoice => ({
@@ -317,13 +440,6 @@ export async function selectTrainEngine(
   ) {
     return tfjs("auto: TF.js on a hardware WebGPU adapter");
   }
-  if (ctx.lossKeys?.length) {
-    return fail(
-      `${
-        ctx.lossKeys.join(" and ")
-      } change the training loss, which the ONNX graph computes without them`,
-    );
-  }
   if (!ctx.onPrefix) {
     return fail(
       "fine-tuning trains the whole model on images (no frozen prefix to cut at)",
@@ -332,7 +448,12 @@ export async function selectTrainEngine(
   const loaded = await tryLoadOnnxRuntime();
   if (!loaded.ok) return fail(`ONNX Runtime cannot load: ${loaded.reason}`);
   try {
-    const tuner = await ortFineTuner(ctx.model, ctx.optimizer, ctx.output);
+    const tuner = await ortFineTuner(
+      ctx.model,
+      ctx.optimizer,
+      ctx.output,
+      ctx.tuner,
+    );
     return {
       engine: "onnxruntime",
       id: tuner.id,

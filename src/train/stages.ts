@@ -127,6 +127,8 @@ export async function trainStages(
   config: Pick<Config, "train" | "fineTune"> & {
     model: { head: Pick<Config["model"]["head"], "output"> };
     engine?: Pick<Config["engine"], "train">;
+    /** `data.seed` seeds the ONNX Runtime engine's dropout masks (default 0). */
+    data?: Pick<Config["data"], "seed">;
   },
   model: BuiltModel,
   inputs: TrainingInputs,
@@ -294,10 +296,11 @@ export async function trainStages(
         backend: opts.backend ?? { backend: tf.getBackend() },
         model: ft.model,
         onPrefix: inputs.fineTune != null,
-        lossKeys: [
-          ...(opts.classWeights ? ["train.classWeight"] : []),
-          ...(config.train.labelSmoothing > 0 ? ["train.labelSmoothing"] : []),
-        ],
+        tuner: {
+          classWeights: opts.classWeights ?? null,
+          labelSmoothing: config.train.labelSmoothing,
+          seed: config.data?.seed ?? 0,
+        },
         optimizer: optimizers[optimizers.length - 1],
         output,
       });

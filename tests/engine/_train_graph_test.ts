@@ -137,6 +137,11 @@ async function check(loss: TrainLoss) {
   const feeds: Record<string, unknown> = {
     [tg.inputs[0]]: new ort.Tensor("float32", x, [N, H, W, C]),
     [tg.labels]: new ort.Tensor("float32", labels, [N, K]),
+    [tg.sampleWeights]: new ort.Tensor(
+      "float32",
+      new Float32Array(N).fill(1),
+      [N],
+    ),
   };
   for (const w of tg.weights) {
     feeds[w.name] = new ort.Tensor("float32", w.value, w.shape);
@@ -228,6 +233,11 @@ async function runTrain(
       shapes[0][0],
       labels.length / shapes[0][0],
     ]),
+    [tg.sampleWeights]: new ort.Tensor(
+      "float32",
+      new Float32Array(shapes[0][0]).fill(1),
+      [shapes[0][0]],
+    ),
   };
   tg.inputs.forEach((name, i) => {
     feeds[name] = new ort.Tensor("float32", xs[i], shapes[i]);

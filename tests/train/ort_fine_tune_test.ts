@@ -25,11 +25,17 @@ import {
 import { prefixCut, suffixModel } from "../../src/train/_prefix_cache.ts";
 import { unfreezeFrom } from "../../src/train/stages.ts";
 import { compileArgs } from "../../src/train/head_output.ts";
+import {
+  trainingLoss,
+  type TrainingLossOptions,
+} from "../../src/train/training_loss.ts";
 import { KerasAdam, KerasRMSprop } from "../../src/train/keras_optimizers.ts";
 import {
+  drawDropoutMask,
   ortFineTuner,
   selectTrainEngine,
 } from "../../src/train/ort_fine_tune.ts";
+import { createRng } from "../../src/util/rng.ts";
 import { randomizeWeights } from "../../fixtures/make_h5.ts";
 
 await tf.setBackend("cpu");
@@ -91,12 +97,22 @@ async function trainBoth(
   s: Awaited<ReturnType<typeof setup>>,
   output: HeadOutput,
   makeOptimizer: () => tf.Optimizer,
+  loss: TrainingLossOptions = {},
 ) {
   const runOne = async (ort: boolean) => {
     s.reset();
     const opt = makeOptimizer();
-    s.model.compile({ optimizer: opt, ...compileArgs(output) });
-    const tuner = ort ? await ortFineTuner(s.model, opt, output) : null;
+    s.model.compile({
+      optimizer: opt,
+      ...compileArgs(output),
+      loss: trainingLoss(output, loss),
+    });
+    const tuner = ort
+      ? await ortFineTuner(s.model, opt, output, {
+        classWeights: loss.classWeights,
+        labelSmoothing: loss.labelSmoothing,
+      })
+      : null;
     const logs: number[][] = [];
     for (const b of s.batches) {
       logs.push(
@@ -119,30 +135,42 @@ async function trainBoth(
   return { ref, got };
 }
 
+/** Asserts the SGD-trained weights agree (see the module doc's tolerance). */
+function assertSameSgdWeights(
+  s: Awaited<ReturnType<typeof setup>>,
+  w0: Float32Array[],
+  sgd: { ref: { weights: Float32Array[] }; got: { weights: Float32Array[] } },
+) {
+  sgd.ref.weights.forEach((r, i) => {
+    let moved = 0, diff = 0, size = 0;
+    for (let j = 0; j < r.length; j++) {
+      moved = Math.max(moved, Math.abs(r[j] - w0[i][j]));
+      size = Math.max(size, Math.abs(r[j]));
+      diff = Math.max(diff, Math.abs(sgd.got.weights[i][j] - r[j]));
+    }
+    assert.ok(moved > 0, `weight ${i} did not move`);
+    assert.ok(
+      diff <= 1e-4 * moved + 2.5e-7 * size,
+      `${s.model.trainableWeights[i].name}: diff ${diff}, moved ${moved}`,
+    );
+  });
+}
+
+/** The initial trainable weights of `s`. */
+function initialWeights(s: Awaited<ReturnType<typeof setup>>) {
+  s.reset();
+  return s.model.trainableWeights.map((w) =>
+    w.read().dataSync().slice() as Float32Array
+  );
+}
+
 for (const output of ["softmax", "logit"] as const) {
   Deno.test(`ORT fine-tuning steps = TF.js trainOnBatch (${output} head): SGD weights, Keras Adam and RMSprop losses`, async () => {
     const s = await setup(output);
     try {
-      s.reset();
-      const w0 = s.model.trainableWeights.map((w) =>
-        w.read().dataSync().slice()
-      );
+      const w0 = initialWeights(s);
       const sgd = await trainBoth(s, output, () => tf.train.sgd(0.05));
-      let worst = 0;
-      sgd.ref.weights.forEach((r, i) => {
-        let moved = 0, diff = 0, size = 0;
-        for (let j = 0; j < r.length; j++) {
-          moved = Math.max(moved, Math.abs(r[j] - w0[i][j]));
-          size = Math.max(size, Math.abs(r[j]));
-          diff = Math.max(diff, Math.abs(sgd.got.weights[i][j] - r[j]));
-        }
-        assert.ok(moved > 0, `weight ${i} did not move`);
-        assert.ok(
-          diff <= 1e-4 * moved + 2.5e-7 * size,
-          `${s.model.trainableWeights[i].name}: diff ${diff}, moved ${moved}`,
-        );
-        worst = Math.max(worst, diff / moved);
-      });
+      assertSameSgdWeights(s, w0, sgd);
       for (
         const make of [() => new KerasAdam(1e-3), () => new KerasRMSprop(1e-3)]
       ) {
@@ -161,14 +189,109 @@ for (const output of ["softmax", "logit"] as const) {
   });
 }
 
+for (const output of ["softmax", "logit"] as const) {
+  Deno.test(`ORT fine-tuning with class weights and label smoothing = TF.js trainOnBatch on the run's loss (${output} head)`, async () => {
+    const s = await setup(output);
+    try {
+      const loss = {
+        classWeights: output === "logit" ? [0.5, 3] : [1, 3, 0.25],
+        labelSmoothing: 0.1,
+      };
+      const w0 = initialWeights(s);
+      const sgd = await trainBoth(s, output, () => tf.train.sgd(0.05), loss);
+      assertSameSgdWeights(s, w0, sgd);
+      // The weighted, smoothed loss is not the plain one.
+      const plain = await trainBoth(s, output, () => tf.train.sgd(0.05));
+      sgd.ref.logs.forEach(([l], i) => {
+        assert.ok(
+          Math.abs(sgd.got.logs[i][0] - l) <= 1e-5 * Math.abs(l),
+          `step ${i}: loss ${sgd.got.logs[i][0]} vs ${l}`,
+        );
+        assert.ok(Math.abs(plain.ref.logs[i][0] - l) > 1e-3);
+      });
+    } finally {
+      s.dispose();
+    }
+  });
+}
+
+Deno.test("ORT fine-tuning trains the head's Dropout with the masks it draws: replayed on TF.js, the same SGD weights and losses", async () => {
+  const s = await setup("softmax", { dropout: 0.5 });
+  const opt = tf.train.sgd(0.05);
+  try {
+    const w0 = initialWeights(s);
+    const drawn: Float32Array[] = [];
+    s.model.compile({ optimizer: opt, ...compileArgs("softmax") });
+    const tuner = await ortFineTuner(s.model, opt, "softmax", {
+      seed: 7,
+      drawMask: (node, size, rate) => {
+        assert.equal(rate, 0.5);
+        assert.match(node, /dropout/);
+        const m = drawDropoutMask(createRng(drawn.length + 1), size, rate);
+        drawn.push(m);
+        return m;
+      },
+    });
+    const got: number[][] = [];
+    for (const b of s.batches) got.push(await tuner.step(b.xs, b.ys));
+    await tuner.dispose();
+    const gotWeights = s.model.trainableWeights.map((w) =>
+      w.read().dataSync().slice() as Float32Array
+    );
+    assert.equal(drawn.length, s.batches.length);
+    for (const m of drawn) {
+      const kept = m.filter((v) => v > 0).length / m.length;
+      assert.ok(kept > 0.3 && kept < 0.7, `kept ${kept}`);
+      assert.ok(m.every((v) => v === 0 || v === 2));
+    }
+    // TF.js with the Dropout layer replaying the same masks.
+    s.reset();
+    const flat = (m: tf.LayersModel): tf.layers.Layer[] =>
+      m.layers.flatMap((l) => l instanceof tf.LayersModel ? flat(l) : [l]);
+    const layer = flat(s.model).find((l) => l.getClassName() === "Dropout")!;
+    let step = 0;
+    layer.call = (inputs) => {
+      const x = Array.isArray(inputs) ? inputs[0] : inputs;
+      return tf.mul(x, tf.tensor(drawn[step++], x.shape));
+    };
+    const ref: number[][] = [];
+    for (const b of s.batches) {
+      ref.push(await s.model.trainOnBatch(b.xs, b.ys) as number[]);
+    }
+    assert.equal(step, s.batches.length);
+    const refWeights = s.model.trainableWeights.map((w) =>
+      w.read().dataSync().slice() as Float32Array
+    );
+    assertSameSgdWeights(s, w0, {
+      ref: { weights: refWeights },
+      got: { weights: gotWeights },
+    });
+    ref.forEach(([l], i) =>
+      assert.ok(Math.abs(got[i][0] - l) <= 1e-5 * Math.abs(l), `step ${i}`)
+    );
+    // The default masks come from the seeded generator: the same seed
+    // gives the same steps, another seed other ones.
+    const seeded = async (seed: number) => {
+      s.reset();
+      const t = await ortFineTuner(s.model, opt, "softmax", { seed });
+      const losses = [];
+      for (const b of s.batches) losses.push((await t.step(b.xs, b.ys))[0]);
+      await t.dispose();
+      return losses;
+    };
+    const first = await seeded(7);
+    assert.deepEqual(await seeded(7), first);
+    assert.notDeepEqual(await seeded(8), first);
+  } finally {
+    opt.dispose();
+    s.dispose();
+  }
+});
+
 Deno.test("ORT fine-tuning refuses what its graph cannot do, naming it; auto falls back to TF.js with the reason, onnxruntime throws", async () => {
   const s = await setup("softmax", { dropout: 0.2 });
   const opt = tf.train.sgd(0.1);
   try {
-    await assert.rejects(
-      () => ortFineTuner(s.model, opt, "softmax"),
-      /Dropout at rate 0\.2 \(model\.head\.dropout\)/,
-    );
     const ctx = {
       backend: { backend: "cpu" },
       model: s.model,
@@ -176,17 +299,10 @@ Deno.test("ORT fine-tuning refuses what its graph cannot do, naming it; auto fal
       optimizer: opt,
       output: "softmax" as const,
     };
-    const auto = await selectTrainEngine("auto", ctx);
-    assert.equal(auto.engine, "tfjs");
-    assert.equal(auto.tuner, null);
-    assert.match(
-      auto.reason,
-      /^auto: the suffix cannot train on the ONNX graph: .*Dropout.*; TF\.js cpu instead$/,
-    );
-    await assert.rejects(
-      () => selectTrainEngine("onnxruntime", ctx),
-      /engine\.train is "onnxruntime" but the suffix cannot train.*Dropout/,
-    );
+    // Head dropout trains on the graph.
+    const dropout = await selectTrainEngine("auto", ctx);
+    assert.equal(dropout.engine, "onnxruntime");
+    await dropout.tuner?.dispose();
     assert.equal(
       (await selectTrainEngine("tfjs", ctx)).reason,
       "engine.train is tfjs",
@@ -204,6 +320,17 @@ Deno.test("ORT fine-tuning refuses what its graph cannot do, naming it; auto fal
     await assert.rejects(
       () => ortFineTuner(s.model, opt, "softmax"),
       /batch statistics \(fineTune\.batchNorm "batch-stats"\)/,
+    );
+    const auto = await selectTrainEngine("auto", ctx);
+    assert.equal(auto.engine, "tfjs");
+    assert.equal(auto.tuner, null);
+    assert.match(
+      auto.reason,
+      /^auto: the suffix cannot train on the ONNX graph: .*batch statistics.*; TF\.js cpu instead$/,
+    );
+    await assert.rejects(
+      () => selectTrainEngine("onnxruntime", ctx),
+      /engine\.train is "onnxruntime" but the suffix cannot train.*batch statistics/,
     );
   } finally {
     opt.dispose();
