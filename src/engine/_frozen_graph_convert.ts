@@ -2,8 +2,11 @@
  * Converting one TF.js layer application into one unfused frozen-graph node
  * (`frozen_graph.ts`): reads the layer's config and copies its
  * weights out; a frozen BatchNormalization becomes a per-channel affine
- * (folding it into its convolution or Dense is `frozen_graph_fold.ts`), and
- * so does a Rescaling (`x * scale + offset`, the same value on every channel).
+ * (folding it into its convolution or Dense is `frozen_graph_fold.ts`; one
+ * with neither gamma nor beta, Keras' `Normalization` as EfficientNet
+ * composes it, is marked `constant`), and so does a Rescaling (`x * scale +
+ * offset`, scale and offset each a number or one value per channel; always
+ * `constant`).
  * Throws, naming the layer and its class, for what the IR cannot express.
  *
  * @module
@@ -84,14 +87,14 @@ function activationOf<T extends string>(
   return a;
 }
 
-const CONV_ACTIVATIONS = ["linear", "relu", "relu6"] as const;
-const DENSE_ACTIVATIONS = [
+const CONV_ACTIVATIONS = [
   "linear",
   "relu",
   "relu6",
-  "softmax",
   "sigmoid",
+  "swish",
 ] as const;
+const DENSE_ACTIVATIONS = [...CONV_ACTIVATIONS, "softmax"] as const;
 
 /** Converts one layer application into one unfused IR node. */
 export function convertLayer(
@@ -172,7 +175,13 @@ export function convertLayer(
         scale[c] = sc;
         shift[c] = (beta ? beta[c] : 0) - mean[c] * sc;
       }
-      return { ...base, op: "affine", scale, shift };
+      return {
+        ...base,
+        op: "affine",
+        scale,
+        shift,
+        ...(gamma == null && beta == null ? { constant: true } : {}),
+      };
     }
     case "ReLU": {
       const max = config.maxValue;
@@ -218,21 +227,38 @@ export function convertLayer(
       return { ...base, op: "mul" };
     }
     case "Rescaling": {
-      // x * scale + offset, as a per-channel affine over the last axis.
-      const scale = config.scale as number;
-      const offset = config.offset as number;
-      if (typeof scale !== "number" || typeof offset !== "number") {
-        throw unsupported(layer, "needs a scalar scale and offset");
-      }
+      // x * scale + offset, as a per-channel affine over the last axis;
+      // scale and offset are scalars or one value per channel (ImageNet's
+      // per-channel standard deviations in EfficientNet).
       const channels = inShape[inShape.length - 1];
       if (channels == null) {
         throw unsupported(layer, "needs a known channel count");
       }
+      const perChannel = (key: "scale" | "offset"): Float32Array => {
+        const v = config[key] ?? (key === "offset" ? 0 : undefined);
+        if (typeof v === "number") return new Float32Array(channels).fill(v);
+        const flat = Array.isArray(v) ? v as unknown[] : null;
+        if (
+          flat == null || !flat.every((e) => typeof e === "number") ||
+          !(flat.length === 1 || flat.length === channels)
+        ) {
+          throw unsupported(
+            layer,
+            `${key} ${
+              JSON.stringify(v)
+            } is not supported (a number, or ${channels} numbers: one per channel of the last axis)`,
+          );
+        }
+        return flat.length === 1
+          ? new Float32Array(channels).fill(flat[0] as number)
+          : Float32Array.from(flat as number[]);
+      };
       return {
         ...base,
         op: "affine",
-        scale: new Float32Array(channels).fill(scale),
-        shift: new Float32Array(channels).fill(offset),
+        scale: perChannel("scale"),
+        shift: perChannel("offset"),
+        constant: true,
       };
     }
     case "Reshape": {

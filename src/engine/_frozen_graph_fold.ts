@@ -27,8 +27,9 @@ function useCounts(graph: FrozenGraph): Map<string, number> {
 /**
  * Folds in place: drops identities that are not outputs, pads into the
  * following convolution, per-channel affines (BatchNormalization) into the
- * preceding linear convolution or Dense, and ReLU/ReLU6 (or any Dense
- * activation) into the preceding linear convolution or Dense. A tensor that
+ * preceding linear convolution or Dense or affine, and ReLU, ReLU6, sigmoid
+ * or swish (or any Dense activation) into the preceding linear convolution
+ * or Dense. A tensor that
  * is a requested output or has other consumers is never folded away.
  */
 export function foldGraph(graph: FrozenGraph): void {
@@ -72,6 +73,18 @@ function tryFold(graph: FrozenGraph, a: FrozenNode, b: FrozenNode): boolean {
     removeB();
     return true;
   }
+  if (a.op === "affine" && b.op === "affine") {
+    // Two affines in a row (Rescaling → Normalization): one affine.
+    for (let c = 0; c < a.scale.length; c++) {
+      a.shift[c] = a.shift[c] * b.scale[c] + b.shift[c];
+      a.scale[c] *= b.scale[c];
+    }
+    if (!(a.constant && b.constant)) delete a.constant;
+    a.output = b.output;
+    a.layers = [...a.layers, ...b.layers];
+    removeB();
+    return true;
+  }
   if (a.op === "pad" && b.op === "conv") {
     b.pads = {
       top: b.pads.top + a.pads.top,
@@ -98,8 +111,7 @@ function tryFold(graph: FrozenGraph, a: FrozenNode, b: FrozenNode): boolean {
       }
       a.bias = bias;
     } else if (
-      b.op === "activation" &&
-      (a.op === "dense" || b.activation === "relu" || b.activation === "relu6")
+      b.op === "activation" && (a.op === "dense" || b.activation !== "softmax")
     ) {
       a.activation = b.activation as ConvActivation;
     } else {

@@ -215,6 +215,14 @@ function unbroadcast(tape: Tape, g: string, from: Shape, to: Shape): string {
   for (let i = 0; i < from.length; i++) {
     if (i < lead || (to[i - lead] === 1 && from[i] !== 1)) axes.push(i);
   }
+  if (axes.length === 0) return g;
+  if (lead === 0) {
+    // Same rank: sum over the size-1 axes keeping them (works with a
+    // symbolic batch, e.g. an SE gate [n, C, 1, 1]).
+    return tape.emit("ReduceSum", [g, tape.constInt(axes)], to, {
+      keepdims: 1,
+    });
+  }
   const summed = tape.emit(
     "ReduceSum",
     [g, tape.constInt(axes)],

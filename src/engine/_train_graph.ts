@@ -10,9 +10,12 @@
  * Dropout without a mask is the identity, as in inference.
  *
  * Run by `train_session.ts` (`engine.train`). Lowers the
- * IR's `conv` (full and depthwise), `dense`, `affine` (BatchNormalization with frozen statistics: γ/β as
- * the trainable scale/shift), `activation` (relu, relu6, sigmoid), `add`,
- * `globalPool` (avg) and `identity` nodes; image tensors run NCHW inside,
+ * IR's `conv` (full and depthwise, any stride and pads), `dense`, `affine`
+ * (BatchNormalization with frozen statistics: γ/β as the trainable
+ * scale/shift; a `constant` one — Rescaling, Normalization — as constants),
+ * `activation` and conv/dense activations (relu, relu6, sigmoid, swish),
+ * `add`, `mul` (broadcasting), `globalPool` (avg, keepDims too),
+ * `expandSpatial` and `identity` nodes; image tensors run NCHW inside,
  * weights and their gradients keep TensorFlow's layout.
  *
  * @module
@@ -132,6 +135,10 @@ export function buildTrainGraph(
         );
       case "sigmoid":
         return tape.op("Sigmoid", [x], s);
+      case "swish":
+        // x · sigmoid(x), as TF.js' swish: the Mul and Sigmoid rules give
+        // σ(x)·(1 + x·(1 − σ(x))).
+        return tape.op("Mul", [tape.op("Sigmoid", [x], s), x], s);
       default:
         throw new Error(
           `graph "${graph.name}": activation "${kind}" has no training lowering`,
@@ -181,6 +188,14 @@ export function buildTrainGraph(
       case "affine": {
         const c = node.scale.length;
         const s = tape.shape(x);
+        if (node.constant) {
+          // Rescaling, Normalization: constants, no weights.
+          const dims = s.length === 4 ? [c, 1, 1] : [c];
+          const scale = tape.constFloat([...node.scale], dims);
+          const shift = tape.constFloat([...node.shift], dims);
+          y = tape.op("Add", [tape.op("Mul", [x, scale], s), shift], s);
+          break;
+        }
         let g = weight(`${node.name}/scale`, [c], node.scale);
         let b = weight(`${node.name}/shift`, [c], node.shift);
         if (s.length === 4) {
@@ -263,18 +278,32 @@ export function buildTrainGraph(
         }
         break;
       case "globalPool":
-        if (node.keepDims) {
-          throw new Error(
-            `graph "${graph.name}": node "${node.name}": keepDims pooling has no training lowering yet`,
-          );
-        }
         if (node.mode !== "avg") {
           throw new Error(
             `graph "${graph.name}": node "${node.name}": max pooling has no training lowering`,
           );
         }
-        y = reduce(tape, "ReduceMean", x, [2, 3], false);
+        y = reduce(tape, "ReduceMean", x, [2, 3], node.keepDims ?? false);
         break;
+      case "mul": {
+        // Broadcasting (an SE gate [n, C, 1, 1] times [n, C, H, W]): the Mul
+        // rule sums each gradient over its operand's broadcast axes.
+        const b = get(node.inputs[1]);
+        const [sa, sb] = [tape.shape(x), tape.shape(b)];
+        y = tape.op("Mul", [x, b], sa.map((d, i) => d === 1 ? sb[i] : d));
+        break;
+      }
+      case "expandSpatial": {
+        // [n, C] → NCHW [n, C, 1, 1].
+        const c = tape.shape(x)[1] as number;
+        y = tape.op("Reshape", [x, tape.constInt([-1, c, 1, 1])], [
+          null,
+          c,
+          1,
+          1,
+        ]);
+        break;
+      }
       case "identity": {
         const d = dropout.get(node.name);
         if (d == null) {

@@ -10,8 +10,10 @@
  *   MobileNetV2 base is one layer; also `tf.sequential([base, ...])`);
  * - folds every frozen BatchNormalization (moving mean/variance, gamma,
  *   beta, epsilon) into the preceding convolution or Dense (kernel and bias),
- *   folds a ZeroPadding2D into the following convolution's explicit pads, and
- *   fuses a following ReLU / ReLU6 into the convolution or Dense node;
+ *   folds a ZeroPadding2D into the following convolution's explicit pads,
+ *   merges consecutive affines (Rescaling → Normalization → Rescaling), and
+ *   fuses a following ReLU / ReLU6 / sigmoid / swish into the convolution or
+ *   Dense node;
  * - turns TensorFlow's `"same"` padding into explicit pads: total
  *   `max((ceil(in / s) - 1) * s + (k - 1) * d + 1 - in, 0)`, of which the
  *   extra pixel of an odd total goes AFTER (bottom / right), as TF does;
@@ -20,15 +22,18 @@
  *   what they need is extracted. `crossingTensors` (`frozen_graph_cut.ts`) names the tensors a
  *   cut at layer index N needs (for fine-tuning from layer N).
  *
- * Supported layer classes: InputLayer, Conv2D, DepthwiseConv2D,
- * BatchNormalization, ReLU (no max or max 6), Activation (linear, relu,
- * relu6, softmax, sigmoid), ZeroPadding2D, Add, GlobalAveragePooling2D,
- * GlobalMaxPooling2D (keepDims too), Dense (rank-2 input), Dropout,
- * Rescaling (a per-channel affine), Multiply (two inputs, the second
- * broadcast over its size-1 axes), Reshape (`[n, C]` → `[n, 1, 1, C]`
- * only), and nested `LayersModel`s made of those — all MobileNetV2 and
- * MobileNetV3 need (V3's hard_silu and squeeze-and-excitation are composed
- * of Rescaling, ReLU(6) and Multiply: `mobilenet_v3.ts`); anything else
+ * Supported layer classes: InputLayer, Conv2D, DepthwiseConv2D (activations
+ * linear, relu, relu6, sigmoid, swish), BatchNormalization (with or without
+ * gamma/beta: Keras' `Normalization` is one without), ReLU (no max or max
+ * 6), Activation (linear, relu, relu6, softmax, sigmoid, swish),
+ * ZeroPadding2D, Add, GlobalAveragePooling2D, GlobalMaxPooling2D (keepDims
+ * too), Dense (rank-2 input), Dropout (any `noiseShape`: EfficientNet's
+ * drop-connect), Rescaling (a per-channel affine; scale and offset a number
+ * or one value per channel), Multiply (two inputs, the second broadcast over
+ * its size-1 axes), Reshape (`[n, C]` → `[n, 1, 1, C]` only), and nested
+ * `LayersModel`s made of those — all MobileNetV2, MobileNetV3 and
+ * EfficientNet (V1, V2) need (V3's hard_silu and squeeze-and-excitation are
+ * composed of Rescaling, ReLU(6) and Multiply: `mobilenet_v3.ts`); anything else
  * throws an error naming the layer and its class. Image tensors must be
  * channels-last.
  *

@@ -34,12 +34,20 @@ export interface Pads {
   right: number;
 }
 
-/** Activation fusable into a convolution (TF.js fused ops support these). */
-export type ConvActivation = "linear" | "relu" | "relu6";
+/**
+ * Activation of a convolution node: `swish` is `x · sigmoid(x)` (Keras'
+ * silu, EfficientNet's), `sigmoid` a squeeze-and-excitation gate's.
+ */
+export type ConvActivation = "linear" | "relu" | "relu6" | "sigmoid" | "swish";
 /** Activation of a Dense node. */
-export type DenseActivation = ConvActivation | "softmax" | "sigmoid";
+export type DenseActivation = ConvActivation | "softmax";
 /** Activation of a standalone activation node (softmax over the last axis). */
-export type StandaloneActivation = "relu" | "relu6" | "softmax" | "sigmoid";
+export type StandaloneActivation =
+  | "relu"
+  | "relu6"
+  | "softmax"
+  | "sigmoid"
+  | "swish";
 
 /** Fields every node has. */
 export interface NodeBase {
@@ -89,7 +97,10 @@ export interface PadNode extends NodeBase {
   pads: Pads;
 }
 
-/** Per-channel `x * scale + shift` over the last axis: a BatchNormalization that could not be folded. */
+/**
+ * Per-channel `x * scale + shift` over the last axis: a BatchNormalization
+ * that could not be folded, or a Rescaling (scalar or per-channel).
+ */
 export interface AffineNode extends NodeBase {
   /** The node kind. */
   op: "affine";
@@ -97,6 +108,12 @@ export interface AffineNode extends NodeBase {
   scale: Float32Array;
   /** `[channels]`. */
   shift: Float32Array;
+  /**
+   * True when the affine has no trainable weights (a Rescaling, or a
+   * BatchNormalization with neither gamma nor beta: Keras' `Normalization`
+   * as EfficientNet composes it): the training graph keeps it constant.
+   */
+  constant?: boolean;
 }
 
 /** Standalone activation (when it could not be fused into its producer). */

@@ -16,7 +16,8 @@
  *
  * Node mapping:
  * - conv → `tf.fused.conv2d` / `tf.fused.depthwiseConv2d` with the folded
- *   bias and `linear` / `relu` / `relu6` fused. Pads (see
+ *   bias and `linear` / `relu` / `relu6` / `sigmoid` fused (swish, which
+ *   TF.js cannot fuse, follows as `sigmoid(y) · y`, TF.js' own swish). Pads (see
  *   {@link FusedGraphOptions.pads}): `"valid"` when zero, `"same"` when they
  *   are TensorFlow's "same" padding for the node's input size (the usual
  *   case, including MobileNetV2's folded `correct_pad` ZeroPadding2D), and
@@ -29,13 +30,13 @@
  *   checks that explicit pads give the layers model's numbers on each
  *   backend.
  * - pad → `tf.pad`; affine → `x * scale + shift`; activation → `tf.relu`,
- *   `tf.relu6`, `tf.softmax` (last axis), `tf.sigmoid`; add → `tf.add` /
+ *   `tf.relu6`, `tf.softmax` (last axis), `tf.sigmoid`, swish; add → `tf.add` /
  *   `tf.addN`; globalPool → `tf.mean` / `tf.max` over `[1, 2]` (keeping
  *   them with `keepDims`); mul → `tf.mul` (broadcasting); expandSpatial →
  *   `tf.reshape` to `[n, 1, 1, C]`;
  *   dense → `tf.fused.matMul` with the bias and `linear` / `relu` / `relu6`
- *   / `sigmoid` fused (softmax, which TF.js cannot fuse, follows as
- *   `tf.softmax`); identity → `tf.clone`.
+ *   / `sigmoid` fused (softmax and swish, which TF.js cannot fuse, follow
+ *   it); identity → `tf.clone`.
  *
  * Multi-output graphs (the crossing tensors of a cut, `crossingTensors`) and
  * multi-input graphs (the part above a cut) work; outputs come back in the
@@ -76,7 +77,7 @@ import { extractFrozenGraph, type ExtractOptions } from "./frozen_graph.ts";
  * Version of the executor's numerics, for cache keys: bump it when a change
  * here can change output values (a different op, pad form or fusion).
  */
-export const FUSED_GRAPH_VERSION = 1;
+export const FUSED_GRAPH_VERSION = 2;
 
 /** Options of {@link fusedGraphModel}. */
 export interface FusedGraphOptions {
@@ -374,6 +375,13 @@ function compile(
             ),
         };
       }
+      if (act === "swish") {
+        return {
+          ...base,
+          run: ([x]) =>
+            swishOf(tf.fused.matMul({ a: x as tf.Tensor2D, b: kernel, bias })),
+        };
+      }
       if (!["linear", "relu", "relu6", "sigmoid"].includes(act)) {
         throw fail(`activation "${act}" is not supported`);
       }
@@ -415,8 +423,10 @@ function compileConv(
   if (inShape != null && inShape.length !== 4) {
     throw fail(`expects a rank-4 NHWC input, got shape [${inShape}]`);
   }
-  if (!["linear", "relu", "relu6"].includes(node.activation)) {
-    throw fail(`activation "${node.activation}" cannot be fused`);
+  if (
+    !["linear", "relu", "relu6", "sigmoid", "swish"].includes(node.activation)
+  ) {
+    throw fail(`activation "${node.activation}" is not supported`);
   }
   const [kh, kw] = node.kernelSize;
   const kernel = upload(node.kernel, [
@@ -430,7 +440,12 @@ function compileConv(
     : undefined;
   const strides = node.strides;
   const dilations = node.dilations;
-  const activation = node.activation;
+  // TF.js fuses linear, relu, relu6 and sigmoid; swish (x · sigmoid(x))
+  // follows the linear convolution as TF.js' own layer computes it.
+  const swish = node.activation === "swish";
+  const activation = swish
+    ? "linear"
+    : node.activation as "linear" | "relu" | "relu6" | "sigmoid";
   const prePad = padMode === "pad-op" && !samePads(node.pads, ZERO_PADS)
     ? padArray(node.pads)
     : null;
@@ -458,10 +473,14 @@ function compileConv(
         bias,
         activation,
       });
-  return prePad
+  const run: Step["run"] = prePad
     ? ([x]) => conv(tf.pad(x as tf.Tensor4D, prePad))
     : ([x]) => conv(x as tf.Tensor4D);
+  return swish ? (ins) => swishOf(run(ins)) : run;
 }
+
+/** `x · sigmoid(x)`, as TF.js' `swish` activation computes it. */
+const swishOf = (x: tf.Tensor) => tf.mul(tf.sigmoid(x), x);
 
 /**
  * The `pad` argument for a convolution: `"valid"` for zero pads, `"same"`
@@ -513,6 +532,8 @@ function standalone(
       return (x) => tf.softmax(x);
     case "sigmoid":
       return (x) => tf.sigmoid(x);
+    case "swish":
+      return swishOf;
     default:
       throw fail(`activation "${activation}" is not supported`);
   }

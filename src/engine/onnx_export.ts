@@ -11,7 +11,8 @@
  *
  * Node mapping: conv → `Conv` (depthwise: `group` = channels) with explicit
  * `pads`, then `Relu` or `Clip(0, 6)` (min/max as inputs, opset ≥ 11) — ONNX
- * Runtime fuses these into its FusedConv; pad → `Pad`; affine → `Mul` +
+ * Runtime fuses these into its FusedConv — or `Sigmoid`, or swish as `x ·
+ * Sigmoid(x)` (`Sigmoid` + `Mul`); pad → `Pad`; affine → `Mul` +
  * `Add`; add → `Add` (two inputs) or `Sum`; globalPool →
  * `GlobalAveragePool`/`GlobalMaxPool` + `Flatten` (no `Flatten` with
  * `keepDims`); mul → `Mul` (broadcasting); expandSpatial → `Unsqueeze` of
@@ -206,6 +207,13 @@ export function frozenGraphToOnnxModel(
       case "sigmoid":
         nodes.push({ op: "Sigmoid", name, inputs: [x], outputs: [y] });
         break;
+      case "swish": {
+        // x · sigmoid(x) (Keras' silu); ONNX Runtime fuses the pair.
+        const sig = `${name}:sigmoid`;
+        nodes.push({ op: "Sigmoid", name: sig, inputs: [x], outputs: [sig] });
+        nodes.push({ op: "Mul", name, inputs: [x, sig], outputs: [y] });
+        break;
+      }
       default:
         throw new Error(`internal: activation "${kind}"`);
     }

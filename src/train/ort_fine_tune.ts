@@ -25,7 +25,13 @@
  * What the graph cannot do, it refuses with the reason (the caller falls
  * back to TF.js under `engine.train: "auto"`): BatchNormalization on batch
  * statistics (`fineTune.batchNorm: "batch-stats"`) — the graph runs frozen
- * statistics; any layer without a training lowering.
+ * statistics; any layer without a training lowering (the graph's error
+ * names the node and op). MobileNetV3 (Rescaling, hard_silu,
+ * squeeze-and-excitation with keepDims pooling) and EfficientNet blocks
+ * (swish, sigmoid gates, broadcasting Multiply, Reshape, 5×5 depthwise,
+ * "same" stride 2) train on it; a Rescaling or a Normalization
+ * (BatchNormalization without gamma/beta) is a constant of the graph, no
+ * weight.
  * BatchNormalization in inference mode is the graph's per-channel affine
  * `x·scale + shift` with `scale = γ/√(var + ε)`, `shift = β − mean·scale`;
  * its γ/β gradients are `(dscale − mean·dshift)/√(var + ε)` and `dshift`.

@@ -294,6 +294,9 @@ Deno.test(
       [[1, 7, 8, 6], 3, 5, 2, [[0, 0], [0, 1], [2, 1], [0, 0]]],
       [[1, 6, 6, 4], 2, 3, 3, "same"],
       [[1, 10, 10, 4], 5, 3, 3, [[0, 0], [3, 0], [0, 4], [0, 0]]],
+      // EfficientNetV2's 5×5 stride-2 "same": pads 1/2 (even), 2/2 (odd).
+      [[2, 12, 12, 4], 5, 3, 2, "same"],
+      [[1, 11, 9, 4], 5, 3, 2, "same"],
     ];
     for (const [inShape, k, n, s, pad] of shapes) {
       const label = `[${inShape}] ${k}×${k} stride ${s} ${JSON.stringify(pad)}`;
@@ -648,5 +651,45 @@ Deno.test(
     }
     const rel = Math.abs(wasm.loss - cpu.loss) / cpu.loss;
     assert.ok(rel <= E2E_LOSS_TOLERANCE, `loss ${wasm.loss} vs ${cpu.loss}`);
+  },
+);
+
+Deno.test(
+  'swish and sigmoid gradients (EfficientNet\'s activations, a 5×5 stride-2 "same" depthwise Conv2D with swish, an SE sigmoid gate) on wasm = cpu within 1e-4',
+  opts,
+  async () => {
+    await wasmReady();
+    const x = { shape: [2, 10, 10, 4], data: values(800, 41) };
+    const k = { shape: [5, 5, 4, 1], data: values(100, 42) };
+    const grads = (backend: string) => {
+      tf.setBackend(backend);
+      return tf.tidy(() => {
+        const xt = tf.tensor4d(
+          x.data,
+          x.shape as [number, number, number, number],
+        );
+        const kt = tf.tensor4d(
+          k.data,
+          k.shape as [number, number, number, number],
+        );
+        const f = (a: tf.Tensor4D, w: tf.Tensor4D) => {
+          const y = tf.depthwiseConv2d(a, w, 2, "same");
+          const s = tf.mul(tf.sigmoid(y), y); // TF.js' swish
+          const gate = tf.sigmoid(tf.mean(s, [1, 2], true));
+          return tf.sum(tf.mul(s, gate));
+        };
+        const [dx, dw] = tf.grads(f as (...a: tf.Tensor[]) => tf.Tensor)([
+          xt,
+          kt,
+        ]);
+        return [dx.dataSync() as Float32Array, dw.dataSync() as Float32Array];
+      });
+    };
+    const [cx, cw] = grads("cpu");
+    const [wx, ww] = grads("wasm");
+    const ex = relativeError(wx, cx), ew = relativeError(ww, cw);
+    console.log(`  dx ${ex.toExponential(1)}, dW ${ew.toExponential(1)}`);
+    assert.ok(ex <= TOLERANCE, `dx: ${ex}`);
+    assert.ok(ew <= TOLERANCE, `dW: ${ew}`);
   },
 );

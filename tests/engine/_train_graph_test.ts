@@ -25,6 +25,7 @@ import { crossingTensors } from "../../src/engine/frozen_graph_cut.ts";
 import { extractFrozenGraph } from "../../src/engine/frozen_graph.ts";
 import { mobileNetV2 } from "../../src/model/mobilenet_v2.ts";
 import { randomizeWeights } from "../../fixtures/make_h5.ts";
+import { effnetLike } from "./_effnet_like.ts";
 
 await tf.setBackend("cpu");
 silenceNodeBanner();
@@ -729,5 +730,85 @@ Deno.test("MobileNetV2 1.0 @160 suffix from layer 100 (two crossing inputs) + GA
     await assertGrads(names, got, refs);
   } finally {
     model.dispose();
+  }
+});
+
+Deno.test('EfficientNet-like V1 and V2 blocks + GAP + Dense softmax (unfolded: constant Rescaling/Normalization affines, swish, SE with keepDims pooling, Reshape, sigmoid conv and broadcasting Mul, 5×5 depthwise, "same" stride 2): every weight\'s gradient = tf.grads on cpu', async () => {
+  for (const [variant, size] of [["v1", 32], ["v2", 32], ["v2", 35]] as const) {
+    const k = 3, n = 2;
+    const model = effnetLike({
+      variant,
+      size,
+      head: { units: k, activation: "softmax" },
+      seed: 9,
+    });
+    try {
+      const g = extractFrozenGraph(model, { fold: false });
+      const x = rand(n * size * size * 3, 127.5).map((v) => v + 127.5);
+      const labels = new Float32Array(n * k);
+      for (let i = 0; i < n; i++) labels[i * k + (i % k)] = 1;
+      const { tg, out } = await runTrain(g, x, [n, size, size, 3], labels);
+      // The stem's Rescaling/Normalization affines are no weights.
+      assert.ok(
+        !tg.weights.some((w) => /rescaling|normalization/.test(w.name)),
+      );
+      const vars = model.trainableWeights.map((w) => w.read() as tf.Variable);
+      // Reference: the stem (up to the per-channel Rescaling) runs outside
+      // the gradient tape — TF.js' FusedBatchNorm cannot record a gradient
+      // without gamma (it clones an undefined scale) — and the rest of the
+      // same layers inside it.
+      const cut = model.layers.findIndex((l) => l.name === "rescaling_1") + 1;
+      const stem = tf.model({
+        inputs: model.inputs,
+        outputs: model.getLayer("rescaling_1").output as tf.SymbolicTensor,
+      }).predict(tf.tensor4d(x, [n, size, size, 3])) as tf.Tensor;
+      const upper = upperPart(model, cut);
+      const { value, grads } = tf.variableGrads(() => {
+        const p = upper.apply(stem, { training: false }) as tf.Tensor2D;
+        return tf.mean(
+          tf.metrics.categoricalCrossentropy(tf.tensor2d(labels, [n, k]), p),
+        ) as tf.Scalar;
+      }, vars);
+      const refLoss = (await value.data())[0];
+      const gotLoss = (out.loss.data as Float32Array)[0];
+      assert.ok(
+        Math.abs(gotLoss - refLoss) <= 1e-4 * Math.abs(refLoss),
+        `${variant} @${size}: loss ${gotLoss} vs ${refLoss}`,
+      );
+      const layers = new Map(model.layers.map((l) => [l.name, l]));
+      const names: string[] = [];
+      const refs: tf.Tensor[] = [];
+      const got: Record<string, { data: Float32Array }> = {};
+      const gotOf = (name: string) => out[`grad:${name}`].data as Float32Array;
+      for (const w of tg.weights) {
+        const [node, kind] = w.name.split("/");
+        const layer = layers.get(node)!;
+        const vs = layer.trainableWeights.map((v) =>
+          grads[(v.read() as tf.Variable).name]
+        );
+        if (kind === "shift") continue;
+        if (kind === "scale") {
+          const [, , mean, variance] = layer.getWeights();
+          const eps = layer.getConfig().epsilon as number;
+          const sigma = await tf.sqrt(tf.add(variance, eps)).data();
+          const mu = await mean.data();
+          const ds = gotOf(`${node}/scale`), dsh = gotOf(`${node}/shift`);
+          got[`grad:${node}/gamma`] = {
+            data: ds.map((v, i) => (v - mu[i] * dsh[i]) / sigma[i]),
+          };
+          got[`grad:${node}/beta`] = { data: dsh };
+          names.push(`${node}/gamma`, `${node}/beta`);
+          refs.push(vs[0], vs[1]);
+        } else {
+          names.push(w.name);
+          got[`grad:${w.name}`] = { data: gotOf(w.name) };
+          refs.push(vs[kind === "bias" ? 1 : 0]);
+        }
+      }
+      assert.equal(names.length, vars.length, `${variant} @${size}`);
+      await assertGrads(names.map((nm) => nm), got, refs);
+    } finally {
+      model.dispose();
+    }
   }
 });

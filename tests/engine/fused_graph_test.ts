@@ -7,7 +7,9 @@
  * into asymmetric pads that are not "same" (explicit pads on every backend),
  * the whole classifier, cuts at a layer index (multi-output graphs, and the
  * part above the cut as a multi-input graph), MobileNetV3 Small and Large
- * (Rescaling, hard_silu, squeeze-and-excitation), and the full-size MobileNetV2
+ * (Rescaling, hard_silu, squeeze-and-excitation), EfficientNet-like V1/V2
+ * blocks (`_effnet_like.ts`: Normalization, per-channel Rescaling, swish,
+ * SE, drop-connect, 5×5 depthwise, "same" stride 2), and the full-size MobileNetV2
  * 1.0 @160 (batch 1 on cpu and webgpu, 2 on wasm). Tolerance: for every
  * output, max |fused − layers| ≤ 1e-4 · max |layers|. On cpu also: which
  * kernels run (one fused kernel per convolution), no leaked tensors, errors.
@@ -34,6 +36,7 @@ import {
   fusedModelOf,
 } from "../../src/engine/fused_graph.ts";
 import { randomizeWeights } from "../../fixtures/make_h5.ts";
+import { effnetLike } from "./_effnet_like.ts";
 
 await selectBackend("cpu");
 const probe = await probeWebGpu();
@@ -387,6 +390,31 @@ async function parity(t: Deno.TestContext, fullBatch: number) {
           await compare(below, gc, x, `MobileNetV3 ${variant} below ${from}`, [
             "auto",
           ]);
+        } finally {
+          x.dispose();
+          m.dispose();
+        }
+      }
+    },
+  );
+
+  await t.step(
+    'EfficientNet-like V1 @32 and V2 @32/@35 on raw 0–255 pixels (Normalization, per-channel Rescaling, swish, SE with a sigmoid conv, drop-connect, 5×5 depthwise, "same" stride 2), folded and unfolded',
+    async () => {
+      for (
+        const [variant, size] of [["v1", 32], ["v2", 32], ["v2", 35]] as const
+      ) {
+        const m = effnetLike({ variant, size });
+        const x = tf.randomUniform([2, size, size, 3], 0, 255, "float32", 3);
+        try {
+          const what = `EfficientNet-like ${variant} @${size}`;
+          const g = await extractFrozenGraphAsync(m);
+          assert.ok(
+            g.nodes.some((n) => n.op === "conv" && n.activation === "swish"),
+          );
+          await compare(m, g, x, what);
+          const raw = await extractFrozenGraphAsync(m, { fold: false });
+          await compare(m, raw, x, `${what}, unfolded`, ["auto"]);
         } finally {
           x.dispose();
           m.dispose();

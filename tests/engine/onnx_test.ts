@@ -32,6 +32,7 @@ import {
 } from "../../src/engine/onnx_runtime.ts";
 import type * as OnnxRuntimeNode from "npm:onnxruntime-node@1.30.0";
 import { randomizeWeights } from "../../fixtures/make_h5.ts";
+import { effnetLike } from "./_effnet_like.ts";
 
 await tf.setBackend("cpu");
 silenceNodeBanner();
@@ -594,4 +595,83 @@ Deno.test("the frozen graph refuses what it cannot lower: a Multiply of three, a
     () => extractFrozenGraph(m2),
     /layer "flat" \(class Reshape\): reshape \[,4,4,2\] → \[32\] is not supported/,
   );
+});
+
+Deno.test('EfficientNet-like V1 and V2 blocks on raw 0–255 pixels (Normalization as gamma/beta-less BN, per-channel Rescaling, swish, SE with Reshape and a sigmoid conv, drop-connect Dropout, 5×5 depthwise, "same" stride 2): ONNX Runtime = TF.js, folded and unfolded, and the .onnx file reloads', async () => {
+  const cases = [
+    { variant: "v1", size: 32 },
+    { variant: "v2", size: 32 },
+    { variant: "v2", size: 35 },
+  ] as const;
+  for (const { variant, size } of cases) {
+    const m = effnetLike({ variant, size });
+    const x = tf.randomUniform([2, size, size, 3], 0, 255, "float32", 11);
+    const what = `EfficientNet-like ${variant} @${size}`;
+    try {
+      const g = extractFrozenGraph(m);
+      // Rescaling → Normalization → Rescaling is one constant affine; every
+      // swish / sigmoid after a convolution is fused into it.
+      const affines = g.nodes.filter((n) => n.op === "affine");
+      assert.equal(affines.length, 1, `${what}: one stem affine`);
+      assert.equal(affines[0].op === "affine" && affines[0].constant, true);
+      assert.deepEqual(affines[0].layers, [
+        "rescaling",
+        "normalization",
+        "rescaling_1",
+      ]);
+      assert.equal(opCounts(g).activation, undefined, `${what}: all fused`);
+      const acts = g.nodes.flatMap((n) =>
+        n.op === "conv" ? [n.activation] : []
+      );
+      assert.ok(acts.includes("swish") && acts.includes("sigmoid"));
+      // "same" stride 2 on an even size pads one more row/column after.
+      const s2 = g.nodes.find((n) => n.name === "stem_conv");
+      assert.ok(s2?.op === "conv");
+      assert.deepEqual(
+        s2.pads,
+        size % 2 === 0
+          ? { top: 0, bottom: 1, left: 0, right: 1 }
+          : { top: 1, bottom: 1, left: 1, right: 1 },
+      );
+      const [want] = await reference(m, x);
+      const bytes = exportOnnx(m);
+      const [got] = await runOnnx(bytes, x);
+      assertClose(got, want, what);
+      const [unfolded] = await runOnnx(exportOnnx(m, { fold: false }), x);
+      assertClose(unfolded, want, `${what}, unfolded`);
+      // The exported file reloads in ONNX Runtime from disk.
+      const dir = await Deno.makeTempDir();
+      try {
+        const file = `${dir}/model.onnx`;
+        await Deno.writeFile(file, bytes);
+        const [fromFile] = await runOnnx(await Deno.readFile(file), x);
+        assertClose(fromFile, want, `${what}, from the .onnx file`);
+      } finally {
+        await Deno.remove(dir, { recursive: true });
+      }
+    } finally {
+      x.dispose();
+      m.dispose();
+    }
+  }
+});
+
+Deno.test("Rescaling: per-channel scale and offset of the wrong length, or nested, name the layer", () => {
+  const input = tf.input({ shape: [4, 4, 3] });
+  for (
+    const [scale, offset, re] of [
+      [[1, 2], 0, /scale \[1,2\] is not supported \(a number, or 3 numbers/],
+      [2, [[1, 2, 3]], /offset \[\[1,2,3\]\] is not supported/],
+    ] as const
+  ) {
+    const y = tf.layers.rescaling({
+      scale: scale as unknown as number,
+      offset: offset as unknown as number,
+      name: "bad_rescale",
+    }).apply(input) as tf.SymbolicTensor;
+    assert.throws(
+      () => extractFrozenGraph(tf.model({ inputs: input, outputs: y })),
+      new RegExp(`layer "bad_rescale" \\(class Rescaling\\): ${re.source}`),
+    );
+  }
 });

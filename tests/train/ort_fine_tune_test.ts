@@ -2,7 +2,9 @@
  * Fine-tuning steps on ONNX Runtime (`src/train/ort_fine_tune.ts`) against
  * TF.js' own `trainOnBatch` on the same suffix model (MobileNetV2 0.35 @32
  * from layer 100, random weights and BatchNormalization statistics, GAP +
- * Dense), from the same weights, on cpu.
+ * Dense; and MobileNetV3 Small @64 from a layer in its last third:
+ * Rescaling, hard_silu, squeeze-and-excitation), from the same weights, on
+ * cpu.
  *
  * Tolerances: with SGD (the update is lr·gradient, so weights differ by lr
  * times the gradients' difference) every weight tensor after 3 steps within
@@ -51,19 +53,26 @@ const rand = (n: number, scale = 1) => {
   return a;
 };
 
-async function setup(output: HeadOutput, opts: { dropout?: number } = {}) {
+async function setup(
+  output: HeadOutput,
+  opts: { dropout?: number; v3?: boolean } = {},
+) {
   const k = output === "logit" ? 2 : 3;
   const clf = await buildClassifier({
-    imageSize: [32, 32],
-    alpha: 0.35,
+    imageSize: opts.v3 ? [64, 64] : [32, 32],
+    ...(opts.v3
+      ? { architecture: "mobilenet_v3_small" as const }
+      : { alpha: 0.35 }),
     numClasses: k,
     seed: 3,
     output,
     dropout: opts.dropout ?? 0,
   });
   randomizeWeights(clf.model, 5);
-  unfreezeFrom(clf.base, 100, "inference");
-  const cut = prefixCut(clf.base, 100);
+  // MobileNetV3 Small: from a layer in its last third (SE blocks, hard_silu).
+  const from = opts.v3 ? Math.floor(clf.base.layers.length * 0.7) : 100;
+  unfreezeFrom(clf.base, from, "inference");
+  const cut = prefixCut(clf.base, from);
   const model = suffixModel(clf, cut);
   const n = 6;
   const batches = [0, 1, 2].map((b) => {
@@ -164,29 +173,43 @@ function initialWeights(s: Awaited<ReturnType<typeof setup>>) {
   );
 }
 
-for (const output of ["softmax", "logit"] as const) {
-  Deno.test(`ORT fine-tuning steps = TF.js trainOnBatch (${output} head): SGD weights, Keras Adam and RMSprop losses`, async () => {
-    const s = await setup(output);
-    try {
-      const w0 = initialWeights(s);
-      const sgd = await trainBoth(s, output, () => tf.train.sgd(0.05));
-      assertSameSgdWeights(s, w0, sgd);
-      for (
-        const make of [() => new KerasAdam(1e-3), () => new KerasRMSprop(1e-3)]
-      ) {
-        const { ref, got } = await trainBoth(s, output, make);
-        ref.logs.forEach(([loss, acc], i) => {
-          assert.ok(
-            Math.abs(got.logs[i][0] - loss) <= 1e-5 * Math.abs(loss),
-            `step ${i}: loss ${got.logs[i][0]} vs ${loss}`,
-          );
-          assert.equal(got.logs[i][1], acc);
-        });
+for (
+  const [output, v3] of [
+    ["softmax", false],
+    ["logit", false],
+    ["softmax", true],
+  ] as const
+) {
+  Deno.test(
+    `ORT fine-tuning steps = TF.js trainOnBatch (${output} head${
+      v3 ? ", MobileNetV3 Small @64 from a layer in its last third" : ""
+    }): SGD weights, Keras Adam and RMSprop losses`,
+    async () => {
+      const s = await setup(output, { v3 });
+      try {
+        const w0 = initialWeights(s);
+        const sgd = await trainBoth(s, output, () => tf.train.sgd(0.05));
+        assertSameSgdWeights(s, w0, sgd);
+        for (
+          const make of [
+            () => new KerasAdam(1e-3),
+            () => new KerasRMSprop(1e-3),
+          ]
+        ) {
+          const { ref, got } = await trainBoth(s, output, make);
+          ref.logs.forEach(([loss, acc], i) => {
+            assert.ok(
+              Math.abs(got.logs[i][0] - loss) <= 1e-5 * Math.abs(loss),
+              `step ${i}: loss ${got.logs[i][0]} vs ${loss}`,
+            );
+            assert.equal(got.logs[i][1], acc);
+          });
+        }
+      } finally {
+        s.dispose();
       }
-    } finally {
-      s.dispose();
-    }
-  });
+    },
+  );
 }
 
 for (const output of ["softmax", "logit"] as const) {
