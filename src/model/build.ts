@@ -66,6 +66,25 @@ export function checkArchitectureBuilt(
   }
 }
 
+/**
+ * Fails, naming `model.weights`, for Keras weights into a base whose weight
+ * loading is not in yet: the EfficientNets (Keras' `Normalization` and the
+ * ImageNet per-channel `Rescaling` need their own mapping), before any
+ * download. They train from random weights (`model.weights: null`).
+ */
+export function checkWeightsLoadable(
+  model: Pick<Config["model"], "architecture" | "weights">,
+): void {
+  if (model.weights == null || !model.architecture.startsWith("efficientnet")) {
+    return;
+  }
+  throw new Error(
+    `model.weights ${
+      JSON.stringify(model.weights)
+    }: loading Keras weights into ${model.architecture} is not in yet (issue 19); set model.weights to null to train it from random weights`,
+  );
+}
+
 /** Builds the classifier that `config.model` describes for `data.imageSize`. */
 export async function buildModel(
   config: Pick<Config, "model" | "fineTune"> & {
@@ -75,6 +94,7 @@ export async function buildModel(
 ): Promise<BuiltModel> {
   checkArchitectureBuilt(config.model);
   checkHeadOutput(config.model.head.output, opts.classNames);
+  checkWeightsLoadable(config.model);
   const [rows, cols] = config.data.imageSize;
   const weightsPath = await resolveWeightsSource(config.model.weights, {
     architecture: config.model.architecture,
