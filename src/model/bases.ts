@@ -87,6 +87,11 @@ export interface BaseNetworkOptions {
   minimalistic?: boolean;
   /** Seed of the random initial kernels. Default: unseeded. */
   seed?: number;
+  /**
+   * Built for Keras' ImageNet weights: EfficientNet V1 then has the
+   * per-channel `Rescaling` (`rescaling_1`) Keras adds for them. Default false.
+   */
+  imagenet?: boolean;
 }
 
 /**
@@ -120,6 +125,8 @@ export function baseNetwork(options: BaseNetworkOptions): tf.LayersModel {
         variant: architecture.slice(-2) as EfficientNetVariant,
         v2: architecture.startsWith("efficientnet_v2"),
         inputShape,
+        imagenetRescaling: options.imagenet === true &&
+          !architecture.startsWith("efficientnet_v2"),
         seed,
       });
     default:

@@ -66,25 +66,6 @@ export function checkArchitectureBuilt(
   }
 }
 
-/**
- * Fails, naming `model.weights`, for Keras weights into a base whose weight
- * loading is not in yet: the EfficientNets (Keras' `Normalization` and the
- * ImageNet per-channel `Rescaling` need their own mapping), before any
- * download. They train from random weights (`model.weights: null`).
- */
-export function checkWeightsLoadable(
-  model: Pick<Config["model"], "architecture" | "weights">,
-): void {
-  if (model.weights == null || !model.architecture.startsWith("efficientnet")) {
-    return;
-  }
-  throw new Error(
-    `model.weights ${
-      JSON.stringify(model.weights)
-    }: loading Keras weights into ${model.architecture} is not in yet (issue 19); set model.weights to null to train it from random weights`,
-  );
-}
-
 /** Builds the classifier that `config.model` describes for `data.imageSize`. */
 export async function buildModel(
   config: Pick<Config, "model" | "fineTune"> & {
@@ -94,7 +75,6 @@ export async function buildModel(
 ): Promise<BuiltModel> {
   checkArchitectureBuilt(config.model);
   checkHeadOutput(config.model.head.output, opts.classNames);
-  checkWeightsLoadable(config.model);
   const [rows, cols] = config.data.imageSize;
   const weightsPath = await resolveWeightsSource(config.model.weights, {
     architecture: config.model.architecture,
@@ -115,6 +95,7 @@ export async function buildModel(
     alpha: config.model.alpha,
     minimalistic: config.model.minimalistic,
     weights: weightsPath,
+    imagenet: config.model.weights === "imagenet",
     trainable: config.model.trainable,
     dropout: config.model.head.dropout,
     output: config.model.head.output,

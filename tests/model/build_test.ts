@@ -13,6 +13,7 @@ import {
 } from "../../src/model/bases.ts";
 import { kerasLayerNames } from "../../src/model/mobilenet_v3.ts";
 import * as tf from "../../src/deps/tf.ts";
+import { buildClassifier } from "../../src/model/classifier.ts";
 
 await tf.setBackend("cpu");
 
@@ -24,25 +25,30 @@ Deno.test("buildModel: every model.architecture has a builder", () => {
   }
 });
 
-Deno.test("buildModel: Keras weights into an EfficientNet fail before any download, naming model.weights", async () => {
-  for (const architecture of ["efficientnet_b0", "efficientnet_v2_b3"]) {
-    for (const weights of ["imagenet", "http://127.0.0.1:9/never-fetched.h5"]) {
-      const config = parseConfig({
-        data: { imageSize: [64, 64] },
-        model: { architecture, weights },
-      });
-      await assert.rejects(
-        buildModel(config, {
-          classNames: ["a", "b"],
-          cacheDir: "/nonexistent",
-          initSeed: 1,
-        }),
-        new RegExp(
-          `^Error: model\\.weights "${
-            weights.replace(/\./g, "\\.")
-          }": loading Keras weights into ${architecture} is not in yet`,
-        ),
+Deno.test("buildClassifier: Keras' ImageNet weights give EfficientNet V1 (only) its per-channel Rescaling, as Keras", async () => {
+  for (
+    const [architecture, imagenet, has] of [
+      ["efficientnet_b0", true, true],
+      ["efficientnet_b0", false, false],
+      ["efficientnet_v2_b0", true, false],
+    ] as const
+  ) {
+    const clf = await buildClassifier({
+      imageSize: [32, 32],
+      architecture,
+      imagenet,
+      numClasses: 2,
+    });
+    try {
+      const names = clf.base.layers.map((l) => l.name);
+      assert.equal(
+        names.includes("rescaling_1"),
+        has,
+        `${architecture} ${imagenet}`,
       );
+      if (has) assert.equal(names.indexOf("rescaling_1"), 3);
+    } finally {
+      disposeModel(clf);
     }
   }
 });
