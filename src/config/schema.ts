@@ -90,7 +90,7 @@ const HeadSchema = z.strictObject({
 
 const ModelSchema = z.strictObject({
   architecture: z.enum(ARCHITECTURES).default("mobilenet_v2").describe(
-    'Base network, as keras.applications builds it: "mobilenet_v2", "mobilenet_v3_small", "mobilenet_v3_large", "efficientnet_b0" … "efficientnet_b3", "efficientnet_v2_b0" … "efficientnet_v2_b3". Runs build "mobilenet_v2", "mobilenet_v3_small" and "mobilenet_v3_large" (V3 takes raw 0–255 pixels and rescales inside, as Keras does); the EfficientNets are validated by Keras\' rules and then fail before any download, naming this key.',
+    'Base network, as keras.applications builds it: "mobilenet_v2", "mobilenet_v3_small", "mobilenet_v3_large", "efficientnet_b0" … "efficientnet_b3", "efficientnet_v2_b0" … "efficientnet_v2_b3". Runs build all of them; V3 and both EfficientNets take raw 0–255 pixels and rescale inside, as Keras does.',
   ),
   alpha: z.number().positive().default(1.0).describe(
     "Width multiplier (MobileNets only): MobileNetV2 takes 0.35, 0.5, 0.75, 1, 1.3 or 1.4; MobileNetV3 any positive value, but with ImageNet weights 0.75 or 1 (1 when minimalistic); EfficientNets have none (leave it at 1).",

@@ -76,7 +76,7 @@ export interface DataConfig {
 
 /** `model`: The network. */
 export interface ModelConfig {
-  /** Base network, as keras.applications builds it: "mobilenet_v2", "mobilenet_v3_small", "mobilenet_v3_large", "efficientnet_b0" … "efficientnet_b3", "efficientnet_v2_b0" … "efficientnet_v2_b3". Runs build "mobilenet_v2", "mobilenet_v3_small" and "mobilenet_v3_large" (V3 takes raw 0–255 pixels and rescales inside, as Keras does); the EfficientNets are validated by Keras' rules and then fail before any download, naming this key. Default: `"mobilenet_v2"`. */
+  /** Base network, as keras.applications builds it: "mobilenet_v2", "mobilenet_v3_small", "mobilenet_v3_large", "efficientnet_b0" … "efficientnet_b3", "efficientnet_v2_b0" … "efficientnet_v2_b3". Runs build all of them; V3 and both EfficientNets take raw 0–255 pixels and rescale inside, as Keras does. Default: `"mobilenet_v2"`. */
   architecture:
     | "mobilenet_v2"
     | "mobilenet_v3_small"
@@ -383,7 +383,7 @@ export interface DataConfigInput {
 
 /** `model`: The network. */
 export interface ModelConfigInput {
-  /** Base network, as keras.applications builds it: "mobilenet_v2", "mobilenet_v3_small", "mobilenet_v3_large", "efficientnet_b0" … "efficientnet_b3", "efficientnet_v2_b0" … "efficientnet_v2_b3". Runs build "mobilenet_v2", "mobilenet_v3_small" and "mobilenet_v3_large" (V3 takes raw 0–255 pixels and rescales inside, as Keras does); the EfficientNets are validated by Keras' rules and then fail before any download, naming this key. Default: `"mobilenet_v2"`. */
+  /** Base network, as keras.applications builds it: "mobilenet_v2", "mobilenet_v3_small", "mobilenet_v3_large", "efficientnet_b0" … "efficientnet_b3", "efficientnet_v2_b0" … "efficientnet_v2_b3". Runs build all of them; V3 and both EfficientNets take raw 0–255 pixels and rescale inside, as Keras does. Default: `"mobilenet_v2"`. */
   architecture?:
     | "mobilenet_v2"
     | "mobilenet_v3_small"

@@ -1,6 +1,7 @@
 /**
  * The base networks runs can build, by `model.architecture`: which builder
- * makes each (`mobilenet_v2.ts`, `mobilenet_v3.ts`), what it is called in
+ * makes each (`mobilenet_v2.ts`, `mobilenet_v3.ts`,
+ * `efficientnet.ts`), what it is called in
  * logs and reports, which input preprocessing it takes, and how a Keras
  * `model.layers` index or name (`fineTune.fromLayer`) maps onto our layers.
  *
@@ -12,9 +13,10 @@
  *   Keras' `model.layers`: a Keras index counts only Keras' layers, and maps
  *   to the first of our layers that make up that Keras layer.
  *
- * The other `model.architecture` values (EfficientNet V1/V2) have no builder
- * here yet: {@link isBuiltArchitecture} is false for them and runs refuse
- * them before any download (`checkArchitectureBuilt`, `build.ts`).
+ * - EfficientNet B0–B3 and EfficientNetV2 B0–B3 (`efficientnet.ts`) carry
+ *   Keras' `Rescaling(1/255)` and `Normalization` inside (`"identity"`); all
+ *   their layers are TF.js' own, one for one with Keras' (Normalization is a
+ *   BatchNormalization of the same name).
  *
  * @example
  * ```ts
@@ -34,6 +36,7 @@ import type * as tf from "../deps/tf.ts";
 import type { Architecture } from "../config/architecture.ts";
 import { KERAS_APPLICATION_NAMES } from "../config/architecture.ts";
 import type { PreprocessName } from "../data/batches.ts";
+import { efficientNet, type EfficientNetVariant } from "./efficientnet.ts";
 import { mobileNetV2 } from "./mobilenet_v2.ts";
 import { kerasLayerNames, mobileNetV3 } from "./mobilenet_v3.ts";
 
@@ -42,6 +45,14 @@ export const BUILT_ARCHITECTURES = [
   "mobilenet_v2",
   "mobilenet_v3_small",
   "mobilenet_v3_large",
+  "efficientnet_b0",
+  "efficientnet_b1",
+  "efficientnet_b2",
+  "efficientnet_b3",
+  "efficientnet_v2_b0",
+  "efficientnet_v2_b1",
+  "efficientnet_v2_b2",
+  "efficientnet_v2_b3",
 ] as const;
 
 /** One of {@link BUILT_ARCHITECTURES}. */
@@ -76,6 +87,11 @@ export interface BaseNetworkOptions {
   minimalistic?: boolean;
   /** Seed of the random initial kernels. Default: unseeded. */
   seed?: number;
+  /**
+   * Built for Keras' ImageNet weights: EfficientNet V1 then has the
+   * per-channel `Rescaling` (`rescaling_1`) Keras adds for them. Default false.
+   */
+  imagenet?: boolean;
 }
 
 /**
@@ -95,6 +111,22 @@ export function baseNetwork(options: BaseNetworkOptions): tf.LayersModel {
         inputShape,
         alpha,
         minimalistic: options.minimalistic ?? false,
+        seed,
+      });
+    case "efficientnet_b0":
+    case "efficientnet_b1":
+    case "efficientnet_b2":
+    case "efficientnet_b3":
+    case "efficientnet_v2_b0":
+    case "efficientnet_v2_b1":
+    case "efficientnet_v2_b2":
+    case "efficientnet_v2_b3":
+      return efficientNet({
+        variant: architecture.slice(-2) as EfficientNetVariant,
+        v2: architecture.startsWith("efficientnet_v2"),
+        inputShape,
+        imagenetRescaling: options.imagenet === true &&
+          !architecture.startsWith("efficientnet_v2"),
         seed,
       });
     default:

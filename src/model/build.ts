@@ -95,6 +95,7 @@ export async function buildModel(
     alpha: config.model.alpha,
     minimalistic: config.model.minimalistic,
     weights: weightsPath,
+    imagenet: config.model.weights === "imagenet",
     trainable: config.model.trainable,
     dropout: config.model.head.dropout,
     output: config.model.head.output,

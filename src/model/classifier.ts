@@ -58,6 +58,11 @@ export interface ClassifierOptions {
    * null for random initialisation. Default null.
    */
   weights?: string | Uint8Array | null;
+  /**
+   * The weights are Keras' ImageNet ones (`model.weights: "imagenet"`): as
+   * Keras, EfficientNet V1 then gets its per-channel `Rescaling`. Default false.
+   */
+  imagenet?: boolean;
   /** Match the `.h5` layers by name instead of by position. Default false. */
   weightsByName?: boolean;
   /**
@@ -162,6 +167,7 @@ export async function buildClassifier(
     inputShape: [imageSize[0], imageSize[1], channels],
     alpha,
     minimalistic: options.minimalistic,
+    imagenet: options.imagenet,
     seed: weights == null ? seed : undefined,
   });
   if (weights != null) {

@@ -1,6 +1,6 @@
 /**
  * Model stage: MobileNetV2 and MobileNetV3 as Keras builds them
- * (`mobilenet_v2.ts`, `mobilenet_v3.ts`), picked by `model.architecture`
+ * (`mobilenet_v2.ts`, `mobilenet_v3.ts`, `efficientnet.ts`), picked by `model.architecture`
  * (`bases.ts`), with
  * BatchNormalization that stays frozen (`batch_norm.ts`), the classifier on
  * top (`classifier.ts`), the build step of a run (`build.ts`), and saving and
@@ -33,6 +33,15 @@ export {
   disposeModel,
   resolveFromLayer,
 } from "./build.ts";
+export {
+  efficientNet,
+  EFFICIENTNET_COEFFICIENTS,
+  type EfficientNetOptions,
+  type EfficientNetVariant,
+  IMAGENET_MEAN_RGB,
+  IMAGENET_STDDEV_RGB,
+  NORMALIZATION_EPSILON,
+} from "./efficientnet.ts";
 export {
   kerasLayerNames,
   mobileNetV3,

@@ -75,6 +75,19 @@ export function kerasWeightOrder(layer: Layer): LayerVariable[] {
     .map(({ w }) => w);
 }
 
+/**
+ * Whether `layer` is the BatchNormalization that stands for Keras'
+ * `Normalization` (EfficientNet, `src/model/efficientnet.ts`): named
+ * `normalization…`, no gamma/beta. Keras stores its mean, variance and a
+ * `count` (V1), which has no counterpart here and is skipped, or nothing
+ * (V2, whose mean and variance are constants): then the layer keeps its own.
+ */
+export function isNormalizationStandIn(layer: Layer): boolean {
+  return layer.getClassName() === "BatchNormalization" &&
+    layer.name.startsWith("normalization") && layer.weights.length === 2 &&
+    layer.weights.every((w) => /moving_(mean|variance)/.test(w.name));
+}
+
 /** `[3, 3, 16]`. */
 export const fmtShape = (s: readonly (number | null)[]): string =>
   `[${s.join(", ")}]`;
@@ -95,9 +108,13 @@ export function planLegacy(
   file: KerasWeightsFile,
   byName = false,
 ): WeightPlan {
-  const modelLayers = model.layers.filter((l) => l.weights.length > 0);
   const fileLayers = file.layerNames.filter((n) =>
     (file.layers.get(n)?.length ?? 0) > 0
+  );
+  // A Normalization stand-in Keras stored no weights for keeps its own.
+  const modelLayers = model.layers.filter((l) =>
+    l.weights.length > 0 &&
+    !(isNormalizationStandIn(l) && !(file.layers.get(l.name)?.length))
   );
   const plan: WeightPlan = {
     layers: [],
@@ -179,6 +196,14 @@ export function planLegacy(
       continue;
     }
     const expected = kerasWeightOrder(layer);
+    if (
+      isNormalizationStandIn(layer) && stored.length === 3 &&
+      /count/.test(stored[2].name)
+    ) {
+      // Keras' mean, variance → moving mean, variance; its count is skipped.
+      expected.forEach((v, i) => check(where, v, stored[i]));
+      continue;
+    }
     if (expected.length !== stored.length) {
       problems.push(
         `${where}: expected ${expected.length} weights ${
@@ -214,6 +239,7 @@ const KERAS3_CLASS_NAMES: Record<string, string> = {
 
 /** The Keras 3 class name of a TF.js layer or model (`Model` → `Functional`). */
 export function keras3ClassName(layer: Layer): string {
+  if (isNormalizationStandIn(layer)) return "Normalization";
   const name = layer.getClassName();
   return KERAS3_CLASS_NAMES[name] ?? name;
 }
@@ -329,6 +355,14 @@ export function planKeras3(
         ? `, named "${stored.name}" in the file`
         : ""
     })`;
+    if (
+      isNormalizationStandIn(layer) &&
+      (stored == null || stored.weights.length === 0)
+    ) {
+      // V2's Normalization: constants, no variables; the layer keeps its own.
+      if (stored != null) taken.add(stored.path);
+      continue;
+    }
     if (stored == null || stored.weights.length === 0) {
       problems.push(
         `${where}: expected ${expected.length} variables ${
@@ -339,7 +373,11 @@ export function planKeras3(
     }
     taken.add(stored.path);
     plan.layers.push({ model: label, file: stored.path });
-    if (stored.weights.length !== expected.length) {
+    const count = isNormalizationStandIn(layer) &&
+        stored.weights.length === 3
+      ? 1
+      : 0; // Keras' count, skipped
+    if (stored.weights.length - count !== expected.length) {
       problems.push(
         `${where}: expected ${expected.length} variables ${
           expected.map((v) => fmtShape(v.shape)).join(" ")

@@ -65,3 +65,34 @@ Deno.test("presets: configs/mobilenet_v3_large.json is the reference job on Mobi
   });
   assert.deepEqual(strip(v3), strip(seed));
 });
+
+Deno.test("presets: configs/efficientnet_b0.json is the reference job on EfficientNetB0 at 224 px (Keras' default), fromLayer at Keras' block6a_expand_conv (ImageNet layout)", async () => {
+  const seed = await loadConfig(path("configs/seed.json"));
+  const b0 = await loadConfig(path("configs/efficientnet_b0.json"));
+  assert.equal(b0.model.architecture, "efficientnet_b0");
+  assert.equal(b0.model.alpha, 1.0);
+  assert.equal(b0.model.weights, "imagenet");
+  assert.deepEqual(b0.data.imageSize, [224, 224]);
+  const { efficientNet } = await import("../../src/model/efficientnet.ts");
+  const { kerasLayerNames } = await import("../../src/model/mobilenet_v3.ts");
+  // With ImageNet weights Keras' model has rescaling_1: 238 layers.
+  const base = efficientNet({
+    variant: "b0",
+    inputShape: [224, 224, 3],
+    imagenetRescaling: true,
+  });
+  const names = kerasLayerNames(base);
+  base.dispose();
+  assert.equal(names.length, 238);
+  assert.equal(names[b0.fineTune.fromLayer as number], "block6a_expand_conv");
+  assert.ok((b0.fineTune.fromLayer as number) > (2 / 3) * names.length);
+  const strip = (c: typeof seed) => ({
+    ...c,
+    $schema: null,
+    name: null,
+    data: { ...c.data, imageSize: null },
+    model: { ...c.model, architecture: null },
+    fineTune: { ...c.fineTune, fromLayer: null },
+  });
+  assert.deepEqual(strip(b0), strip(seed));
+});

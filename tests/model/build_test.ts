@@ -13,37 +13,74 @@ import {
 } from "../../src/model/bases.ts";
 import { kerasLayerNames } from "../../src/model/mobilenet_v3.ts";
 import * as tf from "../../src/deps/tf.ts";
+import { buildClassifier } from "../../src/model/classifier.ts";
 
 await tf.setBackend("cpu");
 
-Deno.test("buildModel: architectures without a builder yet fail before any download, naming model.architecture", async () => {
-  const unbuilt = ARCHITECTURES.filter((a) => !isBuiltArchitecture(a));
-  assert.deepEqual(
-    unbuilt,
-    ARCHITECTURES.filter((a) => a.startsWith("efficientnet")),
-  );
-  for (const architecture of unbuilt) {
-    const config = parseConfig({
-      data: { imageSize: [64, 64] },
-      model: { architecture, weights: "http://127.0.0.1:9/never-fetched.h5" },
-    });
-    assert.throws(
-      () => checkArchitectureBuilt(config.model),
-      new RegExp(
-        `^Error: model\\.architecture "${architecture}": this version builds only "mobilenet_v2", "mobilenet_v3_small", "mobilenet_v3_large"`,
-      ),
-    );
-    await assert.rejects(
-      buildModel(config, {
-        classNames: ["a", "b"],
-        cacheDir: "/nonexistent",
-        initSeed: 1,
-      }),
-      /model\.architecture/,
-    );
-  }
+Deno.test("buildModel: every model.architecture has a builder", () => {
+  assert.deepEqual(ARCHITECTURES.filter((a) => !isBuiltArchitecture(a)), []);
+  assert.deepEqual([...BUILT_ARCHITECTURES].sort(), [...ARCHITECTURES].sort());
   for (const architecture of BUILT_ARCHITECTURES) {
     checkArchitectureBuilt(parseConfig({ model: { architecture } }).model);
+  }
+});
+
+Deno.test("buildClassifier: Keras' ImageNet weights give EfficientNet V1 (only) its per-channel Rescaling, as Keras", async () => {
+  for (
+    const [architecture, imagenet, has] of [
+      ["efficientnet_b0", true, true],
+      ["efficientnet_b0", false, false],
+      ["efficientnet_v2_b0", true, false],
+    ] as const
+  ) {
+    const clf = await buildClassifier({
+      imageSize: [32, 32],
+      architecture,
+      imagenet,
+      numClasses: 2,
+    });
+    try {
+      const names = clf.base.layers.map((l) => l.name);
+      assert.equal(
+        names.includes("rescaling_1"),
+        has,
+        `${architecture} ${imagenet}`,
+      );
+      if (has) assert.equal(names.indexOf("rescaling_1"), 3);
+    } finally {
+      disposeModel(clf);
+    }
+  }
+});
+
+Deno.test("buildModel: EfficientNet B0 / V2 B0 with random weights; Keras' layer counts; fineTune.fromLayer as Keras' index in the last third", async () => {
+  const cases = [
+    // Keras 3.15 at 96 px (issue 19's table); params less V1's Normalization
+    // count / plus V2's Normalization constants (see efficientnet.ts).
+    { architecture: "efficientnet_b0", layers: 237, params: 4049571 - 1 },
+    { architecture: "efficientnet_v2_b0", layers: 270, params: 5919312 + 6 },
+  ] as const;
+  for (const c of cases) {
+    const config = parseConfig({
+      data: { imageSize: [96, 96] },
+      model: { architecture: c.architecture, weights: null },
+      fineTune: { enabled: true, fromLayer: 200 },
+    });
+    const built = await buildModel(config, {
+      classNames: ["a", "b", "c"],
+      cacheDir: "/nonexistent",
+      initSeed: 3,
+    });
+    try {
+      const names = kerasLayerNames(built.base);
+      assert.equal(names.length, c.layers);
+      assert.equal(built.base.countParams(), c.params);
+      assert.equal(built.featureSize, 1280);
+      assert.equal(built.base.layers[built.fineTuneFrom].name, names[200]);
+      assert.deepEqual(built.model.outputs[0].shape, [null, 3]);
+    } finally {
+      disposeModel(built);
+    }
   }
 });
 
