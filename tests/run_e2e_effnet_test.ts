@@ -5,9 +5,11 @@
  * (loopback download → unzip → decode → base @ 32 px → train → outputs) on
  * the fixture dataset with a frozen base. Checks raw 0–255 pixels in
  * (`preprocessing.json` says `"identity"`), the base named in the summary,
- * the frozen engine (`auto`: ONNX Runtime, or the TF.js fallback with its
- * one-line reason while swish is not lowered), finite losses, and the saved model under plain
- * `tf.loadLayersModel` computing what the run's model computes.
+ * the frozen engine (`auto`: ONNX Runtime), finite losses, the saved model
+ * under plain `tf.loadLayersModel` computing what the run's model computes,
+ * its ONNX export (`model/model.onnx`) written;
+ * fine-tuning from a Keras layer index in the last third on both training
+ * engines.
  */
 
 import assert from "node:assert/strict";
@@ -63,9 +65,6 @@ for (
   Deno.test(`train e2e ${architecture} (cpu): frozen from random weights: identity preprocessing, the base named, finite losses, saved model = plain tf.loadLayersModel`, async () => {
     const r = await run({
       model: { architecture, alpha: 1, weights: null },
-      // ONNX export throws on swish (not lowered yet; on h19-engine), where
-      // the frozen engine falls back: no model.onnx for now.
-      output: { onnx: false },
       data: { cacheDir: join(env.dir, `cache-${architecture}`) },
       train: { epochs: 2 },
     });
@@ -75,15 +74,10 @@ for (
         new RegExp(`^${display}, ${SIZE}×${SIZE}, frozen base`),
       );
       const engine = r.summary.frozenEngine;
-      // engine.frozen "auto": ONNX Runtime, or TF.js with the one-line reason.
-      assert.ok(
-        engine?.engine === "onnxruntime" ||
-          (engine?.engine === "tfjs" &&
-            /^auto: model "features" cannot run on ONNX Runtime \(.*\); TF\.js cpu instead/
-              .test(engine.reason ?? "")),
-        JSON.stringify(engine),
-      );
-      console.log(`${architecture}: frozen engine ${JSON.stringify(engine)}`);
+      // engine.frozen "auto" on cpu: ONNX Runtime lowers every layer.
+      assert.equal(engine?.engine, "onnxruntime", JSON.stringify(engine));
+      const onnx = await Deno.stat(join(r.dir, "model", "model.onnx"));
+      assert.ok(onnx.size > 1e6, `model.onnx ${onnx.size} bytes`);
       assert.deepEqual(
         JSON.parse(
           await Deno.readTextFile(join(r.dir, "model/preprocessing.json")),
@@ -121,37 +115,40 @@ for (
   });
 }
 
-Deno.test("train e2e efficientnet_b0 (cpu): fine-tuning from a Keras layer index in the last third (engine.train tfjs)", async () => {
-  const base = baseNetwork({
-    architecture: "efficientnet_b0",
-    inputShape: [SIZE, SIZE, 3],
-  });
-  const names = kerasLayerNames(base);
-  const fromLayer = Math.floor(names.length * 0.7);
-  assert.equal(
-    base.layers[kerasLayerIndex(base, fromLayer)].name,
-    names[fromLayer],
-  );
-  base.dispose();
-  const r = await run({
-    model: { architecture: "efficientnet_b0", alpha: 1, weights: null },
-    engine: { frozen: "tfjs", train: "tfjs" },
-    output: { onnx: false },
-    data: { cacheDir: join(env.dir, "cache-effnet-ft") },
-    train: { epochs: 1 },
-    fineTune: { enabled: true, fromLayer, epochs: 1, learningRate: 1e-3 },
-  });
-  try {
-    assert.equal(r.rows.length, 2);
-    assert.ok(r.rows.every((row) => Number.isFinite(row.loss)));
-    const line = r.logs.find((l) => l.startsWith("fine-tuning: unfroze"));
-    assert.ok(line, r.logs.join("\n"));
-    assert.equal(/\(from (\S+)\)/.exec(line!)![1], names[fromLayer]);
-    assert.match(
-      r.summary.model,
-      new RegExp(`fine-tuned from layer ${fromLayer}`),
+for (const trainEngine of ["tfjs", "onnxruntime"] as const) {
+  Deno.test(`train e2e efficientnet_b0 (cpu): fine-tuning from a Keras layer index in the last third (engine.train ${trainEngine})`, async () => {
+    const base = baseNetwork({
+      architecture: "efficientnet_b0",
+      inputShape: [SIZE, SIZE, 3],
+    });
+    const names = kerasLayerNames(base);
+    const fromLayer = Math.floor(names.length * 0.7);
+    assert.equal(
+      base.layers[kerasLayerIndex(base, fromLayer)].name,
+      names[fromLayer],
     );
-  } finally {
-    r.model.dispose();
-  }
-});
+    base.dispose();
+    const r = await run({
+      model: { architecture: "efficientnet_b0", alpha: 1, weights: null },
+      engine: { frozen: "auto", train: trainEngine },
+      output: { onnx: false },
+      data: { cacheDir: join(env.dir, `cache-effnet-ft-${trainEngine}`) },
+      train: { epochs: 1 },
+      fineTune: { enabled: true, fromLayer, epochs: 1, learningRate: 1e-3 },
+    });
+    try {
+      assert.equal(r.rows.length, 2);
+      assert.ok(r.rows.every((row) => Number.isFinite(row.loss)));
+      const line = r.logs.find((l) => l.startsWith("fine-tuning: unfroze"));
+      assert.ok(line, r.logs.join("\n"));
+      assert.equal(/\(from (\S+)\)/.exec(line!)![1], names[fromLayer]);
+      assert.match(
+        r.summary.model,
+        new RegExp(`fine-tuned from layer ${fromLayer}`),
+      );
+      assert.equal(r.summary.trainEngine?.engine, trainEngine);
+    } finally {
+      r.model.dispose();
+    }
+  });
+}
