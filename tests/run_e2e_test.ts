@@ -839,13 +839,22 @@ Deno.test("train e2e (cpu): engine.train onnxruntime fine-tunes like tfjs on the
         tfjs.summary.evaluation!.matrix,
       );
     }
-    // No ONNX training lowering for the head's Dropout: auto says so and
-    // trains on TF.js; onnxruntime is rejected with the config.
-    const fallback = await run({
+    // The head's Dropout trains on the graph (masks from data.seed's
+    // generator); batch-statistics BatchNormalization has no lowering: auto
+    // says so and trains on TF.js; onnxruntime is rejected with the config.
+    const dropout = await run({
       ...base,
       model: { head: { dropout: 0.2 } },
       engine: { train: "auto" },
     });
+    runs.push(dropout);
+    assert.equal(dropout.summary.trainEngine?.engine, "onnxruntime");
+    assert.ok(dropout.rows.every((r) => Number.isFinite(r.loss)));
+    const batchStats: ConfigInput = {
+      ...base,
+      fineTune: { ...base.fineTune, batchNorm: "batch-stats" },
+    };
+    const fallback = await run({ ...batchStats, engine: { train: "auto" } });
     runs.push(fallback);
     assert.equal(fallback.summary.trainEngine?.engine, "tfjs");
     const line = fallback.logs.filter((l) =>
@@ -854,17 +863,19 @@ Deno.test("train e2e (cpu): engine.train onnxruntime fine-tunes like tfjs on the
     assert.equal(line.length, 1);
     assert.match(
       line[0],
-      /^fine-tuning engine: tfjs@[^ ]+\/cpu \(auto: the suffix cannot train on the ONNX graph: layer "dropout" is Dropout at rate 0\.2 \(model\.head\.dropout\).*; TF\.js cpu instead\)$/,
+      /^fine-tuning engine: tfjs@[^ ]+\/cpu \(auto: the suffix cannot train on the ONNX graph: layer "[^"]+" normalizes with batch statistics \(fineTune\.batchNorm "batch-stats"\).*; TF\.js cpu instead\)$/,
     );
     assert.throws(
-      () =>
-        env.config({
-          ...base,
-          model: { head: { dropout: 0.2 } },
-          engine: { train: "onnxruntime" },
-        }),
-      /engine\.train.*"onnxruntime" cannot fine-tune with model\.head\.dropout > 0/,
+      () => env.config({ ...batchStats, engine: { train: "onnxruntime" } }),
+      /engine\.train.*"onnxruntime" cannot fine-tune with fineTune\.batchNorm "batch-stats"/,
     );
+    // Dropout, class weights and label smoothing are accepted.
+    env.config({
+      ...base,
+      model: { head: { dropout: 0.2 } },
+      train: { epochs: 1, labelSmoothing: 0.1 },
+      engine: { train: "onnxruntime" },
+    });
   } finally {
     runs.forEach((r) => r.model.dispose());
   }

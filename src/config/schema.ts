@@ -451,14 +451,8 @@ export const ConfigSchema: z.ZodType<Config, ConfigInput> = z.strictObject({
   if (c.engine.train === "onnxruntime" && c.fineTune.enabled) {
     const clash = c.fineTune.batchNorm === "batch-stats"
       ? 'fineTune.batchNorm "batch-stats" (the ONNX graph runs frozen BatchNormalization statistics)'
-      : c.model.head.dropout > 0
-      ? "model.head.dropout > 0 (the ONNX graph has no Dropout masks)"
       : c.model.trainable
       ? "model.trainable (fine-tuning then trains the whole model on images, with no frozen prefix)"
-      : c.train.classWeight != null
-      ? "train.classWeight (the ONNX graph's loss has no class weights)"
-      : c.train.labelSmoothing > 0
-      ? "train.labelSmoothing (the ONNX graph's loss has no label smoothing)"
       : null;
     if (clash) {
       ctx.addIssue({
