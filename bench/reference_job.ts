@@ -4,7 +4,7 @@
  *
  * ```sh
  * deno run --allow-read --allow-write --allow-env --allow-sys --allow-run \
- *   bench/reference_job.ts [--cases forward,cached,uncached] \
+ *   bench/reference_job.ts [--cases forward,cached,uncached,augmented,fine-tune,tutorial] \
  *   [--epochs 10] [--uncached-epochs 1] [--backend auto] [--wasm-threads auto] \
  *   [--data DIR] [--train-per-class 1000] [--validation-per-class 500] \
  *   [--uncached-batch-size 32] [--child-timeout SECONDS] [--json FILE] [--keep]
@@ -23,6 +23,13 @@
  * - `cached`: two runs sharing one fresh cache folder. The first decodes the
  *   JPEGs and computes the features (base once per image); the second reuses
  *   both from the cache.
+ * - `augmented`: flip + rotation 0.2 (the base on every augmented batch).
+ * - `fine-tune`: 10 frozen epochs, then 10 from layer 100 with RMSprop 1e-5,
+ *   prefix cached; once per `--train-engines` value.
+ * - `tutorial`: the TensorFlow tutorial as `configs/tutorial.json` has it:
+ *   `fine-tune` with the augmentation (so the frozen prefix runs on every
+ *   augmented batch) and the Dropout(0.2) + Dense(1) logit head; once per
+ *   `--train-engines` value.
  * - `uncached`: `train.cacheFeatures=false` (the base runs on every image in
  *   every epoch, as Keras does), fresh cache folder. With
  *   `--uncached-epochs N` below `--epochs` it runs N epochs and
@@ -109,6 +116,7 @@ const { values: args } = parseArgs({
     engine: { type: "string", default: "auto" },
     augment: { type: "string", default: "false" },
     "fine-tune": { type: "string", default: "false" },
+    head: { type: "string", default: "softmax" },
     child: { type: "string" },
     "cache-dir": { type: "string" },
     "out-dir": { type: "string" },
@@ -152,7 +160,13 @@ async function child(): Promise<void> {
       imageSize: [160, 160],
       batchSize: Number(args["batch-size"]),
     },
-    model: { weights: null, alpha: 1.0, trainable: false },
+    model: {
+      weights: null,
+      alpha: 1.0,
+      trainable: false,
+      // The tutorial's head: Dropout(0.2) + Dense(1) on its logit.
+      head: args.head === "tutorial" ? { dropout: 0.2, output: "logit" } : {},
+    },
     train: {
       epochs: Number(args.epochs),
       cacheFeatures: args["cache-features"] === "true",
@@ -230,6 +244,7 @@ async function runChild(
     trainEngine?: string;
     augment?: boolean;
     fineTune?: boolean;
+    head?: "softmax" | "tutorial";
   },
 ): Promise<ChildOutcome> {
   const resultPath = join(opts.outDir, `${name}.result.json`);
@@ -271,6 +286,8 @@ async function runChild(
       String(opts.fineTune ?? false),
       "--train-engine",
       opts.trainEngine ?? "tfjs",
+      "--head",
+      opts.head ?? "softmax",
       "--result",
       resultPath,
     ],
@@ -441,7 +458,7 @@ async function main(): Promise<void> {
   const jobs: JobRow[] = [];
   const engines = args.engines.split(",").map((s) => s.trim());
   if (
-    ["cached", "uncached", "augmented", "fine-tune"].some((c) =>
+    ["cached", "uncached", "augmented", "fine-tune", "tutorial"].some((c) =>
       cases.includes(c)
     )
   ) {
@@ -493,23 +510,42 @@ async function main(): Promise<void> {
       const trainEngines = args["train-engines"].split(",").map((s) =>
         s.trim()
       );
-      for (const engine of engines) {
-        if (!cases.includes("fine-tune")) break;
-        for (const trainEngine of trainEngines) {
-          jobs.push({
-            label:
-              `${engine}: fine-tuning (10 frozen + 10 from layer 100, prefix cached; engine.train ${trainEngine})`,
-            r: await runChild(`fine-tune-${engine}-train-${trainEngine}`, {
-              cacheDir: join(work, `cache-ft-${engine}-${trainEngine}`),
-              outDir,
-              epochs,
-              batchSize: 32,
-              cache: true,
-              engine,
-              trainEngine,
-              fineTune: true,
-            }),
-          });
+      // The two-stage cases: each frozen engine × each engine.train value.
+      const twoStage = [
+        {
+          kind: "fine-tune",
+          what: "fine-tuning (10 frozen + 10 from layer 100, prefix cached",
+          augment: false,
+          head: "softmax" as const,
+        },
+        {
+          kind: "tutorial",
+          what:
+            "tutorial (augmented, Dropout 0.2 + logit head, 10 frozen + 10 from layer 100, prefix per batch",
+          augment: true,
+          head: "tutorial" as const,
+        },
+      ].filter((c) => cases.includes(c.kind));
+      for (const { kind, what, augment, head } of twoStage) {
+        for (const engine of engines) {
+          for (const trainEngine of trainEngines) {
+            const name = `${kind}-${engine}-train-${trainEngine}`;
+            jobs.push({
+              label: `${engine}: ${what}; engine.train ${trainEngine})`,
+              r: await runChild(name, {
+                cacheDir: join(work, `cache-${name}`),
+                outDir,
+                epochs,
+                batchSize: 32,
+                cache: true,
+                engine,
+                trainEngine,
+                augment,
+                fineTune: true,
+                head,
+              }),
+            });
+          }
         }
       }
       for (const engine of engines) {

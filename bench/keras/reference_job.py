@@ -13,12 +13,16 @@ tutorial:
 - fine_tune:  frozen 10 epochs, then layers 100.. unfrozen (the base called
               with training=False, as the tutorial does), RMSprop 1e-5,
               10 more epochs.
+- tutorial:   the TensorFlow tutorial as written (configs/tutorial.json):
+              augmentation, Dropout(0.2) + Dense(1) logit head with
+              BinaryCrossentropy(from_logits=True), 10 frozen epochs, then 10
+              fine-tuning epochs from layer 100 with RMSprop 1e-5.
 
 Prints one JSON object per case: wall seconds (data pipeline, model build
 and fit included) and the last epoch's metrics.
 
 Usage: <venv>/bin/python bench/keras/reference_job.py [--data DIR]
-       [--cases frozen,augmented,fine_tune] [--epochs 10]
+       [--cases frozen,augmented,fine_tune,tutorial] [--epochs 10]
 (make the venv with ../shared/tools/keras-venv.sh; CI never runs this).
 """
 
@@ -41,18 +45,18 @@ args = parser.parse_args()
 SIZE = (160, 160)
 
 
-def datasets():
+def datasets(label_mode):
     train = keras.utils.image_dataset_from_directory(
         os.path.join(args.data, "train"), image_size=SIZE, batch_size=32,
-        label_mode="categorical", shuffle=True, seed=42, verbose=False)
+        label_mode=label_mode, shuffle=True, seed=42, verbose=False)
     val = keras.utils.image_dataset_from_directory(
         os.path.join(args.data, "validation"), image_size=SIZE, batch_size=32,
-        label_mode="categorical", shuffle=False, verbose=False)
+        label_mode=label_mode, shuffle=False, verbose=False)
     auto = tf.data.AUTOTUNE
     return train.prefetch(auto), val.prefetch(auto)
 
 
-def build(augment):
+def build(augment, logit_head):
     keras.utils.set_random_seed(42)
     base = keras.applications.MobileNetV2(
         input_shape=SIZE + (3,), include_top=False, weights=None)
@@ -65,25 +69,41 @@ def build(augment):
     x = keras.applications.mobilenet_v2.preprocess_input(x)
     x = base(x, training=False)
     x = keras.layers.GlobalAveragePooling2D()(x)
-    outputs = keras.layers.Dense(2, activation="softmax")(x)
+    if logit_head:
+        x = keras.layers.Dropout(0.2)(x)
+        outputs = keras.layers.Dense(1)(x)
+    else:
+        outputs = keras.layers.Dense(2, activation="softmax")(x)
     return base, keras.Model(inputs, outputs)
+
+
+def loss_and_metrics(logit_head):
+    if logit_head:
+        return (keras.losses.BinaryCrossentropy(from_logits=True),
+                [keras.metrics.BinaryAccuracy(threshold=0.0, name="accuracy")])
+    return "categorical_crossentropy", ["accuracy"]
 
 
 def run(case):
     started = time.perf_counter()
-    train, val = datasets()
-    base, model = build(augment=case == "augmented")
-    model.compile(optimizer=keras.optimizers.Adam(1e-4),
-                  loss="categorical_crossentropy", metrics=["accuracy"])
+    tutorial = case == "tutorial"
+    train, val = datasets("binary" if tutorial else "categorical")
+    base, model = build(augment=case in ("augmented", "tutorial"),
+                        logit_head=tutorial)
+    loss, metrics = loss_and_metrics(tutorial)
+    model.compile(optimizer=keras.optimizers.Adam(1e-4), loss=loss,
+                  metrics=metrics)
     history = model.fit(train, validation_data=val, epochs=args.epochs,
                         verbose=0)
     frozen_seconds = time.perf_counter() - started
-    if case == "fine_tune":
+    two_stage = case in ("fine_tune", "tutorial")
+    if two_stage:
         base.trainable = True
         for layer in base.layers[:100]:
             layer.trainable = False
-        model.compile(optimizer=keras.optimizers.RMSprop(1e-5),
-                      loss="categorical_crossentropy", metrics=["accuracy"])
+        loss, metrics = loss_and_metrics(tutorial)
+        model.compile(optimizer=keras.optimizers.RMSprop(1e-5), loss=loss,
+                      metrics=metrics)
         history = model.fit(train, validation_data=val,
                             epochs=2 * args.epochs,
                             initial_epoch=args.epochs, verbose=0)
@@ -93,7 +113,7 @@ def run(case):
         "case": case,
         "keras": keras.__version__,
         "tensorflow": tf.__version__,
-        "epochs": args.epochs * (2 if case == "fine_tune" else 1),
+        "epochs": args.epochs * (2 if two_stage else 1),
         "wallSeconds": round(time.perf_counter() - started, 1),
         "frozenStageSeconds": round(frozen_seconds, 1),
         "final": last,

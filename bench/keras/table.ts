@@ -39,6 +39,26 @@ const pairs: [string, string, string][] = [
     "fine_tune",
     "fine-tune-auto-train-onnxruntime",
   ],
+  [
+    "fine-tuning (10 + 10 epochs), engine.train auto",
+    "fine_tune",
+    "fine-tune-auto-train-auto",
+  ],
+  [
+    "TF tutorial preset (augmented, dropout + logit head, 10 + 10 epochs), engine.train auto",
+    "tutorial",
+    "tutorial-auto-train-auto",
+  ],
+  [
+    "TF tutorial preset (augmented, dropout + logit head, 10 + 10 epochs), engine.train onnxruntime",
+    "tutorial",
+    "tutorial-auto-train-onnxruntime",
+  ],
+  [
+    "TF tutorial preset (augmented, dropout + logit head, 10 + 10 epochs), engine.train tfjs",
+    "tutorial",
+    "tutorial-auto-train-tfjs",
+  ],
 ];
 const f1 = (n: number) => n.toFixed(1);
 console.log(
