@@ -80,7 +80,10 @@ export function prefixModel(base: tf.LayersModel, cut: PrefixCut) {
  * Every layer is the classifier's own (shared weights): training the suffix
  * trains the classifier.
  */
-export function suffixModel(clf: Classifier, cut: PrefixCut): tf.LayersModel {
+export function suffixModel(
+  clf: Pick<Classifier, "base" | "features" | "fitHead">,
+  cut: PrefixCut,
+): tf.LayersModel {
   const base = clf.base;
   const inputs = cut.shapes.map((shape, i) =>
     tf.input({ shape, name: `prefix_${cut.names[i]}` })
