@@ -33,6 +33,9 @@ Deno.test("presets: configs/tutorial.json follows TensorFlow's transfer-learning
   assert.equal(t.fineTune.optimizer, "rmsprop");
   assert.equal(t.fineTune.learningRate, 1e-5);
   assert.equal(t.train.learningRate, 1e-4);
+  // Its fine-tuning runs on the fastest engine there is (ONNX Runtime's
+  // training graph without a GPU): within Keras' time only that way.
+  assert.equal(t.engine.train, "auto");
 });
 
 Deno.test("presets: configs/mobilenet_v3_large.json is the reference job on MobileNetV3Large at 224 px (its ImageNet weights' size), fromLayer at Keras' expanded_conv_12_expand", async () => {
