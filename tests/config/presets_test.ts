@@ -38,6 +38,16 @@ Deno.test("presets: configs/tutorial.json follows TensorFlow's transfer-learning
   assert.equal(t.engine.train, "auto");
 });
 
+/** A zoo preset without what makes it differ from seed.json: the base, its size and fromLayer. */
+const strip = (c: Awaited<ReturnType<typeof loadConfig>>) => ({
+  ...c,
+  $schema: null,
+  name: null,
+  data: { ...c.data, imageSize: null },
+  model: { ...c.model, architecture: null },
+  fineTune: { ...c.fineTune, fromLayer: null },
+});
+
 Deno.test("presets: configs/mobilenet_v3_large.json is the reference job on MobileNetV3Large at 224 px (its ImageNet weights' size), fromLayer at Keras' expanded_conv_12_expand", async () => {
   const seed = await loadConfig(path("configs/seed.json"));
   const v3 = await loadConfig(path("configs/mobilenet_v3_large.json"));
@@ -58,14 +68,6 @@ Deno.test("presets: configs/mobilenet_v3_large.json is the reference job on Mobi
   );
   assert.ok((v3.fineTune.fromLayer as number) > (2 / 3) * names.length);
   // Everything else is the reference job.
-  const strip = (c: typeof seed) => ({
-    ...c,
-    $schema: null,
-    name: null,
-    data: { ...c.data, imageSize: null },
-    model: { ...c.model, architecture: null },
-    fineTune: { ...c.fineTune, fromLayer: null },
-  });
   assert.deepEqual(strip(v3), strip(seed));
 });
 
@@ -89,13 +91,5 @@ Deno.test("presets: configs/efficientnet_b0.json is the reference job on Efficie
   assert.equal(names.length, 238);
   assert.equal(names[b0.fineTune.fromLayer as number], "block6a_expand_conv");
   assert.ok((b0.fineTune.fromLayer as number) > (2 / 3) * names.length);
-  const strip = (c: typeof seed) => ({
-    ...c,
-    $schema: null,
-    name: null,
-    data: { ...c.data, imageSize: null },
-    model: { ...c.model, architecture: null },
-    fineTune: { ...c.fineTune, fromLayer: null },
-  });
   assert.deepEqual(strip(b0), strip(seed));
 });
