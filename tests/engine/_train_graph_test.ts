@@ -252,6 +252,51 @@ async function runTrain(
   return { tg, out };
 }
 
+/**
+ * The training graph's gradients as the Keras weights' (`names`, `got`) next
+ * to TF.js' (`refs`). A BatchNormalization with frozen statistics is a
+ * graph affine: scale = γ/σ, shift = β − μγ/σ, so dγ = (dscale − μ·dshift)/σ
+ * and dβ = dshift.
+ */
+async function gradsAsKerasWeights(
+  tg: { weights: { name: string }[] },
+  out: Record<string, { data: unknown }>,
+  layers: Map<string, tf.layers.Layer>,
+  grads: Record<string, tf.Tensor>,
+) {
+  const gotOf = (name: string) => out[`grad:${name}`].data as Float32Array;
+  const names: string[] = [];
+  const refs: tf.Tensor[] = [];
+  const got: Record<string, { data: Float32Array }> = {};
+  for (const w of tg.weights) {
+    const [node, kind] = w.name.split("/");
+    const layer = layers.get(node);
+    assert.ok(layer != null, `no layer for ${w.name}`);
+    const vs = layer.trainableWeights.map((v) =>
+      grads[(v.read() as tf.Variable).name]
+    );
+    if (kind === "shift") continue;
+    if (kind === "scale") {
+      const [, , mean, variance] = layer.getWeights();
+      const eps = (layer.getConfig().epsilon as number) ?? 1e-3;
+      const sigma = await tf.sqrt(tf.add(variance, eps)).data();
+      const mu = await mean.data();
+      const ds = gotOf(`${node}/scale`), dsh = gotOf(`${node}/shift`);
+      names.push(`${node}/gamma`, `${node}/beta`);
+      got[`grad:${node}/gamma`] = {
+        data: ds.map((v, i) => (v - mu[i] * dsh[i]) / sigma[i]),
+      };
+      got[`grad:${node}/beta`] = { data: dsh };
+      refs.push(vs[0], vs[1]);
+    } else {
+      names.push(w.name);
+      got[`grad:${w.name}`] = { data: gotOf(w.name) };
+      refs.push(vs[kind === "bias" ? 1 : 0]);
+    }
+  }
+  return { names, got, refs };
+}
+
 /** Asserts each gradient within 1e-4 · max |ref|. */
 async function assertGrads(
   names: string[],
@@ -521,37 +566,12 @@ Deno.test("tiny MobileNetV2 (alpha 0.35, 32 px, unfolded) + GAP + Dense softmax:
       Math.abs(gotLoss - refLoss) <= 1e-4 * Math.abs(refLoss),
       `loss ${gotLoss} vs ${refLoss}`,
     );
-    const gotOf = (name: string) => out[`grad:${name}`].data as Float32Array;
-    const names: string[] = [];
-    const refs: tf.Tensor[] = [];
-    const got: Record<string, { data: Float32Array }> = {};
-    for (const w of tg.weights) {
-      const [node, kind] = w.name.split("/");
-      const layer = layers.get(node);
-      assert.ok(layer != null, `no layer for ${w.name}`);
-      const vs = layer.trainableWeights.map((v) =>
-        grads[(v.read() as tf.Variable).name]
-      );
-      if (kind === "scale" || kind === "shift") {
-        // Affine from BN with frozen statistics: scale = γ/σ, shift = β − μγ/σ,
-        // so dγ = (dscale − μ·dshift)/σ and dβ = dshift.
-        if (kind === "shift") continue;
-        const [, , mean, variance] = layer.getWeights();
-        const eps = (layer.getConfig().epsilon as number) ?? 1e-3;
-        const sigma = await tf.sqrt(tf.add(variance, eps)).data();
-        const mu = await mean.data();
-        const ds = gotOf(`${node}/scale`), dsh = gotOf(`${node}/shift`);
-        const dGamma = ds.map((v, i) => (v - mu[i] * dsh[i]) / sigma[i]);
-        names.push(`${node}/gamma`, `${node}/beta`);
-        got[`grad:${node}/gamma`] = { data: dGamma };
-        got[`grad:${node}/beta`] = { data: dsh };
-        refs.push(vs[0], vs[1]);
-      } else {
-        names.push(w.name);
-        got[`grad:${w.name}`] = { data: gotOf(w.name) };
-        refs.push(vs[kind === "bias" ? 1 : 0]);
-      }
-    }
+    const { names, got, refs } = await gradsAsKerasWeights(
+      tg,
+      out,
+      layers,
+      grads,
+    );
     assert.ok(
       names.length === vars.length,
       `${names.length} of ${vars.length} weights compared`,
@@ -696,36 +716,12 @@ Deno.test("MobileNetV2 1.0 @160 suffix from layer 100 (two crossing inputs) + GA
       Math.abs(gotLoss - refLoss) <= 1e-4 * Math.abs(refLoss),
       `loss ${gotLoss} vs ${refLoss}`,
     );
-    const layers = new Map(upper.layers.map((l) => [l.name, l]));
-    const names: string[] = [];
-    const refs: tf.Tensor[] = [];
-    const got: Record<string, { data: Float32Array }> = {};
-    const gotOf = (name: string) => out[`grad:${name}`].data as Float32Array;
-    for (const w of tg.weights) {
-      const [node, kind] = w.name.split("/");
-      const layer = layers.get(node)!;
-      const vs = layer.trainableWeights.map((v) =>
-        grads[(v.read() as tf.Variable).name]
-      );
-      if (kind === "shift") continue;
-      if (kind === "scale") {
-        const [, , mean, variance] = layer.getWeights();
-        const eps = (layer.getConfig().epsilon as number) ?? 1e-3;
-        const sigma = await tf.sqrt(tf.add(variance, eps)).data();
-        const mu = await mean.data();
-        const ds = gotOf(`${node}/scale`), dsh = gotOf(`${node}/shift`);
-        got[`grad:${node}/gamma`] = {
-          data: ds.map((v, i) => (v - mu[i] * dsh[i]) / sigma[i]),
-        };
-        got[`grad:${node}/beta`] = { data: dsh };
-        names.push(`${node}/gamma`, `${node}/beta`);
-        refs.push(vs[0], vs[1]);
-      } else {
-        names.push(w.name);
-        got[`grad:${w.name}`] = { data: gotOf(w.name) };
-        refs.push(vs[kind === "bias" ? 1 : 0]);
-      }
-    }
+    const { names, got, refs } = await gradsAsKerasWeights(
+      tg,
+      out,
+      new Map(upper.layers.map((l) => [l.name, l])),
+      grads,
+    );
     assert.equal(names.length, vars.length);
     await assertGrads(names, got, refs);
   } finally {
@@ -775,38 +771,14 @@ Deno.test('EfficientNet-like V1 and V2 blocks + GAP + Dense softmax (unfolded: c
         Math.abs(gotLoss - refLoss) <= 1e-4 * Math.abs(refLoss),
         `${variant} @${size}: loss ${gotLoss} vs ${refLoss}`,
       );
-      const layers = new Map(model.layers.map((l) => [l.name, l]));
-      const names: string[] = [];
-      const refs: tf.Tensor[] = [];
-      const got: Record<string, { data: Float32Array }> = {};
-      const gotOf = (name: string) => out[`grad:${name}`].data as Float32Array;
-      for (const w of tg.weights) {
-        const [node, kind] = w.name.split("/");
-        const layer = layers.get(node)!;
-        const vs = layer.trainableWeights.map((v) =>
-          grads[(v.read() as tf.Variable).name]
-        );
-        if (kind === "shift") continue;
-        if (kind === "scale") {
-          const [, , mean, variance] = layer.getWeights();
-          const eps = layer.getConfig().epsilon as number;
-          const sigma = await tf.sqrt(tf.add(variance, eps)).data();
-          const mu = await mean.data();
-          const ds = gotOf(`${node}/scale`), dsh = gotOf(`${node}/shift`);
-          got[`grad:${node}/gamma`] = {
-            data: ds.map((v, i) => (v - mu[i] * dsh[i]) / sigma[i]),
-          };
-          got[`grad:${node}/beta`] = { data: dsh };
-          names.push(`${node}/gamma`, `${node}/beta`);
-          refs.push(vs[0], vs[1]);
-        } else {
-          names.push(w.name);
-          got[`grad:${w.name}`] = { data: gotOf(w.name) };
-          refs.push(vs[kind === "bias" ? 1 : 0]);
-        }
-      }
+      const { names, got, refs } = await gradsAsKerasWeights(
+        tg,
+        out,
+        new Map(model.layers.map((l) => [l.name, l])),
+        grads,
+      );
       assert.equal(names.length, vars.length, `${variant} @${size}`);
-      await assertGrads(names.map((nm) => nm), got, refs);
+      await assertGrads(names, got, refs);
     } finally {
       model.dispose();
     }
