@@ -514,24 +514,27 @@ async function main(): Promise<void> {
       const twoStage = [
         {
           kind: "fine-tune",
-          what: "fine-tuning (10 frozen + 10 from layer 100, prefix cached",
+          what: "fine-tuning",
+          detail: "10 frozen + 10 from layer 100, prefix cached",
           augment: false,
           head: "softmax" as const,
         },
         {
           kind: "tutorial",
-          what:
-            "tutorial (augmented, Dropout 0.2 + logit head, 10 frozen + 10 from layer 100, prefix per batch",
+          what: "tutorial",
+          detail:
+            "augmented, Dropout 0.2 + logit head, 10 frozen + 10 from layer 100, prefix per batch",
           augment: true,
           head: "tutorial" as const,
         },
       ].filter((c) => cases.includes(c.kind));
-      for (const { kind, what, augment, head } of twoStage) {
+      for (const { kind, what, detail, augment, head } of twoStage) {
         for (const engine of engines) {
           for (const trainEngine of trainEngines) {
             const name = `${kind}-${engine}-train-${trainEngine}`;
             jobs.push({
-              label: `${engine}: ${what}; engine.train ${trainEngine})`,
+              label:
+                `${engine}: ${what} (${detail}; engine.train ${trainEngine})`,
               r: await runChild(name, {
                 cacheDir: join(work, `cache-${name}`),
                 outDir,

@@ -26,39 +26,27 @@ const keras = (await Deno.readTextFile(kerasFile)).trim().split("\n")
       final: { val_accuracy: number };
     }
   );
+// [label, Keras' case, deno-transfer's case]; the two-stage cases once per
+// engine.train value (bench/reference_job.ts names them
+// `<case>-auto-train-<engine>`).
+const twoStage: [string, string, string][] = [
+  ["fine-tuning (10 + 10 epochs)", "fine_tune", "fine-tune"],
+  [
+    "TF tutorial preset (augmented, dropout + logit head, 10 + 10 epochs)",
+    "tutorial",
+    "tutorial",
+  ],
+];
 const pairs: [string, string, string][] = [
   ["frozen base", "frozen", "cached-first-auto"],
   ["frozen base + augmentation", "augmented", "augmented-auto"],
-  [
-    "fine-tuning (10 + 10 epochs), engine.train tfjs",
-    "fine_tune",
-    "fine-tune-auto-train-tfjs",
-  ],
-  [
-    "fine-tuning (10 + 10 epochs), engine.train onnxruntime",
-    "fine_tune",
-    "fine-tune-auto-train-onnxruntime",
-  ],
-  [
-    "fine-tuning (10 + 10 epochs), engine.train auto",
-    "fine_tune",
-    "fine-tune-auto-train-auto",
-  ],
-  [
-    "TF tutorial preset (augmented, dropout + logit head, 10 + 10 epochs), engine.train auto",
-    "tutorial",
-    "tutorial-auto-train-auto",
-  ],
-  [
-    "TF tutorial preset (augmented, dropout + logit head, 10 + 10 epochs), engine.train onnxruntime",
-    "tutorial",
-    "tutorial-auto-train-onnxruntime",
-  ],
-  [
-    "TF tutorial preset (augmented, dropout + logit head, 10 + 10 epochs), engine.train tfjs",
-    "tutorial",
-    "tutorial-auto-train-tfjs",
-  ],
+  ...twoStage.flatMap(([label, k, d]) =>
+    ["tfjs", "onnxruntime", "auto"].map((e): [string, string, string] => [
+      `${label}, engine.train ${e}`,
+      k,
+      `${d}-auto-train-${e}`,
+    ])
+  ),
 ];
 const f1 = (n: number) => n.toFixed(1);
 console.log(
