@@ -19,9 +19,12 @@ import { selectBackend } from "../../src/backend/backend.ts";
 import { efficientNet } from "../../src/model/efficientnet.ts";
 import { kerasLayerNames, mobileNetV3 } from "../../src/model/mobilenet_v3.ts";
 import { setBatchNormInference } from "../../src/model/batch_norm.ts";
+import { imageSetFromPixels } from "../../src/data/image_set.ts";
+import { tfjsForward } from "../../src/engine/frozen_engine.ts";
 import { fitLoop } from "../../src/train/fit.ts";
-import { featureSource } from "../../src/train/sources.ts";
+import { featureSource, imageSource } from "../../src/train/sources.ts";
 import {
+  onTheFlyPrefix,
   prefixCut,
   prefixModel,
   suffixModel,
@@ -311,13 +314,12 @@ export async function frozenStageMatchesKeras(
  * frozen head, the base trainable from Keras' `fine_tune.from_layer` (a
  * Keras `model.layers` index, mapped to ours through `kerasLayerNames`) with
  * BatchNormalization pinned to inference; the frozen prefix computed once off
- * the gradient tape (`prefixCut`), the suffix model (`suffixModel`: the base
- * from the cut, the pooling, the head) trained with Keras' RMSprop 1e-5,
- * batch 8 in order, epochs 4–5. Keras pinned the base's Dropout
+ * the gradient tape per batch (`onTheFlyPrefix`), the suffix model
+ * (`suffixModel`: the base from the cut, the pooling, the head) trained by
+ * `fitLoop` with Keras' RMSprop 1e-5, batch 8 in order, epochs 4–5. Keras pinned the base's Dropout
  * (EfficientNet's drop-connect) to inference too; TF.js trains Dropout, so
- * the suffix's Dropout rates are set to 0 here. Per-epoch loss (the mean of
- * the batches' losses, as Keras reports it) within 5e-4 absolute, accuracy
- * equal, the same trainable weight count.
+ * the suffix's Dropout rates are set to 0 here. Per-epoch loss within 5e-4
+ * absolute, accuracy equal, the same trainable weight count.
  */
 export async function fineTuneMatchesKeras(
   goldens: ZooGoldens,
@@ -364,50 +366,44 @@ export async function fineTuneMatchesKeras(
     loss: "categoricalCrossentropy",
     metrics: ["accuracy"],
   });
-  const px = Float32Array.from(zooPixels(ns, labels, m.size));
-  const prefix = tf.tidy(() => {
-    const out = prefixModel(base, cut).predict(
-      tf.tensor4d(px, [ns.length, m.size, m.size, 3]),
-    );
-    return Array.isArray(out) ? out : [out];
+  // The pipeline's own prefix-per-batch source: images → the frozen prefix
+  // (TF.js) off the tape → the suffix's inputs.
+  const images = imageSource(
+    imageSetFromPixels({
+      classNames: ["0", "1"],
+      height: m.size,
+      width: m.size,
+      pixels: zooPixels(ns, labels, m.size),
+      labels: Int32Array.from(labels),
+      paths: ns.map((n) => `golden:${n}`),
+    }),
+    {
+      batchSize: spec.batch_size,
+      shuffle: false,
+      seed: 0,
+      preprocess: (x) => tf.clone(x), // the model carries its scaling
+    },
+  );
+  const prefix = prefixModel(base, cut);
+  const source = onTheFlyPrefix(images, tfjsForward(prefix), cut);
+  const { rows } = await fitLoop(model, source, null, {
+    epochs: spec.fine_tune.epochs,
+    initialEpoch: spec.frozen.epochs,
   });
-  const ys = tf.oneHot(tf.tensor1d(labels, "int32"), 2);
-  const rows: { loss: number; accuracy: number }[] = [];
-  for (let epoch = 0; epoch < spec.fine_tune.epochs; epoch++) {
-    let loss = 0;
-    let accuracy = 0;
-    const batches = ns.length / spec.batch_size;
-    for (let b = 0; b < batches; b++) {
-      const at = b * spec.batch_size;
-      const xs = prefix.map((t) => tf.slice(t, at, spec.batch_size));
-      const y = tf.slice(ys, at, spec.batch_size);
-      const [l, a] = await model.trainOnBatch(xs, y) as number[];
-      tf.dispose([...xs, y]);
-      loss += l / batches;
-      accuracy += a / batches;
-    }
-    rows.push({ loss, accuracy });
-  }
-  tf.dispose([...prefix, ys]);
   console.log(
     `${key} fine-tune: loss |Δ| ${
       rows.map((r, i) => Math.abs(r.loss - keras.loss[i]).toExponential(1))
     }`,
   );
-  rows.forEach((r, i) => {
-    assert.ok(
-      Math.abs(r.accuracy - keras.accuracy[i]) < 1e-6,
-      `${key} fine-tune epoch ${i + 1}: accuracy ${r.accuracy} vs Keras ${
-        keras.accuracy[i]
-      }`,
-    );
+  assert.deepEqual(rows.map((r) => r.accuracy), keras.accuracy);
+  rows.forEach((r, i) =>
     assert.ok(
       Math.abs(r.loss - keras.loss[i]) <= 5e-4,
       `${key} fine-tune epoch ${i + 1}: loss ${r.loss} vs Keras ${
         keras.loss[i]
       }`,
-    );
-  });
+    )
+  );
   optimizer.dispose();
   model.dispose();
   features.dispose();
