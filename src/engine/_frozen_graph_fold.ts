@@ -4,11 +4,13 @@
  * per-channel affine (frozen BatchNormalization, Rescaling) into the
  * preceding convolution or Dense, fuses a following activation into it, and
  * turns a global pooling followed by `Reshape([1, 1, C])` into one
- * `keepDims` pooling.
+ * `keepDims` pooling. Composed hard activations (MobileNetV3's) become one
+ * node first (`_frozen_graph_hard.ts`).
  *
  * @module
  */
 
+import { fuseHardActivations } from "./_frozen_graph_hard.ts";
 import type {
   ConvActivation,
   FrozenGraph,
@@ -27,9 +29,9 @@ function useCounts(graph: FrozenGraph): Map<string, number> {
 /**
  * Folds in place: drops identities that are not outputs, pads into the
  * following convolution, per-channel affines (BatchNormalization) into the
- * preceding linear convolution or Dense or affine, and ReLU, ReLU6, sigmoid
- * or swish (or any Dense activation) into the preceding linear convolution
- * or Dense. A tensor that
+ * preceding linear convolution or Dense or affine, and ReLU, ReLU6, sigmoid,
+ * swish, hard sigmoid or hard_silu (or any Dense activation) into the
+ * preceding linear convolution or Dense. A tensor that
  * is a requested output or has other consumers is never folded away.
  */
 export function foldGraph(graph: FrozenGraph): void {
@@ -43,6 +45,7 @@ export function foldGraph(graph: FrozenGraph): void {
     }
     graph.nodes.splice(graph.nodes.indexOf(node), 1);
   }
+  fuseHardActivations(graph);
   let changed = true;
   while (changed) {
     changed = false;

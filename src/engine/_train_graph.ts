@@ -139,6 +139,14 @@ export function buildTrainGraph(
         // x · sigmoid(x), as TF.js' swish: the Mul and Sigmoid rules give
         // σ(x)·(1 + x·(1 − σ(x))).
         return tape.op("Mul", [tape.op("Sigmoid", [x], s), x], s);
+      case "hard_sigmoid":
+        // Keras 3's relu6(x + 3) / 6.
+        return tape.op("HardSigmoid", [x], s, {
+          alpha: { float: 1 / 6 },
+          beta: { float: 0.5 },
+        });
+      case "hard_silu":
+        return tape.op("HardSwish", [x], s);
       default:
         throw new Error(
           `graph "${graph.name}": activation "${kind}" has no training lowering`,

@@ -11,9 +11,11 @@
  * - folds every frozen BatchNormalization (moving mean/variance, gamma,
  *   beta, epsilon) into the preceding convolution or Dense (kernel and bias),
  *   folds a ZeroPadding2D into the following convolution's explicit pads,
- *   merges consecutive affines (Rescaling → Normalization → Rescaling), and
- *   fuses a following ReLU / ReLU6 / sigmoid / swish into the convolution or
- *   Dense node;
+ *   merges consecutive affines (Rescaling → Normalization → Rescaling),
+ *   turns MobileNetV3's composed hard sigmoid / hard_silu into one activation
+ *   each (`_frozen_graph_hard.ts`), and fuses a following ReLU / ReLU6 /
+ *   sigmoid / swish / hard sigmoid / hard_silu into the convolution or Dense
+ *   node;
  * - turns TensorFlow's `"same"` padding into explicit pads: total
  *   `max((ceil(in / s) - 1) * s + (k - 1) * d + 1 - in, 0)`, of which the
  *   extra pixel of an odd total goes AFTER (bottom / right), as TF does;
@@ -66,6 +68,7 @@
 import type * as tf from "../deps/tf.ts";
 import { convertLayer } from "./_frozen_graph_convert.ts";
 import { foldGraph } from "./_frozen_graph_fold.ts";
+import { fuseHardActivations } from "./_frozen_graph_hard.ts";
 import { resolveOutput, type Shape, walkModel } from "./_frozen_graph_walk.ts";
 import type { FrozenGraph, FrozenNode } from "./frozen_graph_ir.ts";
 
@@ -79,6 +82,13 @@ export interface ExtractOptions {
   outputs?: (string | tf.SymbolicTensor)[];
   /** Fold BatchNormalization / padding and fuse activations. Default true. */
   fold?: boolean;
+  /**
+   * Turn composed hard activations (MobileNetV3's hard sigmoid and
+   * hard_silu, `_frozen_graph_hard.ts`) into one node each with `fold:
+   * false` (a training graph, whose BatchNormalizations stay apart, asks for
+   * it). Default false; folding always does it.
+   */
+  hardActivations?: boolean;
 }
 
 /**
@@ -138,5 +148,6 @@ export function extractFrozenGraph(
     shapes,
   };
   if (opts.fold !== false) foldGraph(graph);
+  else if (opts.hardActivations) fuseHardActivations(graph);
   return graph;
 }

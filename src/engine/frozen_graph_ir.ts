@@ -36,9 +36,19 @@ export interface Pads {
 
 /**
  * Activation of a convolution node: `swish` is `x · sigmoid(x)` (Keras'
- * silu, EfficientNet's), `sigmoid` a squeeze-and-excitation gate's.
+ * silu, EfficientNet's), `sigmoid` a squeeze-and-excitation gate's;
+ * `hard_sigmoid` is Keras 3's `relu6(x + 3) / 6` and `hard_silu` its `x ·
+ * hard_sigmoid(x)` (MobileNetV3's, recognised from the layers that compose
+ * them: `_frozen_graph_hard.ts`).
  */
-export type ConvActivation = "linear" | "relu" | "relu6" | "sigmoid" | "swish";
+export type ConvActivation =
+  | "linear"
+  | "relu"
+  | "relu6"
+  | "sigmoid"
+  | "swish"
+  | "hard_sigmoid"
+  | "hard_silu";
 /** Activation of a Dense node. */
 export type DenseActivation = ConvActivation | "softmax";
 /** Activation of a standalone activation node (softmax over the last axis). */
@@ -47,7 +57,9 @@ export type StandaloneActivation =
   | "relu6"
   | "softmax"
   | "sigmoid"
-  | "swish";
+  | "swish"
+  | "hard_sigmoid"
+  | "hard_silu";
 
 /** Fields every node has. */
 export interface NodeBase {

@@ -17,7 +17,9 @@
  * Node mapping:
  * - conv → `tf.fused.conv2d` / `tf.fused.depthwiseConv2d` with the folded
  *   bias and `linear` / `relu` / `relu6` / `sigmoid` fused (swish, which
- *   TF.js cannot fuse, follows as `sigmoid(y) · y`, TF.js' own swish). Pads (see
+ *   TF.js cannot fuse, follows as `sigmoid(y) · y`, TF.js' own swish; the
+ *   hard sigmoid as `relu6(y + 3) · float32(1/6)` and hard_silu as `y ·
+ *   hard_sigmoid(y)`, as MobileNetV3's composing layers). Pads (see
  *   {@link FusedGraphOptions.pads}): `"valid"` when zero, `"same"` when they
  *   are TensorFlow's "same" padding for the node's input size (the usual
  *   case, including MobileNetV2's folded `correct_pad` ZeroPadding2D), and
@@ -30,13 +32,14 @@
  *   checks that explicit pads give the layers model's numbers on each
  *   backend.
  * - pad → `tf.pad`; affine → `x * scale + shift`; activation → `tf.relu`,
- *   `tf.relu6`, `tf.softmax` (last axis), `tf.sigmoid`, swish; add → `tf.add` /
+ *   `tf.relu6`, `tf.softmax` (last axis), `tf.sigmoid`, swish, the hard
+ *   ones; add → `tf.add` /
  *   `tf.addN`; globalPool → `tf.mean` / `tf.max` over `[1, 2]` (keeping
  *   them with `keepDims`); mul → `tf.mul` (broadcasting); expandSpatial →
  *   `tf.reshape` to `[n, 1, 1, C]`;
  *   dense → `tf.fused.matMul` with the bias and `linear` / `relu` / `relu6`
- *   / `sigmoid` fused (softmax and swish, which TF.js cannot fuse, follow
- *   it); identity → `tf.clone`.
+ *   / `sigmoid` fused (softmax, swish and the hard ones, which TF.js cannot
+ *   fuse, follow it); identity → `tf.clone`.
  *
  * Multi-output graphs (the crossing tensors of a cut, `crossingTensors`) and
  * multi-input graphs (the part above a cut) work; outputs come back in the
@@ -375,11 +378,14 @@ function compile(
             ),
         };
       }
-      if (act === "swish") {
+      const post = POST_ACTIVATIONS[act];
+      if (post) {
         return {
           ...base,
           run: ([x]) =>
-            swishOf(tf.fused.matMul({ a: x as tf.Tensor2D, b: kernel, bias })),
+            tf.tidy(() =>
+              post(tf.fused.matMul({ a: x as tf.Tensor2D, b: kernel, bias }))
+            ),
         };
       }
       if (!["linear", "relu", "relu6", "sigmoid"].includes(act)) {
@@ -423,8 +429,9 @@ function compileConv(
   if (inShape != null && inShape.length !== 4) {
     throw fail(`expects a rank-4 NHWC input, got shape [${inShape}]`);
   }
+  const post = POST_ACTIVATIONS[node.activation];
   if (
-    !["linear", "relu", "relu6", "sigmoid", "swish"].includes(node.activation)
+    !post && !["linear", "relu", "relu6", "sigmoid"].includes(node.activation)
   ) {
     throw fail(`activation "${node.activation}" is not supported`);
   }
@@ -440,10 +447,9 @@ function compileConv(
     : undefined;
   const strides = node.strides;
   const dilations = node.dilations;
-  // TF.js fuses linear, relu, relu6 and sigmoid; swish (x · sigmoid(x))
-  // follows the linear convolution as TF.js' own layer computes it.
-  const swish = node.activation === "swish";
-  const activation = swish
+  // TF.js fuses linear, relu, relu6 and sigmoid; the others follow the
+  // linear convolution (POST_ACTIVATIONS).
+  const activation = post
     ? "linear"
     : node.activation as "linear" | "relu" | "relu6" | "sigmoid";
   const prePad = padMode === "pad-op" && !samePads(node.pads, ZERO_PADS)
@@ -476,11 +482,28 @@ function compileConv(
   const run: Step["run"] = prePad
     ? ([x]) => conv(tf.pad(x as tf.Tensor4D, prePad))
     : ([x]) => conv(x as tf.Tensor4D);
-  return swish ? (ins) => swishOf(run(ins)) : run;
+  // One tidy, so that the linear output and the activation's temporaries
+  // are freed at once, not when the whole pass ends.
+  return post ? (ins) => tf.tidy(() => post(run(ins))) : run;
 }
 
-/** `x · sigmoid(x)`, as TF.js' `swish` activation computes it. */
-const swishOf = (x: tf.Tensor) => tf.mul(tf.sigmoid(x), x);
+/** `relu6(x + 3) · float32(1/6)`, as MobileNetV3's composing layers compute it. */
+const hardSigmoidOf = (x: tf.Tensor) =>
+  tf.mul(tf.relu6(tf.add(x, 3)), Math.fround(1 / 6));
+
+/**
+ * Activations TF.js' fused kernels lack, applied after a linear convolution
+ * or matMul as the layers they stand for compute them: swish as TF.js'
+ * `swish` activation (`sigmoid(x) · x`), the hard ones as MobileNetV3's
+ * composing Rescaling → ReLU(6) → Rescaling (→ Multiply) layers.
+ */
+const POST_ACTIVATIONS: Partial<
+  Record<string, (x: tf.Tensor) => tf.Tensor>
+> = {
+  swish: (x) => tf.mul(tf.sigmoid(x), x),
+  hard_sigmoid: hardSigmoidOf,
+  hard_silu: (x) => tf.mul(x, hardSigmoidOf(x)),
+};
 
 /**
  * The `pad` argument for a convolution: `"valid"` for zero pads, `"same"`
@@ -532,9 +555,10 @@ function standalone(
       return (x) => tf.softmax(x);
     case "sigmoid":
       return (x) => tf.sigmoid(x);
-    case "swish":
-      return swishOf;
-    default:
+    default: {
+      const post = POST_ACTIVATIONS[activation];
+      if (post) return (x) => tf.tidy(() => post(x));
       throw fail(`activation "${activation}" is not supported`);
+    }
   }
 }

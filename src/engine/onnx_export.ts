@@ -12,7 +12,9 @@
  * Node mapping: conv → `Conv` (depthwise: `group` = channels) with explicit
  * `pads`, then `Relu` or `Clip(0, 6)` (min/max as inputs, opset ≥ 11) — ONNX
  * Runtime fuses these into its FusedConv — or `Sigmoid`, or swish as `x ·
- * Sigmoid(x)` (`Sigmoid` + `Mul`); pad → `Pad`; affine → `Mul` +
+ * Sigmoid(x)` (`Sigmoid` + `Mul`), or Keras 3's hard sigmoid as
+ * `HardSigmoid(α = 1/6, β = 1/2)` and hard_silu as `HardSwish` (opset ≥ 14;
+ * `HardSigmoid` + `Mul` at 13); pad → `Pad`; affine → `Mul` +
  * `Add`; add → `Add` (two inputs) or `Sum`; globalPool →
  * `GlobalAveragePool`/`GlobalMaxPool` + `Flatten` (no `Flatten` with
  * `keepDims`); mul → `Mul` (broadcasting); expandSpatial → `Unsqueeze` of
@@ -46,6 +48,12 @@ import {
   type OnnxModel,
   type OnnxNode,
 } from "./_onnx_proto.ts";
+
+/** ONNX `HardSigmoid` attributes of Keras 3's hard sigmoid, `relu6(x + 3) / 6`. */
+const HARD_SIGMOID_ATTRS = {
+  alpha: { float: 1 / 6 },
+  beta: { float: 0.5 },
+};
 
 /** Options of {@link frozenGraphToOnnx}. */
 export interface OnnxOptions {
@@ -214,6 +222,34 @@ export function frozenGraphToOnnxModel(
         nodes.push({ op: "Mul", name, inputs: [x, sig], outputs: [y] });
         break;
       }
+      case "hard_sigmoid":
+        // Keras 3's relu6(x + 3) / 6 = clip(x / 6 + 1/2, 0, 1); ONNX Runtime
+        // fuses it into a preceding Conv.
+        nodes.push({
+          op: "HardSigmoid",
+          name,
+          inputs: [x],
+          outputs: [y],
+          attrs: HARD_SIGMOID_ATTRS,
+        });
+        break;
+      case "hard_silu":
+        if (opset >= 14) {
+          // HardSwish is x · HardSigmoid(α = 1/6, β = 1/2)(x), Keras 3's
+          // hard_silu.
+          nodes.push({ op: "HardSwish", name, inputs: [x], outputs: [y] });
+        } else {
+          const gate = `${name}:gate`;
+          nodes.push({
+            op: "HardSigmoid",
+            name: gate,
+            inputs: [x],
+            outputs: [gate],
+            attrs: HARD_SIGMOID_ATTRS,
+          });
+          nodes.push({ op: "Mul", name, inputs: [x, gate], outputs: [y] });
+        }
+        break;
       default:
         throw new Error(`internal: activation "${kind}"`);
     }

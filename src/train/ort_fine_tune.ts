@@ -190,7 +190,10 @@ export async function ortFineTuner(
     throw new RangeError(`labelSmoothing: expected [0, 1], found ${ls}`);
   }
   const classWeights = opts.classWeights ?? null;
-  const graph = extractFrozenGraph(model, { fold: false });
+  const graph = extractFrozenGraph(model, {
+    fold: false,
+    hardActivations: true,
+  });
   const k = graph.outputs[0].shape.at(-1) as number;
   const classes = output === "logit" ? 2 : k;
   if (classWeights !== null && classWeights.length !== classes) {

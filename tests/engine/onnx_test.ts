@@ -519,7 +519,7 @@ console.log(JSON.stringify({ ok: r.ok, reason: r.reason ?? null }));`;
   assert.ok(!r.reason.includes("\n"));
 });
 
-Deno.test("MobileNetV3 Small and Large @64 on raw 0–255 pixels: Rescaling, hard_silu (Rescaling + ReLU6 + Multiply), SE (keepDims pooling, broadcasting Multiply); ONNX Runtime = TF.js, whole base and cut at a Keras index in the last third", async () => {
+Deno.test("MobileNetV3 Small and Large @64 on raw 0–255 pixels: Rescaling, hard_silu (Rescaling + ReLU6 + Multiply → HardSwish), SE (keepDims pooling, hard sigmoid → HardSigmoid, broadcasting Multiply); ONNX Runtime = TF.js, whole base and cut at a Keras index in the last third", async () => {
   for (const variant of ["small", "large"] as const) {
     const m = mobileNetV3({ variant, inputShape: [64, 64, 3] });
     randomizeWeights(m, 31);
@@ -528,7 +528,8 @@ Deno.test("MobileNetV3 Small and Large @64 on raw 0–255 pixels: Rescaling, har
       const g = extractFrozenGraph(m);
       const ops = opCounts(g);
       // Every SE pooling + Reshape folded into one keepDims pooling; every
-      // SE gate's `+ 3` Rescaling folded into its conv, ReLU6 fused.
+      // SE gate (+ 3, ReLU6, · 1/6) one hard sigmoid fused into its conv;
+      // every composed hard_silu one hard_silu fused into its conv.
       const se = m.layers.filter((l) => l.name.endsWith("_avg_pool")).length;
       assert.ok(se > 0);
       assert.equal(ops.expandSpatial, undefined);
@@ -536,18 +537,24 @@ Deno.test("MobileNetV3 Small and Large @64 on raw 0–255 pixels: Rescaling, har
         g.nodes.filter((n) => n.op === "globalPool" && n.keepDims).length,
         se,
       );
-      assert.equal(
-        layerCount(m, "Multiply"),
-        ops.mul,
-        "one Mul per Multiply layer",
-      );
-      assert.ok(
-        g.nodes.filter((n) => n.op === "conv" && n.activation === "relu6")
-          .length >= se,
-      );
+      const convActs = (a: string) =>
+        g.nodes.filter((n) => n.op === "conv" && n.activation === a).length;
+      assert.equal(convActs("hard_sigmoid"), se);
+      const hardSilus = m.layers.filter((l) =>
+        l.name.endsWith("__relu6")
+      ).length;
+      assert.ok(hardSilus > 0);
+      assert.equal(convActs("hard_silu"), hardSilus);
+      assert.equal(ops.mul, se, "one Mul per SE gate, none per hard_silu");
+      assert.equal(layerCount(m, "Multiply"), se + hardSilus);
+      assert.equal(ops.affine, 1, "only the input's Rescaling stays");
+      assert.equal(ops.activation, undefined);
       const [want] = await reference(m, x);
       const [got] = await runOnnx(exportOnnx(m), x);
       assertClose(got, want, `MobileNetV3 ${variant} @64`);
+      // Opset 13 has no HardSwish: HardSigmoid + Mul.
+      const [got13] = await runOnnx(exportOnnx(m, { opset: 13 }), x);
+      assertClose(got13, want, `MobileNetV3 ${variant} @64, opset 13`);
 
       const names = kerasLayerNames(m);
       const from = Math.floor(names.length * 0.7);
