@@ -134,6 +134,15 @@ function int64Bytes(data: number[]): Uint8Array {
 /** Value of a node attribute: int, ints, string, or float (boxed, as ints are plain numbers). */
 export type AttrValue = number | number[] | string | { float: number };
 
+/**
+ * `HardSigmoid` attributes of Keras 3's hard sigmoid, `relu6(x + 3) / 6` =
+ * `clip(x / 6 + 1/2, 0, 1)` (the export's and the training graph's).
+ */
+export const HARD_SIGMOID_ATTRS: Record<string, AttrValue> = {
+  alpha: { float: 1 / 6 },
+  beta: { float: 0.5 },
+};
+
 /** A `NodeProto`: one operator application. */
 export interface OnnxNode {
   op: string;

@@ -22,7 +22,7 @@
  */
 
 import { reduce, Tape } from "./_grad_ops.ts";
-import { encodeOnnxModel } from "./_onnx_proto.ts";
+import { encodeOnnxModel, HARD_SIGMOID_ATTRS } from "./_onnx_proto.ts";
 import type { FrozenGraph, FrozenNode } from "./frozen_graph_ir.ts";
 
 /** The loss on the graph's single output. */
@@ -141,10 +141,7 @@ export function buildTrainGraph(
         return tape.op("Mul", [tape.op("Sigmoid", [x], s), x], s);
       case "hard_sigmoid":
         // Keras 3's relu6(x + 3) / 6.
-        return tape.op("HardSigmoid", [x], s, {
-          alpha: { float: 1 / 6 },
-          beta: { float: 0.5 },
-        });
+        return tape.op("HardSigmoid", [x], s, HARD_SIGMOID_ATTRS);
       case "hard_silu":
         return tape.op("HardSwish", [x], s);
       default:

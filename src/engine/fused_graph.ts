@@ -388,7 +388,7 @@ function compile(
             ),
         };
       }
-      if (!["linear", "relu", "relu6", "sigmoid"].includes(act)) {
+      if (!TFJS_FUSED.includes(act)) {
         throw fail(`activation "${act}" is not supported`);
       }
       return {
@@ -431,7 +431,7 @@ function compileConv(
   }
   const post = POST_ACTIVATIONS[node.activation];
   if (
-    !post && !["linear", "relu", "relu6", "sigmoid"].includes(node.activation)
+    !post && !TFJS_FUSED.includes(node.activation)
   ) {
     throw fail(`activation "${node.activation}" is not supported`);
   }
@@ -486,6 +486,9 @@ function compileConv(
   // are freed at once, not when the whole pass ends.
   return post ? (ins) => tf.tidy(() => post(run(ins))) : run;
 }
+
+/** Activations `tf.fused.conv2d` / `depthwiseConv2d` / `matMul` apply themselves. */
+const TFJS_FUSED: readonly string[] = ["linear", "relu", "relu6", "sigmoid"];
 
 /** `relu6(x + 3) · float32(1/6)`, as MobileNetV3's composing layers compute it. */
 const hardSigmoidOf = (x: tf.Tensor) =>

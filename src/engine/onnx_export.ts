@@ -44,16 +44,11 @@ import type { FrozenGraph, FrozenNode } from "./frozen_graph_ir.ts";
 import { extractFrozenGraph, type ExtractOptions } from "./frozen_graph.ts";
 import {
   encodeOnnxModel,
+  HARD_SIGMOID_ATTRS,
   type Initializer,
   type OnnxModel,
   type OnnxNode,
 } from "./_onnx_proto.ts";
-
-/** ONNX `HardSigmoid` attributes of Keras 3's hard sigmoid, `relu6(x + 3) / 6`. */
-const HARD_SIGMOID_ATTRS = {
-  alpha: { float: 1 / 6 },
-  beta: { float: 0.5 },
-};
 
 /** Options of {@link frozenGraphToOnnx}. */
 export interface OnnxOptions {
@@ -240,13 +235,7 @@ export function frozenGraphToOnnxModel(
           nodes.push({ op: "HardSwish", name, inputs: [x], outputs: [y] });
         } else {
           const gate = `${name}:gate`;
-          nodes.push({
-            op: "HardSigmoid",
-            name: gate,
-            inputs: [x],
-            outputs: [gate],
-            attrs: HARD_SIGMOID_ATTRS,
-          });
+          activation(gate, "hard_sigmoid", x, gate, r);
           nodes.push({ op: "Mul", name, inputs: [x, gate], outputs: [y] });
         }
         break;
