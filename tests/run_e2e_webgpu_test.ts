@@ -1,7 +1,9 @@
 /**
  * End to end on the `webgpu` backend (CI has a software adapter, lavapipe):
  * the same chain and checks as train_e2e_test.ts, the cached and uncached
- * paths agreeing on WebGPU, and agreement with the `cpu` backend. Ignored
+ * paths agreeing on WebGPU, and agreement with the `cpu` backend; a
+ * MobileNetV3 and both EfficientNet families frozen and fine-tuned on the
+ * GPU (issue 19). Ignored
  * when `navigator.gpu.requestAdapter()` gives no adapter.
  */
 
@@ -10,6 +12,9 @@ import * as tf from "../src/deps/tf.ts";
 import { type RunResult, runTraining } from "../src/run.ts";
 import type { ConfigInput } from "../src/config/types.ts";
 import { loadModel } from "../src/model/model_io.ts";
+import { quietMesaRuntimeDir } from "../src/backend/webgpu_probe.ts";
+import { baseNetwork } from "../src/model/bases.ts";
+import { kerasLayerNames } from "../src/model/mobilenet_v3.ts";
 import {
   checkCharts,
   checkConfigAndLabels,
@@ -21,12 +26,14 @@ import {
   predict,
   quiet,
   RUN_FILES,
+  SIZE,
   tensorCounter,
   type TrainEnv,
   trainEnv,
   validationImages,
 } from "./_helpers/train.ts";
 
+quietMesaRuntimeDir();
 const adapter = await navigator.gpu?.requestAdapter() ?? null;
 let env: TrainEnv | null = null;
 if (adapter) {
@@ -169,3 +176,58 @@ gpuTest(
     }
   },
 );
+
+for (
+  const architecture of [
+    "mobilenet_v3_small",
+    "efficientnet_b0",
+    "efficientnet_v2_b0",
+  ] as const
+) {
+  gpuTest(
+    `train e2e (webgpu): ${architecture} from random weights, the base on the GPU (engine.frozen "tfjs"), then fine-tuned from a Keras index in the last third; the saved model predicts the same on cpu`,
+    async () => {
+      const base = baseNetwork({ architecture, inputShape: [SIZE, SIZE, 3] });
+      const fromLayer = Math.floor(kerasLayerNames(base).length * 0.7);
+      base.dispose();
+      const r = await run({
+        backend: "webgpu",
+        model: { architecture, alpha: 1, weights: null },
+        engine: { frozen: "tfjs", train: "tfjs" },
+        output: { onnx: false },
+        train: { epochs: 1 },
+        fineTune: { enabled: true, fromLayer, epochs: 1, learningRate: 1e-3 },
+      });
+      try {
+        assert.deepEqual(r.rows.map((row) => row.stage), [
+          "frozen",
+          "fine_tune",
+        ]);
+        assert.ok(
+          r.rows.every((row) => Number.isFinite(row.loss)),
+          JSON.stringify(r.rows),
+        );
+        assert.equal(r.summary.backend, "webgpu");
+        assert.equal(r.summary.frozenEngine?.engine, "tfjs");
+        assert.match(r.summary.model, new RegExp(`layer ${fromLayer}`));
+        const gpuProbs = await checkSavedModel(r, r.config, 1e-5);
+        await tf.setBackend("cpu");
+        try {
+          const saved = await loadModel(r.dir);
+          const { xs } = await validationImages(r.config);
+          const cpuProbs = await predict(saved.model, xs);
+          xs.dispose();
+          saved.model.dispose();
+          assert.ok(
+            maxAbsDiff(gpuProbs, cpuProbs) < 1e-4,
+            `webgpu vs cpu: ${maxAbsDiff(gpuProbs, cpuProbs)}`,
+          );
+        } finally {
+          await tf.setBackend("webgpu");
+        }
+      } finally {
+        r.model.dispose();
+      }
+    },
+  );
+}

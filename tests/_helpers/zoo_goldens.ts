@@ -139,12 +139,12 @@ function relativeError(
  * probe layer and the pooled features against Keras' within
  * {@link TOLERANCE}. Returns the per-layer report.
  */
-export function probesMatchKeras(
+export async function probesMatchKeras(
   goldens: ZooGoldens,
   base: tf.LayersModel,
   key: ZooGoldenKey,
   backend: string,
-): string {
+): Promise<string> {
   const m = goldens.manifest.models[key];
   const probe = goldens.manifest.inputs.probe;
   const px = zooPixels(probe.n, probe.labels, m.size);
@@ -173,11 +173,12 @@ export function probesMatchKeras(
     );
   };
   try {
-    m.probe_layers.forEach((layer, i) => {
+    for (const [i, layer] of m.probe_layers.entries()) {
       const a = goldens.arrays.get(`${key}/probe/${layer}`)!;
       assert.ok(a, `no golden ${key}/probe/${layer}`);
       const y = ys[i];
-      let values = y.dataSync() as Float32Array;
+      // data(), not dataSync(): WebGPU reads back only asynchronously in Deno.
+      let values = await y.data() as Float32Array;
       let shape = y.shape;
       if (a.images!.length < probe.n.length) {
         const per = values.length / probe.n.length;
@@ -186,11 +187,11 @@ export function probesMatchKeras(
       }
       if (a.crop) values = zooCrop(values, shape, a.crop);
       check(layer, values, a.values);
-    });
+    }
     const pooled = tf.tidy(() => tf.mean(out, [1, 2]));
     check(
       "pooled",
-      pooled.dataSync() as Float32Array,
+      await pooled.data() as Float32Array,
       goldens.arrays.get(`${key}/probe/pooled`)!.values,
     );
     pooled.dispose();
