@@ -69,6 +69,31 @@ async function run(
   return { ...result, counts: callbacks[0].counts, config };
 }
 
+/**
+ * The run's saved model reloads and predicts as the run's model did (within
+ * 1e-5, on WebGPU), and the model trained on WebGPU predicts the same on cpu
+ * (within 1e-4).
+ */
+async function savedModelAgreesOnCpu(
+  r: Awaited<ReturnType<typeof run>>,
+): Promise<void> {
+  const gpuProbs = await checkSavedModel(r, r.config, 1e-5);
+  await tf.setBackend("cpu");
+  try {
+    const saved = await loadModel(r.dir);
+    const { xs } = await validationImages(r.config);
+    const cpuProbs = await predict(saved.model, xs);
+    xs.dispose();
+    saved.model.dispose();
+    assert.ok(
+      maxAbsDiff(gpuProbs, cpuProbs) < 1e-4,
+      `webgpu vs cpu: ${maxAbsDiff(gpuProbs, cpuProbs)}`,
+    );
+  } finally {
+    await tf.setBackend("webgpu");
+  }
+}
+
 let cachedRun: ReturnType<typeof run> | null = null;
 /** Cached features on WebGPU, made once. */
 const gpuRun = () =>
@@ -86,23 +111,7 @@ gpuTest(
     const losses = r.rows.map((row) => row.loss);
     assert.ok(Math.min(...losses.slice(-2)) < 0.5 * losses[0], `${losses}`);
     assert.ok(r.counts.every((c) => c === r.counts[0]), `${r.counts}`);
-    const gpuProbs = await checkSavedModel(r, r.config, 1e-5);
-
-    // The model trained on WebGPU predicts the same on cpu.
-    await tf.setBackend("cpu");
-    try {
-      const saved = await loadModel(r.dir);
-      const { xs } = await validationImages(r.config);
-      const cpuProbs = await predict(saved.model, xs);
-      xs.dispose();
-      saved.model.dispose();
-      assert.ok(
-        maxAbsDiff(gpuProbs, cpuProbs) < 1e-4,
-        `webgpu vs cpu: ${maxAbsDiff(gpuProbs, cpuProbs)}`,
-      );
-    } finally {
-      await tf.setBackend("webgpu");
-    }
+    await savedModelAgreesOnCpu(r);
   },
 );
 
@@ -210,21 +219,7 @@ for (
         assert.equal(r.summary.backend, "webgpu");
         assert.equal(r.summary.frozenEngine?.engine, "tfjs");
         assert.match(r.summary.model, new RegExp(`layer ${fromLayer}`));
-        const gpuProbs = await checkSavedModel(r, r.config, 1e-5);
-        await tf.setBackend("cpu");
-        try {
-          const saved = await loadModel(r.dir);
-          const { xs } = await validationImages(r.config);
-          const cpuProbs = await predict(saved.model, xs);
-          xs.dispose();
-          saved.model.dispose();
-          assert.ok(
-            maxAbsDiff(gpuProbs, cpuProbs) < 1e-4,
-            `webgpu vs cpu: ${maxAbsDiff(gpuProbs, cpuProbs)}`,
-          );
-        } finally {
-          await tf.setBackend("webgpu");
-        }
+        await savedModelAgreesOnCpu(r);
       } finally {
         r.model.dispose();
       }

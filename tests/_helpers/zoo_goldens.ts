@@ -5,6 +5,7 @@
  *
  * - {@link setGoldenWeights}: every weight from the golden rows;
  * - {@link probesMatchKeras}: the probe layers and the pooled features;
+ * - {@link probeTests}: registers that check on cpu, wasm and webgpu;
  * - {@link frozenStageMatchesKeras}: the frozen stage of the training record;
  * - {@link fineTuneMatchesKeras}: its fine-tuning stage.
  *
@@ -16,6 +17,7 @@
 import assert from "node:assert/strict";
 import * as tf from "../../src/deps/tf.ts";
 import { selectBackend } from "../../src/backend/backend.ts";
+import { probeWebGpu } from "../../src/backend/webgpu_probe.ts";
 import { efficientNet } from "../../src/model/efficientnet.ts";
 import { kerasLayerNames, mobileNetV3 } from "../../src/model/mobilenet_v3.ts";
 import { setBatchNormInference } from "../../src/model/batch_norm.ts";
@@ -199,6 +201,49 @@ export async function probesMatchKeras(
     tf.dispose([x, out, ...ys]);
   }
   return `${backend} ${key}: ${report.join(", ")}`;
+}
+
+const gpu = await probeWebGpu();
+
+/**
+ * Registers, per key, the test "every probe layer and the pooled features
+ * match Keras" on cpu, wasm (single-threaded) and webgpu (ignored without an
+ * adapter; lavapipe in CI): the golden base built as Keras built it, with
+ * Keras' layer count and `params(key)` parameters, then
+ * {@link probesMatchKeras}.
+ */
+export function probeTests(
+  goldens: ZooGoldens,
+  keys: readonly ZooGoldenKey[],
+  params: (key: ZooGoldenKey, kerasParams: number) => number,
+): void {
+  for (const key of keys) {
+    for (const backend of ["cpu", "wasm", "webgpu"] as const) {
+      const gpuNote = backend === "webgpu" ? ", lavapipe in CI" : "";
+      Deno.test({
+        name:
+          `${key} @72 px: every probe layer and the pooled features match Keras within 1e-4 relative (${backend}${gpuNote})`,
+        ignore: backend === "webgpu" && gpu.adapter == null,
+        // The WebGPU device TF.js creates lives for the whole process.
+        sanitizeResources: backend !== "webgpu",
+        sanitizeOps: backend !== "webgpu",
+        fn: async () => {
+          await selectBackend(backend, { wasmThreads: false });
+          const m = goldens.manifest.models[key];
+          const base = goldenBase(goldens, key);
+          try {
+            assert.equal(kerasLayerNames(base).length, m.layers);
+            assert.equal(base.countParams(), params(key, m.params));
+            setGoldenWeights(goldens, base, key);
+            console.log(await probesMatchKeras(goldens, base, key, backend));
+          } finally {
+            base.dispose();
+            if (backend === "webgpu") await selectBackend("cpu");
+          }
+        },
+      });
+    }
+  }
 }
 
 /** The golden record's 32 training images: their numbers and labels. */

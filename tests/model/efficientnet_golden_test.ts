@@ -16,56 +16,28 @@
  * tests/_helpers/zoo_goldens.ts.
  */
 
-import assert from "node:assert/strict";
-import { selectBackend } from "../../src/backend/backend.ts";
 import { silenceNodeBanner } from "../../src/backend/set_backend.ts";
-import { probeWebGpu } from "../../src/backend/webgpu_probe.ts";
-import { kerasLayerNames } from "../../src/model/mobilenet_v3.ts";
 import { readZooGoldens } from "../../fixtures/keras/zoo/zoo_goldens.ts";
 import {
   fineTuneMatchesKeras,
   frozenStageMatchesKeras,
-  goldenBase,
-  probesMatchKeras,
-  setGoldenWeights,
+  probeTests,
 } from "../_helpers/zoo_goldens.ts";
 
 silenceNodeBanner();
 const goldens = await readZooGoldens();
-const gpu = await probeWebGpu();
+
+// efficientnet_b0's goldens are in the ImageNet layout: with Keras'
+// per-channel Rescaling (rescaling_1) after the Normalization. Keras'
+// Normalization count is not a weight here (V1: − 1); V2's mean and variance
+// are Keras constants and our weights (+ 6).
+probeTests(
+  goldens,
+  ["efficientnet_b0", "efficientnet_v2_b0"],
+  (key, params) => params + (key === "efficientnet_v2_b0" ? 6 : -1),
+);
 
 for (const key of ["efficientnet_b0", "efficientnet_v2_b0"] as const) {
-  for (const backend of ["cpu", "wasm", "webgpu"] as const) {
-    Deno.test({
-      name:
-        `${key} @72 px: every probe layer and the pooled features match Keras within 1e-4 relative (${backend}${
-          backend === "webgpu" ? ", lavapipe in CI" : ""
-        })`,
-      ignore: backend === "webgpu" && gpu.adapter == null,
-      // The WebGPU device TF.js creates lives for the whole process.
-      sanitizeResources: backend !== "webgpu",
-      sanitizeOps: backend !== "webgpu",
-      fn: async () => {
-        await selectBackend(backend, { wasmThreads: false });
-        const m = goldens.manifest.models[key];
-        // efficientnet_b0's goldens are in the ImageNet layout: with Keras'
-        // per-channel Rescaling (rescaling_1) after the Normalization.
-        const base = goldenBase(goldens, key);
-        try {
-          assert.equal(kerasLayerNames(base).length, m.layers);
-          // Keras' Normalization count is not a weight here (V1: − 1); V2's
-          // mean and variance are Keras constants and our weights (+ 6).
-          const v2 = key === "efficientnet_v2_b0";
-          assert.equal(base.countParams(), m.params + (v2 ? 6 : -1));
-          setGoldenWeights(goldens, base, key);
-          console.log(await probesMatchKeras(goldens, base, key, backend));
-        } finally {
-          base.dispose();
-          if (backend === "webgpu") await selectBackend("cpu");
-        }
-      },
-    });
-  }
   Deno.test(`${key} @72 px: the frozen stage (features, Keras' Adam, 3 epochs) follows Keras' record (cpu)`, async () => {
     await frozenStageMatchesKeras(goldens, key);
   });

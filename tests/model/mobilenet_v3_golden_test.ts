@@ -15,7 +15,6 @@ import assert from "node:assert/strict";
 import * as tf from "../../src/deps/tf.ts";
 import { selectBackend } from "../../src/backend/backend.ts";
 import { silenceNodeBanner } from "../../src/backend/set_backend.ts";
-import { probeWebGpu } from "../../src/backend/webgpu_probe.ts";
 import { mobileNetV3 } from "../../src/model/mobilenet_v3.ts";
 import {
   fnv1a,
@@ -27,42 +26,18 @@ import { loadKerasWeights } from "../../src/weights/keras_weights.ts";
 import {
   fineTuneMatchesKeras,
   frozenStageMatchesKeras,
-  goldenBase,
-  probesMatchKeras,
-  setGoldenWeights,
+  probeTests,
   TOLERANCE,
 } from "../_helpers/zoo_goldens.ts";
 
 silenceNodeBanner();
 const goldens = await readZooGoldens();
-const gpu = await probeWebGpu();
 
-for (const key of ["mobilenet_v3_small", "mobilenet_v3_large"] as const) {
-  for (const backend of ["cpu", "wasm", "webgpu"] as const) {
-    Deno.test({
-      name:
-        `${key} @72 px: every probe layer and the pooled features match Keras within 1e-4 relative (${backend}${
-          backend === "webgpu" ? ", lavapipe in CI" : ""
-        })`,
-      ignore: backend === "webgpu" && gpu.adapter == null,
-      // The WebGPU device TF.js creates lives for the whole process.
-      sanitizeResources: backend !== "webgpu",
-      sanitizeOps: backend !== "webgpu",
-      fn: async () => {
-        await selectBackend(backend, { wasmThreads: false });
-        const base = goldenBase(goldens, key);
-        try {
-          assert.equal(base.countParams(), goldens.manifest.models[key].params);
-          setGoldenWeights(goldens, base, key);
-          console.log(await probesMatchKeras(goldens, base, key, backend));
-        } finally {
-          base.dispose();
-          if (backend === "webgpu") await selectBackend("cpu");
-        }
-      },
-    });
-  }
-}
+probeTests(
+  goldens,
+  ["mobilenet_v3_small", "mobilenet_v3_large"],
+  (_key, params) => params,
+);
 
 Deno.test("the MobileNetV3Small 0.75 .keras file Keras saved at 64 px loads into mobileNetV3 by Keras 3's paths; its output and pooled features match Keras within 1e-4 relative (cpu)", async () => {
   await selectBackend("cpu", { wasmThreads: false });
