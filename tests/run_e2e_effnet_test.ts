@@ -15,46 +15,18 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import * as tf from "../src/deps/tf.ts";
-import { runTraining } from "../src/run.ts";
-import type { Config, ConfigInput } from "../src/config/types.ts";
-import { prepareData } from "../src/data/prepare.ts";
-import { makeBatch } from "../src/data/batches.ts";
 import { baseNetwork, kerasLayerIndex } from "../src/model/bases.ts";
 import { kerasLayerNames } from "../src/model/mobilenet_v3.ts";
 import {
   maxAbsDiff,
   predict,
-  quiet,
   SIZE,
   trainEnv,
+  validationImages,
 } from "./_helpers/train.ts";
 
 const env = await trainEnv();
 Deno.test.afterAll(() => env.close());
-
-async function run(overrides: ConfigInput) {
-  const config = env.config(overrides);
-  const logs: string[] = [];
-  const result = await runTraining(config, {
-    log: (l) => logs.push(l),
-    progress: quiet,
-    isTty: false,
-  });
-  return { ...result, logs, config };
-}
-
-async function rawValidation(config: Config) {
-  const data = await prepareData({
-    ...config.data,
-    log: () => {},
-    warn: () => {},
-    downloadProgress: () => () => {},
-  });
-  const idx = Array.from({ length: data.validation.count }, (_, i) => i);
-  const { xs, ys } = makeBatch(data.validation, idx);
-  ys.dispose();
-  return xs;
-}
 
 for (
   const [architecture, display] of [
@@ -63,7 +35,7 @@ for (
   ] as const
 ) {
   Deno.test(`train e2e ${architecture} (cpu): frozen from random weights: identity preprocessing, the base named, finite losses, saved model = plain tf.loadLayersModel`, async () => {
-    const r = await run({
+    const r = await env.run({
       model: { architecture, alpha: 1, weights: null },
       data: { cacheDir: join(env.dir, `cache-${architecture}`) },
       train: { epochs: 2 },
@@ -91,7 +63,7 @@ for (
       const losses = r.rows.map((row) => row.loss);
       assert.equal(losses.length, 2);
       assert.ok(losses.every(Number.isFinite), `losses ${losses}`);
-      const xs = await rawValidation(r.config);
+      const { xs } = await validationImages(r.config, { raw: true });
       const plain = await tf.loadLayersModel(
         `file://${join(r.dir, "model", "model.json")}`,
       ).catch(async () => {
@@ -128,7 +100,7 @@ for (const trainEngine of ["tfjs", "onnxruntime"] as const) {
       names[fromLayer],
     );
     base.dispose();
-    const r = await run({
+    const r = await env.run({
       model: { architecture: "efficientnet_b0", alpha: 1, weights: null },
       engine: { frozen: "auto", train: trainEngine },
       output: { onnx: false },

@@ -14,15 +14,11 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import * as tf from "../src/deps/tf.ts";
-import { runTraining } from "../src/run.ts";
-import type { Config, ConfigInput } from "../src/config/types.ts";
 import { mobileNetV3 } from "../src/model/mobilenet_v3.ts";
 import { kerasLayerNames } from "../src/model/mobilenet_v3.ts";
 import { loadModel } from "../src/model/model_io.ts";
 import { createOnnxEngine } from "../src/engine/onnx_runtime.ts";
 import { predictFiles } from "../src/evaluate/predict.ts";
-import { prepareData } from "../src/data/prepare.ts";
-import { makeBatch } from "../src/data/batches.ts";
 import { saveKerasWeights } from "../fixtures/keras_h5_writer.ts";
 import { randomizeWeights } from "../fixtures/make_h5.ts";
 import { FIXTURE_CLASSES } from "../fixtures/make_fixtures.ts";
@@ -30,10 +26,10 @@ import {
   listFiles,
   maxAbsDiff,
   predict,
-  quiet,
   RUN_FILES,
   SIZE,
   trainEnv,
+  validationImages,
 } from "./_helpers/train.ts";
 import { serve } from "./_helpers/data.ts";
 
@@ -81,32 +77,6 @@ async function calibratedV3(
 const smallWeights = join(env.dir, "v3_small.h5");
 await Deno.writeFile(smallWeights, await calibratedV3("small", 3));
 
-/** Runs the chain quietly, collecting the log lines. */
-async function run(overrides: ConfigInput) {
-  const config = env.config(overrides);
-  const logs: string[] = [];
-  const result = await runTraining(config, {
-    log: (l) => logs.push(l),
-    progress: quiet,
-    isTty: false,
-  });
-  return { ...result, logs, config };
-}
-
-/** The fixture's validation images as raw 0–255 float32 pixels, and their files. */
-async function rawValidation(config: Config) {
-  const data = await prepareData({
-    ...config.data,
-    log: () => {},
-    warn: () => {},
-    downloadProgress: () => () => {},
-  });
-  const idx = Array.from({ length: data.validation.count }, (_, i) => i);
-  const { xs, ys } = makeBatch(data.validation, idx);
-  ys.dispose();
-  return { xs, paths: data.validation.paths };
-}
-
 const small = {
   model: {
     architecture: "mobilenet_v3_small",
@@ -118,9 +88,9 @@ const small = {
 Deno.test("train e2e v3 (cpu): MobileNetV3Small frozen on cached ONNX Runtime features: outputs, identity preprocessing, the base named, saved model = plain tf.loadLayersModel = model.onnx", async () => {
   const cacheDir = join(env.dir, "cache-v3");
   // MobileNetV2 first, into the same cache: V3 must not reuse its features.
-  const v2 = await run({ data: { cacheDir }, train: { epochs: 1 } });
+  const v2 = await env.run({ data: { cacheDir }, train: { epochs: 1 } });
   v2.model.dispose();
-  const r = await run({
+  const r = await env.run({
     ...small,
     data: { cacheDir },
     train: { epochs: 6 },
@@ -162,7 +132,7 @@ Deno.test("train e2e v3 (cpu): MobileNetV3Small frozen on cached ONNX Runtime fe
 
     // The saved model: loadModel, plain tf.loadLayersModel over HTTP (as a
     // browser), ONNX Runtime on model.onnx — all on raw pixels.
-    const { xs, paths } = await rawValidation(r.config);
+    const { xs, paths } = await validationImages(r.config, { raw: true });
     const files: Record<string, Uint8Array> = {};
     for (const name of ["model.json", "weights.bin"]) {
       files[`/${name}`] = await Deno.readFile(join(r.dir, "model", name));
@@ -218,7 +188,7 @@ Deno.test("train e2e v3 (cpu): MobileNetV3Small frozen on cached ONNX Runtime fe
     }
 
     // A second run reuses V3's own features.
-    const again = await run({
+    const again = await env.run({
       ...small,
       data: { cacheDir },
       train: { epochs: 1 },
@@ -227,7 +197,7 @@ Deno.test("train e2e v3 (cpu): MobileNetV3Small frozen on cached ONNX Runtime fe
     assert.equal(again.summary.featureCache.reused, true);
     // Same seed, random weights: Small and Large never share an entry.
     const rand = (architecture: string) =>
-      run({
+      env.run({
         model: { architecture, alpha: 1.0, weights: null } as never,
         data: { cacheDir },
         train: { epochs: 1 },
@@ -249,7 +219,7 @@ Deno.test("train e2e v3 (cpu): MobileNetV3Small fine-tuning from a Keras layer i
   const names = kerasLayerNames(base);
   base.dispose();
   const fromLayer = Math.floor(names.length * 0.7);
-  const r = await run({
+  const r = await env.run({
     ...small,
     data: { cacheDir: join(env.dir, "cache-v3-ft") },
     train: { epochs: 2 },

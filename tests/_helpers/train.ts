@@ -11,7 +11,7 @@ import { join } from "node:path";
 import * as tf from "../../src/deps/tf.ts";
 import type { Config, ConfigInput } from "../../src/config/types.ts";
 import { parseConfig } from "../../src/config/load.ts";
-import type { RunResult } from "../../src/run.ts";
+import { type RunResult, runTraining } from "../../src/run.ts";
 import type { FitCallbacks } from "../../src/train/fit.ts";
 import type { MetricsRow } from "../../src/train/fit.ts";
 import { readMetricsCsv } from "../../src/report/metrics.ts";
@@ -86,12 +86,20 @@ export interface TrainEnv {
   url: string;
   /** Builds a config: tiny model, served data, temp cache and output folders. */
   config(overrides?: ConfigInput): Config;
+  /**
+   * Runs the chain on {@link TrainEnv.config}`(overrides)` without a
+   * progress bar, collecting the log lines.
+   */
+  run(overrides?: ConfigInput): Promise<QuietRun>;
   /** Stops the server and removes the temp folder. */
   close(): Promise<void>;
 }
 
 /** Progress writer that swallows the progress bar. */
 export const quiet: ProgressWriter = { write: () => {} };
+
+/** A run of {@link TrainEnv.run}: its result, log lines and config. */
+export type QuietRun = RunResult & { logs: string[]; config: Config };
 
 /** Deep-merges plain objects (`b` wins). */
 function merge(a: Record<string, unknown>, b: Record<string, unknown>) {
@@ -123,26 +131,37 @@ export async function trainEnv(): Promise<TrainEnv> {
     "/dataset.zip": await Deno.readFile(fixtures.zips.dataset),
   });
   const url = `${server.url}/dataset.zip`;
+  const config = (overrides: ConfigInput = {}) =>
+    parseConfig(merge({
+      name: "e2e",
+      data: {
+        url,
+        cacheDir: join(dir, "cache"),
+        imageSize: [SIZE, SIZE],
+        batchSize: 8,
+        workers: 1,
+      },
+      model: { alpha: 0.35, weights },
+      train: { epochs: 4, learningRate: 1e-2 },
+      backend: "cpu",
+      output: { dir: join(dir, "runs") },
+    }, overrides as Record<string, unknown>));
   return {
     dir,
     weights,
     server,
     url,
-    config: (overrides = {}) =>
-      parseConfig(merge({
-        name: "e2e",
-        data: {
-          url,
-          cacheDir: join(dir, "cache"),
-          imageSize: [SIZE, SIZE],
-          batchSize: 8,
-          workers: 1,
-        },
-        model: { alpha: 0.35, weights },
-        train: { epochs: 4, learningRate: 1e-2 },
-        backend: "cpu",
-        output: { dir: join(dir, "runs") },
-      }, overrides as Record<string, unknown>)),
+    config,
+    run: async (overrides = {}) => {
+      const c = config(overrides);
+      const logs: string[] = [];
+      const result = await runTraining(c, {
+        log: (l) => logs.push(l),
+        progress: quiet,
+        isTty: false,
+      });
+      return { ...result, logs, config: c };
+    },
     close: async () => {
       await server.close();
       await Deno.remove(dir, { recursive: true });
@@ -383,10 +402,16 @@ export async function checkConfigAndLabels(
   );
 }
 
-/** The fixture's validation images, preprocessed, with their labels (from the decode cache). */
+/**
+ * The fixture's validation images (from the decode cache) with their labels
+ * and files: preprocessed as MobileNetV2's x / 127.5 − 1, or with
+ * `{ raw: true }` as raw 0–255 float32 pixels (what bases that carry their
+ * own scaling take).
+ */
 export async function validationImages(
   config: Config,
-): Promise<{ xs: tf.Tensor4D; labels: Int32Array }> {
+  opts: { raw?: boolean } = {},
+): Promise<{ xs: tf.Tensor4D; labels: Int32Array; paths: string[] }> {
   const data = await prepareData({
     ...config.data,
     log: () => {},
@@ -394,9 +419,15 @@ export async function validationImages(
     downloadProgress: () => () => {},
   });
   const idx = Array.from({ length: data.validation.count }, (_, i) => i);
-  const { xs, ys } = makeBatch(data.validation, idx, mobileNetV2Preprocess);
+  const { xs, ys } = opts.raw
+    ? makeBatch(data.validation, idx)
+    : makeBatch(data.validation, idx, mobileNetV2Preprocess);
   ys.dispose();
-  return { xs: xs as tf.Tensor4D, labels: data.validation.labels };
+  return {
+    xs: xs as tf.Tensor4D,
+    labels: data.validation.labels,
+    paths: [...data.validation.paths],
+  };
 }
 
 /** `model.predict(xs)` as an array (works on webgpu, where dataSync does not). */

@@ -9,32 +9,14 @@
 
 import assert from "node:assert/strict";
 import { join } from "node:path";
-import { runTraining } from "../../src/run.ts";
 import { loadModel } from "../../src/model/model_io.ts";
-import type { ConfigInput } from "../../src/config/types.ts";
 import type { RunSummary } from "../../src/report/summary.ts";
 import { createOnnxEngine } from "../../src/engine/onnx_runtime.ts";
 import { exists } from "../_helpers/data.ts";
-import {
-  predict,
-  quiet,
-  trainEnv,
-  validationImages,
-} from "../_helpers/train.ts";
+import { predict, trainEnv, validationImages } from "../_helpers/train.ts";
 
 const env = await trainEnv();
 Deno.test.afterAll(() => env.close());
-
-async function run(overrides: ConfigInput) {
-  const config = env.config(overrides);
-  const logs: string[] = [];
-  const result = await runTraining(config, {
-    log: (l) => logs.push(l),
-    progress: quiet,
-    isTty: false,
-  });
-  return { ...result, config, logs };
-}
 
 /** Rows of a `[n, k]` probability array. */
 function rowsOf(p: Float32Array, k: number): number[][] {
@@ -76,7 +58,7 @@ function margin(r: number[]): number {
 }
 
 Deno.test("output.quantize: every variant written, loadable, and measured against float32 in summary.json and report.html", async () => {
-  const r = await run({
+  const r = await env.run({
     train: { epochs: 3 },
     output: { quantize: ["float16", "uint8", "uint16"] },
   });
@@ -175,7 +157,7 @@ Deno.test("output.quantize: every variant written, loadable, and measured agains
 });
 
 Deno.test("output.quantize off (default): no variant folders, no shipping record", async () => {
-  const r = await run({ train: { epochs: 1 } });
+  const r = await env.run({ train: { epochs: 1 } });
   try {
     const summary = JSON.parse(
       await Deno.readTextFile(join(r.dir, "summary.json")),
@@ -204,7 +186,7 @@ Deno.test("output.quantize off (default): no variant folders, no shipping record
 });
 
 Deno.test("output.onnxQuantize: model.fp16.onnx and model.int8.onnx written, run in ONNX Runtime, measured against model.onnx", async () => {
-  const r = await run({
+  const r = await env.run({
     train: { epochs: 3 },
     output: {
       onnxQuantize: ["fp16", "int8"],
@@ -293,7 +275,7 @@ Deno.test("output.onnxQuantize: model.fp16.onnx and model.int8.onnx written, run
 });
 
 Deno.test("output.onnxInt8MinAgreement: model.int8.onnx (percentile-calibrated) is kept exactly when its measured agreement reaches the threshold", async () => {
-  const r = await run({
+  const r = await env.run({
     train: { epochs: 2 },
     output: {
       onnxQuantize: "int8",
@@ -327,7 +309,7 @@ Deno.test("output.onnxInt8MinAgreement: model.int8.onnx (percentile-calibrated) 
 
 Deno.test("engine.frozenInt8: features from the int8 frozen base, cached under their own key, with their accuracy cost against float32", async () => {
   const cacheDir = join(env.dir, "cache-int8");
-  const r = await run({
+  const r = await env.run({
     data: { cacheDir },
     train: { epochs: 3 },
     engine: { frozenInt8: true },
@@ -369,7 +351,7 @@ Deno.test("engine.frozenInt8: features from the int8 frozen base, cached under t
       l.startsWith("engine.frozenInt8: validation accuracy")
     ));
     // A float run on the same cache computes its own features.
-    const f = await run({ data: { cacheDir }, train: { epochs: 1 } });
+    const f = await env.run({ data: { cacheDir }, train: { epochs: 1 } });
     try {
       const fs = JSON.parse(
         await Deno.readTextFile(join(f.dir, "summary.json")),
