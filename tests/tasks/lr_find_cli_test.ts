@@ -8,7 +8,7 @@
 
 import assert from "node:assert/strict";
 import { join } from "node:path";
-import { fileURLToPath } from "node:url";
+import { runTask, taskFlags } from "../_helpers/tasks.ts";
 import { listDir } from "../_helpers/data.ts";
 import { listFiles, SIZE, trainEnv } from "../_helpers/train.ts";
 import { contradictoryDataset, DIVERGING_SWEEP } from "../_helpers/lr_find.ts";
@@ -16,17 +16,6 @@ import { contradictoryDataset, DIVERGING_SWEEP } from "../_helpers/lr_find.ts";
 const env = await trainEnv();
 Deno.test.afterAll(() => env.close());
 const dataPath = await contradictoryDataset(env.dir);
-
-const root = fileURLToPath(new URL("../..", import.meta.url));
-
-/** `deno run <flags>` of a task in deno.json, e.g. `["--allow-read", …]`. */
-async function taskFlags(task: string, file: string): Promise<string[]> {
-  const deno = JSON.parse(await Deno.readTextFile(join(root, "deno.json")));
-  const words = (deno.tasks[task] as string).split(/\s+/);
-  assert.deepEqual(words.slice(0, 2), ["deno", "run"]);
-  assert.equal(words.at(-1), file);
-  return words.slice(2, -1);
-}
 
 /** A config file for the fixture data, outputs into `outDir`. */
 async function writeConfig(outDir: string) {
@@ -50,22 +39,7 @@ async function writeConfig(outDir: string) {
   return path;
 }
 
-async function lrFind(args: string[]) {
-  const { code, stdout, stderr } = await new Deno.Command(Deno.execPath(), {
-    args: [
-      "run",
-      ...await taskFlags("lr-find", "tasks/lr_find.ts"),
-      "tasks/lr_find.ts",
-      ...args,
-    ],
-    cwd: root,
-    stdout: "piped",
-    stderr: "piped",
-    env: { NO_COLOR: "1" },
-  }).output();
-  const dec = new TextDecoder();
-  return { code, stdout: dec.decode(stdout), stderr: dec.decode(stderr) };
-}
+const lrFind = (args: string[]) => runTask("lr-find", "tasks/lr_find.ts", args);
 
 Deno.test("deno task lr-find: the same permissions as train", async () => {
   assert.deepEqual(

@@ -8,34 +8,16 @@
 
 import assert from "node:assert/strict";
 import { join } from "node:path";
-import { fileURLToPath } from "node:url";
-
-const root = fileURLToPath(new URL("../..", import.meta.url));
+import {
+  finished,
+  spawnTask,
+  taskFlags as runFlags,
+} from "../_helpers/tasks.ts";
 
 /** `deno run <flags>` of the serve task. */
-async function taskFlags(): Promise<string[]> {
-  const deno = JSON.parse(await Deno.readTextFile(join(root, "deno.json")));
-  const words = (deno.tasks.serve as string).split(/\s+/);
-  assert.deepEqual(words.slice(0, 2), ["deno", "run"]);
-  assert.equal(words.at(-1), "tasks/serve.ts");
-  return words.slice(2, -1);
-}
-
-function serve(args: string[], flags: string[]): Deno.ChildProcess {
-  return new Deno.Command(Deno.execPath(), {
-    args: ["run", ...flags, "tasks/serve.ts", ...args],
-    cwd: root,
-    stdout: "piped",
-    stderr: "piped",
-    env: { NO_COLOR: "1" },
-  }).spawn();
-}
-
-async function finished(child: Deno.ChildProcess) {
-  const { code, stdout, stderr } = await child.output();
-  const dec = new TextDecoder();
-  return { code, stdout: dec.decode(stdout), stderr: dec.decode(stderr) };
-}
+const taskFlags = () => runFlags("serve", "tasks/serve.ts");
+const serve = (args: string[], flags: string[]) =>
+  spawnTask("tasks/serve.ts", flags, args);
 
 Deno.test("serve task: bad arguments and runs fail with a message", async () => {
   const flags = await taskFlags();

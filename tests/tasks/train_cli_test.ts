@@ -7,24 +7,20 @@
 
 import assert from "node:assert/strict";
 import { join } from "node:path";
-import { fileURLToPath } from "node:url";
 import { readMetricsCsv } from "../../src/report/metrics.ts";
 import { listDir } from "../_helpers/data.ts";
+import {
+  finished,
+  spawnTask,
+  taskFlags as runFlags,
+} from "../_helpers/tasks.ts";
 import { listFiles, RUN_FILES, SIZE, trainEnv } from "../_helpers/train.ts";
 
 const env = await trainEnv();
 Deno.test.afterAll(() => env.close());
 
-const root = fileURLToPath(new URL("../..", import.meta.url));
-
 /** `deno run <flags>` of the train task, e.g. `["--allow-read", …]`. */
-async function taskFlags(): Promise<string[]> {
-  const deno = JSON.parse(await Deno.readTextFile(join(root, "deno.json")));
-  const words = (deno.tasks.train as string).split(/\s+/);
-  assert.deepEqual(words.slice(0, 2), ["deno", "run"]);
-  assert.equal(words.at(-1), "tasks/train.ts");
-  return words.slice(2, -1);
-}
+const taskFlags = () => runFlags("train", "tasks/train.ts");
 
 /** A config file for the served fixture dataset, runs into `outDir`. */
 async function writeConfig(outDir: string, extra: object = {}) {
@@ -50,21 +46,9 @@ async function writeConfig(outDir: string, extra: object = {}) {
   return path;
 }
 
-function train(args: string[], flags: string[]): Deno.ChildProcess {
-  return new Deno.Command(Deno.execPath(), {
-    args: ["run", ...flags, "tasks/train.ts", ...args],
-    cwd: root,
-    stdout: "piped",
-    stderr: "piped",
-    env: { NO_COLOR: "1" },
-  }).spawn();
-}
-
-async function finish(child: Deno.ChildProcess) {
-  const { code, stdout, stderr } = await child.output();
-  const dec = new TextDecoder();
-  return { code, stdout: dec.decode(stdout), stderr: dec.decode(stderr) };
-}
+const train = (args: string[], flags: string[]) =>
+  spawnTask("tasks/train.ts", flags, args);
+const finish = finished;
 
 Deno.test("deno task train: --config and --set run the chain and write the run folder", async () => {
   const out = join(env.dir, "cli-runs");

@@ -22,7 +22,6 @@
 
 import assert from "node:assert/strict";
 import { join } from "node:path";
-import { fileURLToPath } from "node:url";
 import {
   type Architecture,
   ARCHITECTURES,
@@ -33,31 +32,10 @@ import { readMetricsCsv } from "../../src/report/metrics.ts";
 import { FIXTURE_CLASSES } from "../../fixtures/make_fixtures.ts";
 import { getFixtures, listDir } from "../_helpers/data.ts";
 import { SIZE, trainEnv } from "../_helpers/train.ts";
+import { runTask } from "../_helpers/tasks.ts";
 
 const env = await trainEnv();
 Deno.test.afterAll(() => env.close());
-
-const root = fileURLToPath(new URL("../..", import.meta.url));
-const deno = JSON.parse(await Deno.readTextFile(join(root, "deno.json")));
-
-/** `deno run <flags> <script>` of a task in deno.json. */
-function taskArgs(task: string): string[] {
-  const words = (deno.tasks[task] as string).split(/\s+/);
-  assert.deepEqual(words.slice(0, 2), ["deno", "run"], task);
-  return words.slice(2);
-}
-
-async function runTask(task: string, args: string[]) {
-  const { code, stdout, stderr } = await new Deno.Command(Deno.execPath(), {
-    args: ["run", ...taskArgs(task), ...args],
-    cwd: root,
-    stdout: "piped",
-    stderr: "piped",
-    env: { NO_COLOR: "1" },
-  }).output();
-  const dec = new TextDecoder();
-  return { code, stdout: dec.decode(stdout), stderr: dec.decode(stderr) };
-}
 
 const config = join(env.dir, "zoo-config.json");
 await Deno.writeTextFile(
@@ -106,7 +84,7 @@ for (const { architecture, minimalistic } of cases) {
     base.dispose();
     const fromLayer = Math.floor(names.length * 0.7);
     const out = join(env.dir, `runs-${label.replace(/\W+/g, "-")}`);
-    const train = await runTask("train", [
+    const train = await runTask("train", "tasks/train.ts", [
       "--config",
       config,
       "--set",
@@ -151,7 +129,7 @@ for (const { architecture, minimalistic } of cases) {
 
     const predictions: Record<string, number[]>[] = [];
     for (const engine of ["onnxruntime", "tfjs"]) {
-      const p = await runTask("predict", [
+      const p = await runTask("predict", "tasks/predict.ts", [
         "--model",
         run,
         "--json",
