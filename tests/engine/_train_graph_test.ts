@@ -21,10 +21,10 @@ import {
 import { tryLoadOnnxRuntime } from "../../src/engine/onnx_runtime.ts";
 import { reduce, Tape } from "../../src/engine/_grad_ops.ts";
 import { encodeOnnxModel } from "../../src/engine/_onnx_proto.ts";
-import { crossingTensors } from "../../src/engine/frozen_graph_cut.ts";
 import { extractFrozenGraph } from "../../src/engine/frozen_graph.ts";
 import { mobileNetV2 } from "../../src/model/mobilenet_v2.ts";
 import { randomizeWeights } from "../../fixtures/make_h5.ts";
+import { upperPart } from "../_helpers/engine.ts";
 import { effnetLike } from "./_effnet_like.ts";
 
 await tf.setBackend("cpu");
@@ -644,30 +644,6 @@ Deno.test("HardSwish, HardSigmoid, Sigmoid·x (SiLU) and Mul rules = tf.grads on
   );
   await assertGrads(["w"], { "grad:w": out.gw }, [grad]);
 });
-
-/** The layers of `model` from index `cut` on, fed by the crossing tensors. */
-function upperPart(model: tf.LayersModel, cut: number): tf.LayersModel {
-  const crossing = crossingTensors(model, cut);
-  const mapped = new Map<number, tf.SymbolicTensor>();
-  const inputs = crossing.tensors.map((t) => {
-    const i = tf.input({
-      shape: t.shape.slice(1) as number[],
-      name: `cut_${t.sourceLayer.name}`,
-    });
-    mapped.set(t.id, i);
-    return i;
-  });
-  for (const layer of model.layers.slice(cut)) {
-    const node = layer.inboundNodes[0];
-    const ins = node.inputTensors.map((t) => mapped.get(t.id)!);
-    const out = layer.apply(
-      ins.length === 1 ? ins[0] : ins,
-    ) as tf.SymbolicTensor;
-    mapped.set(node.outputTensors[0].id, out);
-  }
-  const last = model.layers[model.layers.length - 1].inboundNodes[0];
-  return tf.model({ inputs, outputs: mapped.get(last.outputTensors[0].id)! });
-}
 
 Deno.test("MobileNetV2 1.0 @160 suffix from layer 100 (two crossing inputs) + GAP + Dense softmax: gradients = tf.grads on cpu", async () => {
   const base = mobileNetV2({ inputShape: [160, 160, 3], includeTop: false });

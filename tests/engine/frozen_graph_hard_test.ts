@@ -18,6 +18,7 @@ import {
   tryLoadOnnxRuntime,
 } from "../../src/engine/onnx_runtime.ts";
 import { randomizeWeights } from "../../fixtures/make_h5.ts";
+import { assertClose, take } from "../_helpers/engine.ts";
 
 silenceNodeBanner();
 await tf.setBackend("cpu");
@@ -31,42 +32,29 @@ const rescale = (scale: number, offset: number, name: string) =>
 
 /** Every output of `model` on `x`: the layers model, the fused graph of `g` and ONNX Runtime agree (1e-5 of the largest |value|). */
 async function agree(model: tf.LayersModel, g: FrozenGraph, x: tf.Tensor) {
-  const want = model.predict(x);
-  const wants = Array.isArray(want) ? want : [want];
+  const wants = await take(model.predict(x));
   const fused = fusedGraphModel(g);
-  const gots = fused.execute(x);
   const engine = await createOnnxEngine(frozenGraphToOnnx(g), {
     ort: loaded.ok ? loaded.ort : undefined,
     threads: 1,
   });
   try {
+    const gots = await take(fused.execute(x));
     const orts = await engine.run(await x.data() as Float32Array, x.shape);
-    for (const [i, w] of wants.entries()) {
-      const ref = await w.data() as Float32Array;
-      const max = ref.reduce((m, v) => Math.max(m, Math.abs(v)), 0);
-      assert.ok(max > 0, `output ${i}: reference is all zeros`);
-      for (
-        const [what, got] of [
-          ["fused TF.js", await gots[i].data() as Float32Array],
-          ["ONNX Runtime", orts[i].data],
-        ] as const
-      ) {
-        let err = 0;
-        for (let j = 0; j < ref.length; j++) {
-          err = Math.max(err, Math.abs(got[j] - ref[j]));
-        }
-        assert.ok(
-          err <= 1e-5 * max,
-          `output ${i} (${
-            g.outputs[i].name
-          }), ${what}: max |Δ| ${err} > 1e-5 · ${max}`,
-        );
-      }
+    for (const [i, want] of wants.entries()) {
+      const what = `output ${i} (${g.outputs[i].name})`;
+      assertClose(gots[i], want, `${what}, fused TF.js`, {
+        rtol: 1e-5,
+        label: "fused − layers",
+      });
+      assertClose(orts[i], want, `${what}, ONNX Runtime`, {
+        rtol: 1e-5,
+        label: "ort − layers",
+      });
     }
   } finally {
     await engine.dispose();
     fused.dispose();
-    tf.dispose([...wants, ...gots]);
   }
 }
 

@@ -37,6 +37,12 @@ import {
 } from "../../src/engine/fused_graph.ts";
 import { randomizeWeights } from "../../fixtures/make_h5.ts";
 import { effnetLike } from "./_effnet_like.ts";
+import {
+  assertClose as closeTo,
+  take,
+  upperPart,
+  type Values,
+} from "../_helpers/engine.ts";
 
 await selectBackend("cpu");
 const probe = await probeWebGpu();
@@ -52,48 +58,9 @@ const PAD_FORMS: NonNullable<FusedGraphOptions["pads"]>[] = [
 const images = (n: number, h: number, w: number, c: number, seed: number) =>
   tf.randomUniform([n, h, w, c], -1, 1, "float32", seed) as tf.Tensor4D;
 
-interface Values {
-  data: Float32Array;
-  shape: number[];
-}
-
-/** Reads and disposes `out`. */
-async function take(out: tf.Tensor | tf.Tensor[]): Promise<Values[]> {
-  const list = Array.isArray(out) ? out : [out];
-  try {
-    return await Promise.all(
-      list.map(async (t) => ({
-        data: await t.data() as Float32Array,
-        shape: t.shape,
-      })),
-    );
-  } finally {
-    tf.dispose(list);
-  }
-}
-
-/** Asserts equal shapes and max |got − want| ≤ RTOL · max |want|; refuses trivial references. */
-function assertClose(got: Values, want: Values, what: string): number {
-  assert.deepEqual(got.shape, want.shape, `${what}: shape`);
-  let maxRef = 0;
-  let maxErr = 0;
-  let nonZero = 0;
-  for (let i = 0; i < want.data.length; i++) {
-    maxRef = Math.max(maxRef, Math.abs(want.data[i]));
-    maxErr = Math.max(maxErr, Math.abs(got.data[i] - want.data[i]));
-    if (want.data[i] !== 0) nonZero++;
-  }
-  // A reference of (mostly) zeros would let a broken graph pass.
-  assert.ok(
-    nonZero > want.data.length * 0.1,
-    `${what}: reference is ${nonZero}/${want.data.length} non-zero`,
-  );
-  assert.ok(
-    maxErr <= RTOL * maxRef,
-    `${what}: max |fused − layers| = ${maxErr} > ${RTOL} · max |layers| (${maxRef})`,
-  );
-  return maxErr / maxRef;
-}
+/** The fused graph against the layers model: max |fused − layers| ≤ RTOL · max |layers|. */
+const assertClose = (got: Values, want: Values, what: string) =>
+  closeTo(got, want, what, { rtol: RTOL, label: "fused − layers" });
 
 /**
  * Runs `model.predict` and the fused executor of `graph` (every pad form
@@ -209,35 +176,6 @@ function padsModel(): tf.LayersModel {
   });
   randomizeWeights(m, 17);
   return m;
-}
-
-/**
- * Re-applies the layers from `cut` on new inputs standing for the crossing
- * tensors (as fine-tuning from layer `cut` does): the part above the cut.
- */
-function upperPart(model: tf.LayersModel, cut: number): tf.LayersModel {
-  const crossing = crossingTensors(model, cut);
-  const mapped = new Map<number, tf.SymbolicTensor>();
-  const inputs = crossing.tensors.map((t) => {
-    const i = tf.input({
-      shape: t.shape.slice(1) as number[],
-      name: `cut_${t.sourceLayer.name}`,
-    });
-    mapped.set(t.id, i);
-    return i;
-  });
-  for (const layer of model.layers.slice(cut)) {
-    const node = layer.inboundNodes[0];
-    const ins = node.inputTensors.map((t) => mapped.get(t.id)!);
-    const out = layer.apply(
-      ins.length === 1 ? ins[0] : ins,
-    ) as tf.SymbolicTensor;
-    mapped.set(node.outputTensors[0].id, out);
-  }
-  return tf.model({
-    inputs,
-    outputs: model.outputs.map((o) => mapped.get(o.id)!),
-  });
 }
 
 /** The same-backend comparisons, run on each backend. */

@@ -33,6 +33,12 @@ import {
 import type * as OnnxRuntimeNode from "npm:onnxruntime-node@1.30.0";
 import { randomizeWeights } from "../../fixtures/make_h5.ts";
 import { effnetLike } from "./_effnet_like.ts";
+import {
+  assertClose as closeTo,
+  take,
+  upperPart,
+  type Values,
+} from "../_helpers/engine.ts";
 
 await tf.setBackend("cpu");
 silenceNodeBanner();
@@ -44,6 +50,14 @@ const ort = loaded.ort;
 // uses (kept free of the package's types) matches the real package.
 const _ortTypes: OnnxRuntime = null as unknown as typeof OnnxRuntimeNode;
 const RTOL = 1e-4;
+
+/** The TF.js cpu reference outputs of `model` on `x`. */
+const reference = (model: tf.LayersModel, x: tf.Tensor | tf.Tensor[]) =>
+  take(model.predict(x));
+
+/** ONNX Runtime against TF.js: max |ort − tfjs| ≤ RTOL · max |tfjs|. */
+const assertClose = (got: Values, want: Values, what: string) =>
+  closeTo(got, want, what, { rtol: RTOL, label: "ort − tfjs" });
 
 /** Images in [-1, 1], as preprocessed batches are. */
 const images = (n: number, size: number, seed: number) =>
@@ -57,46 +71,6 @@ async function runOnnx(bytes: Uint8Array, x: tf.Tensor): Promise<OnnxOutput[]> {
   } finally {
     await engine.dispose();
   }
-}
-
-/** The TF.js cpu reference outputs of `model` on `x`. */
-async function reference(model: tf.LayersModel, x: tf.Tensor | tf.Tensor[]) {
-  const y = model.predict(x);
-  const ys = Array.isArray(y) ? y : [y];
-  const out = await Promise.all(
-    ys.map(async (t) => ({
-      data: await t.data() as Float32Array,
-      shape: t.shape,
-    })),
-  );
-  tf.dispose(ys);
-  return out;
-}
-
-/** Asserts shape equality and max |a - b| ≤ RTOL · max |ref|; refuses trivial references. */
-function assertClose(
-  got: { data: Float32Array; shape: number[] },
-  want: { data: Float32Array; shape: number[] },
-  what: string,
-) {
-  assert.deepEqual(got.shape, want.shape, `${what}: shape`);
-  let maxRef = 0;
-  let maxErr = 0;
-  let nonZero = 0;
-  for (let i = 0; i < want.data.length; i++) {
-    maxRef = Math.max(maxRef, Math.abs(want.data[i]));
-    maxErr = Math.max(maxErr, Math.abs(got.data[i] - want.data[i]));
-    if (want.data[i] !== 0) nonZero++;
-  }
-  // A reference of (mostly) zeros would let a broken graph pass.
-  assert.ok(
-    nonZero > want.data.length * 0.1,
-    `${what}: reference is ${nonZero}/${want.data.length} non-zero`,
-  );
-  assert.ok(
-    maxErr <= RTOL * maxRef,
-    `${what}: max |ort - tfjs| = ${maxErr} > ${RTOL} * max |tfjs| (${maxRef})`,
-  );
 }
 
 const opCounts = (g: FrozenGraph) => {
@@ -232,43 +206,6 @@ Deno.test("outputs inside fused chains keep the chain apart (standalone BN, ReLU
     m.dispose();
   }
 });
-
-/**
- * Re-applies the layers from `cut` on (new inputs standing for) the crossing
- * tensors, as fine-tuning does: returns the TF.js model of the upper part.
- */
-function upperPart(model: tf.LayersModel, cut: number): tf.LayersModel {
-  const crossing = crossingTensors(model, cut);
-  const mapped = new Map<number, tf.SymbolicTensor>();
-  const inputs = crossing.tensors.map((t) => {
-    const i = tf.input({
-      shape: t.shape.slice(1) as number[],
-      name: `cut_${t.sourceLayer.name}`,
-    });
-    mapped.set(t.id, i);
-    return i;
-  });
-  for (const layer of model.layers.slice(cut)) {
-    const node = layer.inboundNodes[0];
-    const ins = node.inputTensors.map((t) => {
-      const v = mapped.get(t.id);
-      if (v == null) {
-        throw new Error(
-          `${layer.name} reads ${t.name}, which is not a crossing tensor`,
-        );
-      }
-      return v;
-    });
-    const out = layer.apply(
-      ins.length === 1 ? ins[0] : ins,
-    ) as tf.SymbolicTensor;
-    mapped.set(node.outputTensors[0].id, out);
-  }
-  return tf.model({
-    inputs,
-    outputs: model.outputs.map((o) => mapped.get(o.id)!),
-  });
-}
 
 Deno.test("crossing tensors of a cut: ONNX Runtime below the cut + TF.js above = the whole model", async () => {
   const m = mobileNetV2({
