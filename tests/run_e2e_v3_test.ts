@@ -23,6 +23,7 @@ import { saveKerasWeights } from "../fixtures/keras_h5_writer.ts";
 import { randomizeWeights } from "../fixtures/make_h5.ts";
 import { FIXTURE_CLASSES } from "../fixtures/make_fixtures.ts";
 import {
+  calibrateBatchNorm,
   listFiles,
   maxAbsDiff,
   predict,
@@ -49,26 +50,8 @@ async function calibratedV3(
   const model = mobileNetV3({ variant, inputShape: [SIZE, SIZE, 3] });
   randomizeWeights(model, seed);
   const x = tf.randomUniform([16, SIZE, SIZE, 3], 0, 255, "float32", seed);
-  const values = new Map<number, tf.Tensor>([[model.inputs[0].id, x]]);
-  for (const layer of model.layers) {
-    if (layer.getClassName() === "InputLayer") continue;
-    const node = (layer as unknown as {
-      inboundNodes: { inputTensors: tf.SymbolicTensor[] }[];
-    }).inboundNodes[0];
-    const ins = node.inputTensors.map((t) => values.get(t.id)!);
-    if (layer.getClassName() === "BatchNormalization") {
-      tf.tidy(() => {
-        const { mean, variance } = tf.moments(ins[0], [0, 1, 2]);
-        const weight = (name: string) =>
-          layer.weights.find((v) => v.originalName.endsWith(`/${name}`))!;
-        weight("moving_mean").write(mean);
-        weight("moving_variance").write(variance);
-      });
-    }
-    const out = layer.apply(ins.length === 1 ? ins[0] : ins) as tf.Tensor;
-    values.set((layer.output as tf.SymbolicTensor).id, out);
-  }
-  tf.dispose([...values.values()]);
+  calibrateBatchNorm(model, x);
+  x.dispose();
   const bytes = await saveKerasWeights(model);
   model.dispose();
   return bytes;

@@ -49,8 +49,22 @@ export async function calibratedH5(seed = 1): Promise<Uint8Array> {
   });
   randomizeWeights(model, seed);
   const x = tf.randomUniform([16, SIZE, SIZE, 3], -1, 1, "float32", seed);
-  const values = new Map<number, tf.Tensor>([[model.inputs[0].id, x]]);
-  for (const layer of model.layers) {
+  calibrateBatchNorm(model, x);
+  x.dispose();
+  const bytes = await saveKerasWeights(model);
+  model.dispose();
+  return bytes;
+}
+
+/**
+ * Sets every BatchNormalization layer's moving mean and variance of `base`,
+ * in order, to the moments of its input when `x` runs through the layers
+ * before it (inference mode), so activations stay at unit scale through a
+ * network with random weights. `x` stays the caller's.
+ */
+export function calibrateBatchNorm(base: tf.LayersModel, x: tf.Tensor): void {
+  const values = new Map<number, tf.Tensor>([[base.inputs[0].id, x]]);
+  for (const layer of base.layers) {
     if (layer.getClassName() === "InputLayer") continue;
     const node = (layer as unknown as {
       inboundNodes: { inputTensors: tf.SymbolicTensor[] }[];
@@ -68,10 +82,8 @@ export async function calibratedH5(seed = 1): Promise<Uint8Array> {
     const out = layer.apply(ins.length === 1 ? ins[0] : ins) as tf.Tensor;
     values.set((layer.output as tf.SymbolicTensor).id, out);
   }
+  values.delete(base.inputs[0].id);
   tf.dispose([...values.values()]);
-  const bytes = await saveKerasWeights(model);
-  model.dispose();
-  return bytes;
 }
 
 /** Everything the end-to-end tests share. */

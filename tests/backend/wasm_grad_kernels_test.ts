@@ -22,6 +22,7 @@ import { mobileNetV2 } from "../../src/model/mobilenet_v2.ts";
 import { mobileNetV3 } from "../../src/model/mobilenet_v3.ts";
 import { setBatchNormInference } from "../../src/model/batch_norm.ts";
 import { mulberry32 } from "../../src/util/rng.ts";
+import { calibrateBatchNorm } from "../_helpers/train.ts";
 
 const TOLERANCE = 1e-4;
 // End to end (measured here: gradients ≤ 3e-5, losses ≤ 1e-5 relative).
@@ -476,36 +477,6 @@ function smallClassifier(
     kernelInitializer: tf.initializers.glorotUniform({ seed: 4 }),
   }).apply(y) as tf.SymbolicTensor;
   return { model: tf.model({ inputs: input, outputs: y }), base };
-}
-
-/**
- * Sets every BatchNormalization's moving statistics of `base` to the batch
- * statistics of its input for `x`, layer by layer, so that activations stay
- * at unit scale (with plain random statistics they vanish and so do the
- * gradients).
- */
-function calibrateBatchNorm(base: tf.LayersModel, x: tf.Tensor): void {
-  const values = new Map<number, tf.Tensor>([[base.inputs[0].id, x]]);
-  for (const layer of base.layers) {
-    if (layer.getClassName() === "InputLayer") continue;
-    const node = (layer as unknown as {
-      inboundNodes: { inputTensors: tf.SymbolicTensor[] }[];
-    }).inboundNodes[0];
-    const ins = node.inputTensors.map((t) => values.get(t.id)!);
-    if (layer.getClassName() === "BatchNormalization") {
-      tf.tidy(() => {
-        const { mean, variance } = tf.moments(ins[0], [0, 1, 2]);
-        const weight = (name: string) =>
-          layer.weights.find((v) => v.originalName.endsWith(`/${name}`))!;
-        weight("moving_mean").write(mean);
-        weight("moving_variance").write(variance);
-      });
-    }
-    const out = layer.apply(ins.length === 1 ? ins[0] : ins) as tf.Tensor;
-    values.set((layer.output as tf.SymbolicTensor).id, out);
-  }
-  values.delete(base.inputs[0].id);
-  tf.dispose([...values.values()]);
 }
 
 const E2E_SIZE = 64;
