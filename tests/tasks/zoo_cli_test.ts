@@ -66,6 +66,7 @@ const validation = (await Promise.all(
       .map((f) => join(datasetDir, "validation", c, f))
   ),
 )).flat();
+assert.ok(validation.length >= FIXTURE_CLASSES.length, `${validation}`);
 
 const cases: { architecture: Architecture; minimalistic?: boolean }[] = [
   ...ARCHITECTURES.map((architecture) => ({ architecture })),
