@@ -143,7 +143,21 @@ export interface OnnxEngineOptions {
   allowSpinning?: boolean;
   /** An already loaded runtime; default: {@link tryLoadOnnxRuntime}'s (throws with its reason if it failed). */
   ort?: OnnxRuntime;
+  /**
+   * Runs a larger batch as consecutive runs of at most this many images and
+   * joins their outputs (each image's values are the same bits as in one
+   * run). Default: the whole batch in one run.
+   */
+  maxBatch?: number;
 }
+
+/**
+ * {@link OnnxEngineOptions.maxBatch} of the frozen-forward engine: at
+ * 224 px, runs of 16 images were 5–18 % faster than runs of 32 (MobileNetV3,
+ * EfficientNetB0; the activations of 32 images overflow the caches), and
+ * equal at 160 px.
+ */
+export const ORT_MAX_BATCH = 16;
 
 /** One output of {@link OnnxEngine.run}. */
 export interface OnnxOutput {
@@ -209,8 +223,37 @@ export async function createOnnxEngine(
       }); the engine runs single-input models`,
     );
   }
+  const maxBatch = opts.maxBatch ?? Infinity;
+  if (
+    !(maxBatch === Infinity || (Number.isInteger(maxBatch) && maxBatch >= 1))
+  ) {
+    await session.release();
+    throw new RangeError(
+      `maxBatch must be a positive integer, got ${opts.maxBatch}`,
+    );
+  }
   const Tensor = ort.Tensor;
   let disposed = false;
+  const runOnce = async (
+    input: Float32Array,
+    shape: readonly number[],
+  ): Promise<OnnxOutput[]> => {
+    const feeds = {
+      [session.inputNames[0]]: new Tensor("float32", input, [...shape]),
+    };
+    const results = await session.run(feeds);
+    return session.outputNames.map((name) => {
+      const t = results[name];
+      if (t.type !== "float32") {
+        throw new Error(`output "${name}" is ${t.type}, expected float32`);
+      }
+      return {
+        name,
+        data: t.data as Float32Array,
+        shape: t.dims.map(Number),
+      };
+    });
+  };
   return {
     inputNames: session.inputNames,
     outputNames: session.outputNames,
@@ -223,20 +266,29 @@ export async function createOnnxEngine(
           `input has ${input.length} values but shape [${shape}] needs ${size}`,
         );
       }
-      const feeds = {
-        [session.inputNames[0]]: new Tensor("float32", input, [...shape]),
-      };
-      const results = await session.run(feeds);
-      return session.outputNames.map((name) => {
-        const t = results[name];
-        if (t.type !== "float32") {
-          throw new Error(`output "${name}" is ${t.type}, expected float32`);
+      const n = shape[0];
+      if (!(n > maxBatch)) return await runOnce(input, shape);
+      const per = size / n;
+      const parts: OnnxOutput[][] = [];
+      for (let i = 0; i < n; i += maxBatch) {
+        const m = Math.min(maxBatch, n - i);
+        parts.push(
+          await runOnce(input.subarray(i * per, (i + m) * per), [
+            m,
+            ...shape.slice(1),
+          ]),
+        );
+      }
+      return parts[0].map((o, k) => {
+        const data = new Float32Array(
+          parts.reduce((sum, p) => sum + p[k].data.length, 0),
+        );
+        let at = 0;
+        for (const p of parts) {
+          data.set(p[k].data, at);
+          at += p[k].data.length;
         }
-        return {
-          name,
-          data: t.data as Float32Array,
-          shape: t.dims.map(Number),
-        };
+        return { name: o.name, data, shape: [n, ...o.shape.slice(1)] };
       });
     },
     async dispose() {

@@ -381,6 +381,63 @@ Deno.test("one engine runs any batch size; bad input length and use after dispos
   );
 });
 
+Deno.test("maxBatch: a batch of 7 in runs of at most 3 gives the bits of one run of 7, for every output; a bad maxBatch is refused", async () => {
+  const m = mobileNetV2({
+    inputShape: [32, 32, 3],
+    alpha: 0.35,
+    includeTop: false,
+  });
+  randomizeWeights(m, 16);
+  // Two outputs: a 4-D map inside the base and the pooled features.
+  const two = tf.model({
+    inputs: m.inputs,
+    outputs: [
+      m.getLayer("block_3_expand_relu").output as tf.SymbolicTensor,
+      tf.layers.globalAveragePooling2d({}).apply(
+        m.outputs[0],
+      ) as tf.SymbolicTensor,
+    ],
+  });
+  const bytes = exportOnnx(two);
+  const whole = await createOnnxEngine(bytes, { ort, threads: 1 });
+  const split = await createOnnxEngine(bytes, { ort, threads: 1, maxBatch: 3 });
+  const x = images(7, 32, 41);
+  try {
+    const input = await x.data() as Float32Array;
+    const want = await whole.run(input, x.shape);
+    const got = await split.run(input, x.shape);
+    assert.equal(got.length, 2);
+    for (const [i, o] of got.entries()) {
+      assert.equal(o.name, want[i].name);
+      assert.deepEqual(o.shape, want[i].shape);
+      assert.equal(o.shape[0], 7);
+      assert.deepEqual(o.data, want[i].data, o.name);
+    }
+    // A batch no larger than maxBatch is one run.
+    const [small] = await split.run(input.subarray(0, 3 * 32 * 32 * 3), [
+      3,
+      32,
+      32,
+      3,
+    ]);
+    assert.deepEqual(
+      small.data,
+      want[0].data.subarray(0, small.data.length),
+    );
+  } finally {
+    x.dispose();
+    await whole.dispose();
+    await split.dispose();
+    two.dispose();
+  }
+  for (const bad of [0, 1.5, -2]) {
+    await assert.rejects(
+      createOnnxEngine(bytes, { ort, threads: 1, maxBatch: bad }),
+      /maxBatch must be a positive integer/,
+    );
+  }
+});
+
 Deno.test("unsupported layers and settings: the error names the layer and its class", () => {
   const input = tf.input({ shape: [8, 8, 3], name: "img" });
   const conv = tf.layers.conv2d({ filters: 4, kernelSize: 3, name: "c1" })
