@@ -13,26 +13,19 @@ import { fileURLToPath } from "node:url";
 import { runTraining } from "../src/run.ts";
 import { quiet, SIZE, trainEnv } from "./_helpers/train.ts";
 import { getFixtures } from "./_helpers/data.ts";
+import { taskFlags } from "./_helpers/tasks.ts";
 
 const env = await trainEnv();
 Deno.test.afterAll(() => env.close());
 
 const root = fileURLToPath(new URL("..", import.meta.url));
 
-/** `deno run <flags>` of a task, from deno.json. */
-async function taskFlags(task: string): Promise<string[]> {
-  const deno = JSON.parse(await Deno.readTextFile(join(root, "deno.json")));
-  const words = (deno.tasks[task] as string).split(/\s+/);
-  assert.deepEqual(words.slice(0, 2), ["deno", "run"]);
-  return words.slice(2, -1);
-}
-
 async function prepare(
   config: string,
   args: string[],
   vars: Record<string, string> = {},
 ) {
-  const flags = await taskFlags("prepare");
+  const flags = await taskFlags("prepare", "tasks/prepare.ts");
   const { code, stderr } = await new Deno.Command(Deno.execPath(), {
     args: ["run", ...flags, "tasks/prepare.ts", "--config", config, ...args],
     cwd: root,

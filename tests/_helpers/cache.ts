@@ -10,7 +10,6 @@
  * @module
  */
 
-import assert from "node:assert/strict";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { crc32 } from "node:zlib";
@@ -19,6 +18,7 @@ import { encodeJpeg } from "../../fixtures/make_fixtures.ts";
 import type { MetricsRow } from "../../src/train/fit.ts";
 import { readMetricsCsv } from "../../src/report/metrics.ts";
 import { listDir } from "./data.ts";
+import { taskFlags as taskFlagsIn } from "./tasks.ts";
 
 /** The repository the subprocesses run from. */
 export const TREE = Deno.env.get("DT_TEST_TREE") ??
@@ -155,13 +155,9 @@ export function makeDatasetZip(opts: DatasetZipOptions): Uint8Array {
   return storedZip(files);
 }
 
-/** `deno run <flags>` of the train task, read from deno.json. */
-export async function taskFlags(task: string): Promise<string[]> {
-  const deno = JSON.parse(await Deno.readTextFile(join(TREE, "deno.json")));
-  const words = (deno.tasks[task] as string).split(/\s+/);
-  assert.deepEqual(words.slice(0, 2), ["deno", "run"]);
-  return words.slice(2, -1);
-}
+/** `deno run <flags>` of a task, read from {@link TREE}'s deno.json. */
+export const taskFlags = (task: string): Promise<string[]> =>
+  taskFlagsIn(task, undefined, TREE);
 
 /** A running `deno task train`, its stderr collected line by line. */
 export interface TrainChild {

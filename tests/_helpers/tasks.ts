@@ -14,19 +14,21 @@ import { fileURLToPath } from "node:url";
 export const ROOT = fileURLToPath(new URL("../..", import.meta.url));
 
 /**
- * `deno run <flags>` of a task in deno.json, e.g. `["--allow-read", …]`,
- * checking that the task runs `script`.
+ * `deno run <flags>` of a task in the deno.json of `root` (default
+ * {@link ROOT}), e.g. `["--allow-read", …]`, checking that the task runs
+ * `script` when one is given.
  */
 export async function taskFlags(
   task: string,
-  script: string,
+  script?: string,
+  root: string = ROOT,
 ): Promise<string[]> {
-  const deno = JSON.parse(await Deno.readTextFile(join(ROOT, "deno.json")));
+  const deno = JSON.parse(await Deno.readTextFile(join(root, "deno.json")));
   const line = deno.tasks[task];
   assert.equal(typeof line, "string", `deno.json has no task "${task}"`);
   const words = (line as string).split(/\s+/);
   assert.deepEqual(words.slice(0, 2), ["deno", "run"], task);
-  assert.equal(words.at(-1), script, task);
+  if (script !== undefined) assert.equal(words.at(-1), script, task);
   return words.slice(2, -1);
 }
 

@@ -103,6 +103,12 @@ export interface TrainEnv {
    * progress bar, collecting the log lines.
    */
   run(overrides?: ConfigInput): Promise<QuietRun>;
+  /**
+   * Writes a config file for the command-line tests and returns its path:
+   * the served dataset (the data section of {@link TrainEnv.config}) and
+   * backend "cpu", then `sections`, each replacing a whole top-level key.
+   */
+  configFile(sections: Record<string, unknown>): Promise<string>;
   /** Stops the server and removes the temp folder. */
   close(): Promise<void>;
 }
@@ -143,16 +149,17 @@ export async function trainEnv(): Promise<TrainEnv> {
     "/dataset.zip": await Deno.readFile(fixtures.zips.dataset),
   });
   const url = `${server.url}/dataset.zip`;
+  const data = {
+    url,
+    cacheDir: join(dir, "cache"),
+    imageSize: [SIZE, SIZE],
+    batchSize: 8,
+    workers: 1,
+  };
   const config = (overrides: ConfigInput = {}) =>
     parseConfig(merge({
       name: "e2e",
-      data: {
-        url,
-        cacheDir: join(dir, "cache"),
-        imageSize: [SIZE, SIZE],
-        batchSize: 8,
-        workers: 1,
-      },
+      data,
       model: { alpha: 0.35, weights },
       train: { epochs: 4, learningRate: 1e-2 },
       backend: "cpu",
@@ -164,6 +171,14 @@ export async function trainEnv(): Promise<TrainEnv> {
     server,
     url,
     config,
+    configFile: async (sections) => {
+      const path = join(dir, `config-${crypto.randomUUID()}.json`);
+      await Deno.writeTextFile(
+        path,
+        JSON.stringify({ data, backend: "cpu", ...sections }),
+      );
+      return path;
+    },
     run: async (overrides = {}) => {
       const c = config(overrides);
       const logs: string[] = [];

@@ -31,25 +31,13 @@ async function aFile(): Promise<string> {
 }
 
 async function train(overrides: Record<string, unknown>) {
-  const config = join(env.dir, `config-${crypto.randomUUID()}.json`);
-  await Deno.writeTextFile(
-    config,
-    JSON.stringify({
-      name: "errors",
-      data: {
-        url: env.url,
-        cacheDir: join(env.dir, "cache"),
-        imageSize: [SIZE, SIZE],
-        batchSize: 8,
-        workers: 1,
-      },
-      model: { alpha: 0.35, weights: env.weights },
-      train: { epochs: 1, learningRate: 0.01 },
-      backend: "cpu",
-      output: { dir: join(env.dir, "runs") },
-      ...overrides,
-    }),
-  );
+  const config = await env.configFile({
+    name: "errors",
+    model: { alpha: 0.35, weights: env.weights },
+    train: { epochs: 1, learningRate: 0.01 },
+    output: { dir: join(env.dir, "runs") },
+    ...overrides,
+  });
   const out = await new Deno.Command(Deno.execPath(), {
     args: [
       "run",

@@ -10,7 +10,7 @@ import assert from "node:assert/strict";
 import { join } from "node:path";
 import { runTask, taskFlags } from "../_helpers/tasks.ts";
 import { listDir } from "../_helpers/data.ts";
-import { listFiles, SIZE, trainEnv } from "../_helpers/train.ts";
+import { listFiles, trainEnv } from "../_helpers/train.ts";
 import { contradictoryDataset, DIVERGING_SWEEP } from "../_helpers/lr_find.ts";
 
 const env = await trainEnv();
@@ -18,26 +18,12 @@ Deno.test.afterAll(() => env.close());
 const dataPath = await contradictoryDataset(env.dir);
 
 /** A config file for the fixture data, outputs into `outDir`. */
-async function writeConfig(outDir: string) {
-  const path = join(env.dir, `config-${crypto.randomUUID()}.json`);
-  await Deno.writeTextFile(
-    path,
-    JSON.stringify({
-      name: "cli",
-      data: {
-        url: env.url,
-        cacheDir: join(env.dir, "cache"),
-        imageSize: [SIZE, SIZE],
-        batchSize: 8,
-        workers: 1,
-      },
-      model: { alpha: 0.35, weights: env.weights },
-      backend: "cpu",
-      output: { dir: outDir },
-    }),
-  );
-  return path;
-}
+const writeConfig = (outDir: string) =>
+  env.configFile({
+    name: "cli",
+    model: { alpha: 0.35, weights: env.weights },
+    output: { dir: outDir },
+  });
 
 const lrFind = (args: string[]) => runTask("lr-find", "tasks/lr_find.ts", args);
 

@@ -14,7 +14,7 @@ import {
   spawnTask,
   taskFlags as runFlags,
 } from "../_helpers/tasks.ts";
-import { listFiles, RUN_FILES, SIZE, trainEnv } from "../_helpers/train.ts";
+import { listFiles, RUN_FILES, trainEnv } from "../_helpers/train.ts";
 
 const env = await trainEnv();
 Deno.test.afterAll(() => env.close());
@@ -23,28 +23,14 @@ Deno.test.afterAll(() => env.close());
 const taskFlags = () => runFlags("train", "tasks/train.ts");
 
 /** A config file for the served fixture dataset, runs into `outDir`. */
-async function writeConfig(outDir: string, extra: object = {}) {
-  const path = join(env.dir, `config-${crypto.randomUUID()}.json`);
-  await Deno.writeTextFile(
-    path,
-    JSON.stringify({
-      name: "e2e",
-      data: {
-        url: env.url,
-        cacheDir: join(env.dir, "cache"),
-        imageSize: [SIZE, SIZE],
-        batchSize: 8,
-        workers: 1,
-      },
-      model: { alpha: 0.35, weights: env.weights },
-      train: { epochs: 10, learningRate: 0.01 },
-      backend: "cpu",
-      output: { dir: outDir },
-      ...extra,
-    }),
-  );
-  return path;
-}
+const writeConfig = (outDir: string, extra: object = {}) =>
+  env.configFile({
+    name: "e2e",
+    model: { alpha: 0.35, weights: env.weights },
+    train: { epochs: 10, learningRate: 0.01 },
+    output: { dir: outDir },
+    ...extra,
+  });
 
 const train = (args: string[], flags: string[]) =>
   spawnTask("tasks/train.ts", flags, args);

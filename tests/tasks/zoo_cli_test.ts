@@ -37,26 +37,14 @@ import { runTask } from "../_helpers/tasks.ts";
 const env = await trainEnv();
 Deno.test.afterAll(() => env.close());
 
-const config = join(env.dir, "zoo-config.json");
-await Deno.writeTextFile(
-  config,
-  JSON.stringify({
-    name: "zoo",
-    data: {
-      url: env.url,
-      cacheDir: join(env.dir, "cache"),
-      imageSize: [SIZE, SIZE],
-      batchSize: 8,
-      workers: 1,
-    },
-    model: { weights: null, alpha: 1 },
-    train: { epochs: 1, learningRate: 0.01 },
-    fineTune: { enabled: true, epochs: 1, learningRate: 1e-3 },
-    backend: "cpu",
-    engine: { frozen: "auto", train: "auto" },
-    output: { topLosses: 4 },
-  }),
-);
+const config = await env.configFile({
+  name: "zoo",
+  model: { weights: null, alpha: 1 },
+  train: { epochs: 1, learningRate: 0.01 },
+  fineTune: { enabled: true, epochs: 1, learningRate: 1e-3 },
+  engine: { frozen: "auto", train: "auto" },
+  output: { topLosses: 4 },
+});
 
 const { datasetDir } = await getFixtures();
 const validation = (await Promise.all(
