@@ -21,12 +21,8 @@
 
 import { parseArgs } from "node:util";
 import { silenceNodeBanner } from "../src/backend/set_backend.ts";
-import { baseNetwork } from "../src/model/bases.ts";
 import * as tf from "../src/deps/tf.ts";
-import {
-  type Architecture,
-  ARCHITECTURES,
-} from "../src/config/architecture.ts";
+import { architecturesArg, pooledBase } from "./_zoo.ts";
 import { exportOnnx } from "../src/engine/onnx_export.ts";
 import {
   createOnnxEngine,
@@ -47,12 +43,7 @@ const { values } = parseArgs({
     passes: { type: "string", default: "6" },
   },
 });
-const archs = values.architectures.split(",") as Architecture[];
-for (const a of archs) {
-  if (!ARCHITECTURES.includes(a)) {
-    throw new Error(`--architectures: unknown "${a}"`);
-  }
-}
+const archs = architecturesArg(values.architectures);
 const sizes = values.sizes.split(",").map(Number);
 const batch = Number(values.batch);
 const warmup = Number(values.warmup);
@@ -70,15 +61,7 @@ console.log(
 const table: string[] = [];
 for (const architecture of archs) {
   for (const size of sizes) {
-    const base = baseNetwork({
-      architecture,
-      inputShape: [size, size, 3],
-      seed: 1,
-    });
-    const pooled = tf.layers.globalAveragePooling2d({}).apply(
-      base.outputs[0],
-    ) as tf.SymbolicTensor;
-    const model = tf.model({ inputs: base.inputs, outputs: pooled });
+    const model = pooledBase(architecture, size);
     const bytes = exportOnnx(model);
     model.dispose();
     const shape = [batch, size, size, 3];

@@ -34,10 +34,7 @@ import { runTraining } from "../src/run.ts";
 import { silenceNodeBanner } from "../src/backend/set_backend.ts";
 import { baseNetwork } from "../src/model/bases.ts";
 import { kerasLayerNames } from "../src/model/mobilenet_v3.ts";
-import {
-  type Architecture,
-  ARCHITECTURES,
-} from "../src/config/architecture.ts";
+import { architecturesArg } from "./_zoo.ts";
 import { REFERENCE_DATASET_DIR } from "../fixtures/photos.ts";
 
 const { values } = parseArgs({
@@ -51,17 +48,7 @@ const { values } = parseArgs({
     keep: { type: "boolean", default: false },
   },
 });
-const archs = (values.architectures?.split(",") ??
-  [...ARCHITECTURES]) as Architecture[];
-for (const a of archs) {
-  if (!ARCHITECTURES.includes(a)) {
-    throw new Error(
-      `--architectures: unknown "${a}"; expected some of ${
-        ARCHITECTURES.join(", ")
-      }`,
-    );
-  }
-}
+const archs = architecturesArg(values.architectures);
 const epochs = Number(values.epochs);
 const size = Number(values.size);
 try {

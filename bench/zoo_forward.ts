@@ -31,11 +31,7 @@ import { parseArgs } from "node:util";
 import * as tf from "../src/deps/tf.ts";
 import { silenceNodeBanner } from "../src/backend/set_backend.ts";
 import { selectBackend } from "../src/backend/backend.ts";
-import { baseNetwork } from "../src/model/bases.ts";
-import {
-  type Architecture,
-  ARCHITECTURES,
-} from "../src/config/architecture.ts";
+import { architecturesArg, pooledBase } from "./_zoo.ts";
 import { exportOnnx } from "../src/engine/onnx_export.ts";
 import {
   createOnnxEngine,
@@ -66,8 +62,7 @@ for (
     );
   }
 }
-const archs = (values.architectures?.split(",") ??
-  [...ARCHITECTURES]) as Architecture[];
+const archs = architecturesArg(values.architectures);
 
 const loaded = await tryLoadOnnxRuntime();
 if (!loaded.ok) throw new Error(`ONNX Runtime unavailable: ${loaded.reason}`);
@@ -91,15 +86,7 @@ interface Row {
 const rows: Row[] = [];
 for (const architecture of archs) {
   for (const size of sizes) {
-    const base = baseNetwork({
-      architecture,
-      inputShape: [size, size, 3],
-      seed: 1,
-    });
-    const pooled = tf.layers.globalAveragePooling2d({}).apply(
-      base.outputs[0],
-    ) as tf.SymbolicTensor;
-    const model = tf.model({ inputs: base.inputs, outputs: pooled });
+    const model = pooledBase(architecture, size);
     const engine = await createOnnxEngine(
       exportOnnx(model, { inputLayout: "nhwc" }),
       { ort: loaded.ort, threads: 2 },
@@ -122,7 +109,7 @@ for (const architecture of archs) {
     const row = {
       architecture,
       size,
-      params: base.countParams(),
+      params: model.countParams(),
       ort: ips(ms.ort),
       wasm: ips(ms.wasm),
       ratio: ips(ms.ort) / ips(ms.wasm),
